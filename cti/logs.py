@@ -1,0 +1,104 @@
+"""Structured logging: JSON lines in production, readable console in development.
+
+Log records are events: a snake_case fact as the event name, with the call's
+identity (``call_id``, ``queue``, ``agent``) bound through contextvars at the
+root of a call's work.  Two processors run on every record before it is
+rendered:
+
+* caller numbers are masked (``13800138000`` -> ``138****8000``) wherever a
+  key names a number (see :data:`NUMBER_KEYS`) and inside free text;
+* secrets (keys containing password, secret, token, pin, authorization) are
+  replaced by ``***``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+NUMBER_KEYS = frozenset(
+    {
+        "caller",
+        "caller_number",
+        "caller_num",
+        "callerid",
+        "number",
+        "from_number",
+        "connected",
+        "callback_number",
+    }
+)
+SECRET_MARKERS = ("password", "secret", "token", "pin", "authorization", "passwd")
+_LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})(\d{4,})(\d{4})(?!\d)")
+
+
+def mask_number(number: str | None) -> str:
+    """Mask a telephone number for logs: keep the first 3 and last 4 digits.
+
+    Short service numbers (12345, 110, extensions) are not personal data and
+    are kept as they are; anything of 8 digits or more is masked.
+    """
+    if not number:
+        return ""
+    digits = number.strip()
+    if len(digits) < 8:
+        return digits
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+def mask_text(text: str) -> str:
+    """Mask every run of 11+ digits inside free text."""
+    return _LONG_DIGITS.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
+
+
+def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event_dict.items()):
+        lowered = key.lower()
+        if any(marker in lowered for marker in SECRET_MARKERS):
+            event_dict[key] = "***"
+        elif lowered in NUMBER_KEYS and isinstance(value, str):
+            event_dict[key] = mask_number(value)
+        elif isinstance(value, str) and key != "timestamp":
+            event_dict[key] = mask_text(value)
+    return event_dict
+
+
+def configure(*, json: bool | None = None, level: str = "INFO") -> None:
+    """Configure structlog and the standard library root logger once per process.
+
+    ``json=None`` chooses JSON when stderr is not a terminal (production,
+    systemd, CI) and the console renderer otherwise.
+    """
+    if json is None:
+        json = not sys.stderr.isatty()
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _scrub,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(name)s %(message)s")
+
+
+def scrub_processor() -> Any:
+    """The masking processor, for tests that capture log events."""
+    return _scrub

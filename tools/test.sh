@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole suite: lint and format check on the tree, strict typing on the pure
+# packages, then every test. Any failure fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== ruff check"
+ruff check .
+echo "== ruff format --check"
+ruff format --check .
+echo "== mypy --strict (acd, ivr, transfer)"
+mypy
+echo "== pytest"
+python -m pytest "$@"
