@@ -128,7 +128,7 @@ class PrivatePostgres:
             )
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.base_dir} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
         self._run(
             str(self.bindir / "pg_ctl"),
