@@ -1,0 +1,122 @@
+"""Who is asking: bearer tokens for agents and for the other roles.
+
+Agents log in with their number and PIN (checked against the PBKDF2 hash in
+``agents.yaml``) and receive a random session token that expires.  The other
+roles — supervisor, quality inspector, admin, wallboard — present tokens
+configured through environment variables, never the YAML:
+
+=================  ==============================
+role               environment variable
+=================  ==============================
+supervisor         ``HOTLINE_SUPERVISOR_TOKEN``
+quality_inspector  ``HOTLINE_INSPECTOR_TOKEN``
+admin              ``HOTLINE_ADMIN_TOKEN``
+wallboard          ``HOTLINE_WALLBOARD_TOKEN``
+=================  ==============================
+
+Several tokens may be given for one role, separated by commas, each
+optionally as ``name:token`` so the audit log names the person.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    SUPERVISOR = "supervisor"
+    QUALITY_INSPECTOR = "quality_inspector"
+    ADMIN = "admin"
+    WALLBOARD = "wallboard"
+
+
+ROLE_ENV = {
+    Role.SUPERVISOR: "HOTLINE_SUPERVISOR_TOKEN",
+    Role.QUALITY_INSPECTOR: "HOTLINE_INSPECTOR_TOKEN",
+    Role.ADMIN: "HOTLINE_ADMIN_TOKEN",
+    Role.WALLBOARD: "HOTLINE_WALLBOARD_TOKEN",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller of the API: ``id`` is the agent number or token name."""
+
+    id: str
+    role: Role
+    seat: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<Principal {self.role}:{self.id}>"
+
+
+@dataclass
+class AgentSession:
+    agent: str
+    seat: str
+    expires: float
+
+
+class Authenticator:
+    """Maps bearer tokens to principals."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str] | None = None,
+        *,
+        session_ttl_s: float = 12 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._clock = clock
+        self.session_ttl_s = session_ttl_s
+        self._role_tokens: list[tuple[str, Principal]] = []
+        for role, variable in ROLE_ENV.items():
+            for index, item in enumerate(filter(None, env.get(variable, "").split(","))):
+                name, _, token = item.strip().rpartition(":")
+                self._role_tokens.append((token, Principal(name or f"{role}-{index + 1}", role)))
+        self._sessions: dict[str, AgentSession] = {}
+
+    def __repr__(self) -> str:
+        return f"<Authenticator roles={len(self._role_tokens)} sessions={len(self._sessions)}>"
+
+    def open_session(self, agent: str, seat: str) -> tuple[str, float]:
+        """A new token for ``agent``; earlier sessions of the agent end."""
+        self.close_sessions(agent)
+        token = secrets.token_urlsafe(24)
+        expires = self._clock() + self.session_ttl_s
+        self._sessions[token] = AgentSession(agent, seat, expires)
+        return token, expires
+
+    def close_sessions(self, agent: str) -> None:
+        for token in [t for t, s in self._sessions.items() if s.agent == agent]:
+            del self._sessions[token]
+
+    def principal(self, token: str) -> Principal | None:
+        if not token:
+            return None
+        session = self._sessions.get(token)
+        if session is not None:
+            if session.expires < self._clock():
+                del self._sessions[token]
+                return None
+            return Principal(session.agent, Role.AGENT, session.seat)
+        for known, principal in self._role_tokens:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return principal
+        return None
+
+    def from_header(self, header: str | None) -> Principal | None:
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        return self.principal(token.strip())

@@ -1,0 +1,319 @@
+"""The engine process: wiring of config, store, softswitch clients, orchestrator and HTTP.
+
+Resources open in one place and close in reverse order (aiohttp
+``cleanup_ctx``): the database and the buffered writer, then the ARI client
+(whose events feed the orchestrator), then the AMI client.  The HTTP server
+is the aiohttp application itself.
+
+Deployment values come from ``config/engine.yaml``; any of them may be
+overridden from the environment (``HOTLINE_ARI_URL``, ``HOTLINE_AMI_HOST``,
+``HOTLINE_AMI_PORT``, ``HOTLINE_HTTP_HOST``, ``HOTLINE_HTTP_PORT``,
+``HOTLINE_RECORDINGS_DIR``, ``HOTLINE_TICKETS_URL``, ``HOTLINE_STATE_DIR``),
+and secrets come only from the environment variables that ``engine.yaml``
+names.  ``SIGHUP`` reloads the configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from cti import logs
+from cti.ami import AmiClient, AmiError
+from cti.api import agents as agents_api
+from cti.api.admin import add_routes as add_admin_routes
+from cti.api.auth import Authenticator
+from cti.api.http import AUTH, authenticate, json_errors
+from cti.ari.client import AriClient, Reconciled
+from cti.ari.errors import AriError
+from cti.config import Config, ConfigManager, ConfigVersion
+from cti.engine import records
+from cti.engine.core import Engine
+from cti.engine.pbx import Pbx
+from cti.errors import ConfigError, StoreError
+from cti.store import Database
+from cti.writer import BufferedWriter
+
+log = structlog.get_logger("cti.app")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the process needs that is not call routing."""
+
+    config_dir: str
+    ari_url: str
+    ari_app: str
+    ari_user: str
+    ari_password: str = field(repr=False)
+    ami_host: str
+    ami_port: int
+    ami_user: str
+    ami_secret: str = field(repr=False)
+    ami_ping_interval: float
+    http_host: str
+    http_port: int
+    database_url: str = field(repr=False)
+    state_dir: str
+    recordings_dir: str
+    tickets_url: str
+    tickets_token: str = field(repr=False, default="")
+    use_ami: bool = True
+
+    @classmethod
+    def from_config(
+        cls, config_dir: str, config: Config, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        e = config.engine
+        return cls(
+            config_dir=config_dir,
+            ari_url=env.get("HOTLINE_ARI_URL", str(e.ari.url)),
+            ari_app=e.ari.app,
+            ari_user=e.ari.user,
+            ari_password=env.get(e.ari.password_env, ""),
+            ami_host=env.get("HOTLINE_AMI_HOST", e.ami.host),
+            ami_port=int(env.get("HOTLINE_AMI_PORT", e.ami.port)),
+            ami_user=e.ami.user,
+            ami_secret=env.get(e.ami.secret_env, ""),
+            ami_ping_interval=float(e.ami.ping_interval),
+            http_host=env.get("HOTLINE_HTTP_HOST", e.http.host),
+            http_port=int(env.get("HOTLINE_HTTP_PORT", e.http.port)),
+            database_url=env.get(e.database.dsn_env, ""),
+            state_dir=env.get("HOTLINE_STATE_DIR", "/var/lib/hotline"),
+            recordings_dir=env.get("HOTLINE_RECORDINGS_DIR", e.recordings.directory),
+            tickets_url=env.get("HOTLINE_TICKETS_URL", str(e.tickets.url)),
+            tickets_token=env.get(e.tickets.token_env, "") if e.tickets.token_env else "",
+        )
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+CONFIG = web.AppKey("config_manager", ConfigManager)
+DATABASE = web.AppKey("database", Database)
+WRITER = web.AppKey("writer", BufferedWriter)
+ARI = web.AppKey("ari", AriClient)
+AMI = web.AppKey("ami", AmiClient)
+
+
+async def _store(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    db = Database(settings.database_url)
+    try:
+        await db.open()
+    except StoreError as exc:
+        # A database outage never stops calls: the writer buffers and spools
+        # until the database answers (the pool is retried on each write).
+        log.error("database_unavailable_at_start", error=str(exc))
+        db = Database(settings.database_url)
+    writer = BufferedWriter(db, Path(settings.state_dir) / "spool" / "writes.jsonl")
+    records.register(writer, _ticket_hook())
+    writer.start()
+    app[DATABASE] = db
+    app[WRITER] = writer
+    yield
+    await writer.stop()
+    await db.close()
+
+
+def _ticket_hook() -> records.TicketHook | None:
+    """The outbox writer of :mod:`cti.tickets`, when that package is present."""
+    try:
+        from cti.tickets import outbox_hook  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    hook: records.TicketHook = outbox_hook
+    return hook
+
+
+async def _softswitch(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    manager = app[CONFIG]
+    config, version = manager.snapshot()
+    ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app)
+    engine = Engine(config, version.digest, Pbx(ari), app[WRITER])
+    app[agents_api.ENGINE] = engine
+    ari.on_event(lambda item: None if isinstance(item, Reconciled) else engine.on_ari(item))
+    manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
+    await _connect_with_retry(ari.connect, "ari")
+    app[ARI] = ari
+    ami: AmiClient | None = None
+    if settings.use_ami:
+        ami = AmiClient(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret,
+            ping_interval=settings.ami_ping_interval,
+        )
+        ami.on_event(engine.on_ami)
+        await _connect_with_retry(ami.connect, "ami")
+        app[AMI] = ami
+    log.info("engine_started", config=version.digest[:12], http_port=settings.http_port)
+    yield
+    engine.shutdown()
+    if ami is not None:
+        await ami.close()
+    await ari.close()
+
+
+async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
+    delay = 0.2
+    for attempt in range(1, attempts + 1):
+        try:
+            await connect()
+            return
+        except (AriError, AmiError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning(f"{name}_connect_retry", attempt=attempt, error=str(exc))
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _config_changed(
+    app: web.Application, engine: Engine, config: Config, version: ConfigVersion
+) -> None:
+    engine.apply_config(config, version.digest)
+    app[WRITER].submit(
+        "config_version",
+        {
+            "sha256": version.digest,
+            "loaded_at": version.loaded_at,
+            "requested_by": version.requested_by,
+            "summary": version.summary,
+        },
+    )
+    log.info("config_reloaded", digest=version.digest[:12], requested_by=version.requested_by)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    ari = app.get(ARI)
+    ami = app.get(AMI)
+    writer = app.get(WRITER)
+    body = {
+        "status": "ok",
+        "ari": str(ari.link.state) if ari else "absent",
+        "ami": str(ami.link.state) if ami else "absent",
+        "database": "up" if writer is not None and writer.database_up else "down",
+        "pending_writes": writer.pending if writer is not None else 0,
+    }
+    return web.json_response(body)
+
+
+def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
+    app = web.Application(middlewares=[json_errors, authenticate])
+    app[SETTINGS] = settings
+    app[CONFIG] = manager
+    app[AUTH] = Authenticator()
+    app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_softswitch)
+    app.router.add_get("/healthz", healthz)
+    agents_api.add_routes(app)
+    add_admin_routes(app)
+    return app
+
+
+class EngineProcess:
+    """The engine with its HTTP server, started and stopped as one (tests, demo, run)."""
+
+    def __init__(self, settings: Settings, manager: ConfigManager) -> None:
+        self.settings = settings
+        self.manager = manager
+        self.app = build_app(settings, manager)
+        self._runner: web.AppRunner | None = None
+        self.port = settings.http_port
+
+    @property
+    def engine(self) -> Engine:
+        return self.app[agents_api.ENGINE]
+
+    @property
+    def writer(self) -> BufferedWriter:
+        return self.app[WRITER]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.port}"
+
+    async def start(self) -> EngineProcess:
+        self._runner = web.AppRunner(self.app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = site._server
+        if server is not None and getattr(server, "sockets", None):
+            self.port = server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> EngineProcess:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
+async def serve(settings: Settings, manager: ConfigManager) -> None:
+    process = EngineProcess(settings, manager)
+    await process.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    pending: set[asyncio.Task[None]] = set()
+
+    def reload() -> None:
+        async def run() -> None:
+            result = await manager.areload("sighup")
+            if not result.accepted and result.status != "unchanged":
+                for issue in result.issues:
+                    log.error("config_reload_refused", issue=str(issue))
+
+        task = loop.create_task(run())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    log.info("engine_listening", url=process.url)
+    await stop.wait()
+    await process.stop()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="hotline run", description="Run the engine.")
+    parser.add_argument("--config", default="config", help="configuration directory")
+    parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logs.configure(json=args.log_json, level=args.log_level)
+    try:
+        manager = ConfigManager(args.config)
+    except ConfigError as exc:
+        print(f"hotline run: {exc}")
+        return 1
+    settings = Settings.from_config(args.config, manager.current)
+    if not settings.database_url:
+        print("hotline run: the database URL is not set (see engine.yaml database.dsn_env)")
+        return 1
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings, manager))
+    return 0

@@ -1,0 +1,147 @@
+"""The softswitch requests the call flows make, through the typed ARI client.
+
+A thin adapter: one method per request the orchestrator needs, with the
+errors of the ARI client folded into :class:`PbxError` subclasses the
+orchestrator understands.  A request about a channel or bridge that is already
+gone raises :class:`LegGone` (or is ignored where "gone" is the goal, as for a
+hang-up), which the call flows treat as "nothing left to do".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Awaitable, Mapping
+from typing import TypeVar
+
+from cti.ari.client import AriClient
+from cti.ari.errors import AriConflict, AriError, AriNotFound
+from cti.errors import CtiError
+from cti.ids import BridgeId, ChannelId, PlaybackId, RecordingName
+
+T = TypeVar("T")
+
+
+class PbxError(CtiError):
+    """A softswitch request failed."""
+
+
+class LegGone(PbxError):
+    """The channel or bridge the request was about no longer exists."""
+
+
+async def _checked(request: Awaitable[T]) -> T:
+    try:
+        return await request
+    except AriNotFound as exc:
+        raise LegGone(str(exc)) from exc
+    except AriError as exc:
+        raise PbxError(str(exc)) from exc
+
+
+class Pbx:
+    def __init__(self, ari: AriClient) -> None:
+        self.ari = ari
+        self.app = ari.app
+        self._suffix = itertools.count(2)
+
+    def __repr__(self) -> str:
+        return f"<Pbx app={self.app}>"
+
+    async def set_var(self, channel: ChannelId, name: str, value: str) -> None:
+        await _checked(self.ari.channels.set_variable(channel, name, value))
+
+    async def get_var(self, channel: ChannelId, name: str) -> str | None:
+        """A variable or function; ``None`` when it is not set."""
+        try:
+            return await _checked(self.ari.channels.get_variable(channel, name))
+        except LegGone:
+            return None
+
+    async def answer(self, channel: ChannelId) -> None:
+        await _checked(self.ari.channels.answer(channel))
+
+    async def hangup(self, channel: ChannelId, reason: str = "normal") -> None:
+        with contextlib.suppress(LegGone):
+            await _checked(self.ari.channels.hangup(channel, reason=reason))  # type: ignore[arg-type]
+
+    async def play(self, channel: ChannelId, media: list[str], playback_id: str) -> None:
+        await _checked(self.ari.channels.play_with_id(channel, PlaybackId(playback_id), media))
+
+    async def stop_playback(self, playback_id: str) -> None:
+        with contextlib.suppress(LegGone):
+            await _checked(self.ari.playbacks.stop(PlaybackId(playback_id)))
+
+    async def start_moh(self, channel: ChannelId, moh_class: str = "default") -> None:
+        await _checked(self.ari.channels.start_moh(channel, moh_class=moh_class))
+
+    async def stop_moh(self, channel: ChannelId) -> None:
+        await _checked(self.ari.channels.stop_moh(channel))
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        app_args: str,
+        caller_id: str,
+        timeout: int,
+        channel_id: ChannelId,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        await _checked(
+            self.ari.channels.originate(
+                endpoint,
+                app=self.app,
+                app_args=app_args,
+                caller_id=caller_id,
+                timeout=timeout,
+                channel_id=channel_id,
+                variables=variables,
+            )
+        )
+
+    async def create_bridge(self, bridge_id: BridgeId, name: str) -> BridgeId:
+        """A mixing bridge; a new id when this one exists already.
+
+        Bridges outlive the application that made them, so an id may be taken
+        (``409 Bridge with id ... already exists``, supervisor_snoop.jsonl).
+        """
+        candidate = bridge_id
+        for _ in range(5):
+            try:
+                await self.ari.bridges.create(type="mixing", bridge_id=candidate, name=name)
+                return candidate
+            except AriConflict:
+                candidate = BridgeId(f"{bridge_id}-{next(self._suffix)}")
+            except AriError as exc:
+                raise PbxError(str(exc)) from exc
+        raise PbxError(f"no free bridge id near {bridge_id}")
+
+    async def add_to_bridge(self, bridge: BridgeId, channels: list[ChannelId]) -> None:
+        await _checked(self.ari.bridges.add_channel(bridge, channels))
+
+    async def remove_from_bridge(self, bridge: BridgeId, channel: ChannelId) -> None:
+        await _checked(self.ari.bridges.remove_channel(bridge, channel))
+
+    async def destroy_bridge(self, bridge: BridgeId) -> None:
+        with contextlib.suppress(LegGone):
+            await _checked(self.ari.bridges.destroy(bridge))
+
+    async def record_bridge(self, bridge: BridgeId, name: str) -> None:
+        await _checked(
+            self.ari.bridges.record(
+                bridge, RecordingName(name), "wav", if_exists="overwrite", beep=False
+            )
+        )
+
+    async def record_channel(self, channel: ChannelId, name: str, max_seconds: int) -> None:
+        await _checked(
+            self.ari.channels.record(
+                channel,
+                RecordingName(name),
+                "wav",
+                max_duration_seconds=max_seconds,
+                if_exists="overwrite",
+                beep=True,
+            )
+        )
