@@ -439,8 +439,7 @@ class Engine:
         if ":" in prompt:  # already a media URI, e.g. number:3
             return prompt
         config = self.call_configs.get(call.call_id, self.config)
-        primary = config.platform.languages.primary
-        return "sound:" + config.prompts.sound(prompt, call.language, primary)
+        return "sound:" + config.sound(prompt, call.language)
 
     def _play(self, call: Call, prompts: list[str], kind: str, ref: str) -> str:
         playback_id = f"{call.call_id}-p{next(self._seq)}"
@@ -533,20 +532,19 @@ class Engine:
                     self._timeline(call, "transfer_number", number=command.number)
                     self._close(call, [], "normal")
                 case ivr.Hangup():
-                    self._leave_menu(call, getattr(command, "path", ()))
-                    call.outcome = call.outcome or "ivr_hangup"
+                    if kind == "ivr":
+                        call.outcome = call.outcome or "ivr_hangup"
                     self._close(call, [], "normal")
                 case ivr.Rated():
                     self._rated(call, command.level, command.label)
                 case ivr.NotRated():
                     self._not_rated(call, str(command.reason))
                 case ivr.Finished():
-                    if kind == "ivr":
-                        self.ivr.pop(call.call_id, None)
-                    else:
-                        self.surveys.pop(call.call_id, None)
-                        if not call.ended and call.phase is P.SURVEY:
-                            self._close(call, [], "normal")
+                    self.ivr.pop(call.call_id, None)
+                    self._leave_menu(call, command.path)
+                    for tag in command.tags:
+                        call.tags.setdefault(tag, "1")
+                    call.variables.update(command.vars)
                 case _:
                     log.warning("ivr_command_ignored", command=type(command).__name__)
         del ch

@@ -1,0 +1,129 @@
+"""``engine.yaml``: where the engine connects and listens; never a secret.
+
+Passwords, secrets and tokens are named by the environment variable that
+holds them (``password_env: HOTLINE_ARI_PASSWORD``); the YAML never contains
+the values, so it can be committed and shown.  :meth:`EngineFile.secret_envs`
+lists every variable a deployment must set.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, Strict, StringConstraints, model_validator
+
+from cti.config.types import (
+    DialPattern,
+    EnvVarName,
+    Ident,
+    Int,
+    PositiveSeconds,
+    Section,
+    Text,
+)
+
+Host = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:_-]{1,253}$")]
+Port = Annotated[Int, Field(ge=1, le=65_535)]
+
+
+class Ari(Section):
+    url: AnyHttpUrl = Field(description="ARI base URL, e.g. http://127.0.0.1:8088/ari")
+    app: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = Field(
+        description="Stasis application name (dialplan: Stasis(APP,inbound,${EXTEN}))"
+    )
+    user: Text
+    password_env: EnvVarName
+
+
+class Ami(Section):
+    host: Host
+    port: Port = 5038
+    user: Text
+    secret_env: EnvVarName
+    ping_interval: PositiveSeconds = Field(default=20, description="seconds between AMI Pings")
+
+
+class Http(Section):
+    host: Host
+    port: Port
+
+
+class Outbound(Section):
+    trunk: Ident = Field(description="the carrier trunk's PJSIP endpoint name")
+    dial_pattern: DialPattern = Field(description="e.g. PJSIP/{number}@carrier")
+    caller_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{3,20}$")] | None = Field(
+        default=None, description="number presented on outbound legs (default: main number)"
+    )
+    originate_timeout: Annotated[Int, Field(ge=5, le=120)] = Field(
+        default=30, description="seconds a three-way / callback leg may ring"
+    )
+
+
+class Recordings(Section):
+    directory: Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")] = Field(
+        description="absolute path where the engine keeps its copies"
+    )
+    format: Annotated[str, StringConstraints(pattern=r"^(wav|gsm|ulaw|alaw|sln)$")] = "wav"
+    retention_months: Annotated[Int, Field(ge=1, le=120)]
+
+
+class Tickets(Section):
+    url: AnyHttpUrl = Field(description="work-order backend; the engine POSTs {url}/tickets")
+    token_env: EnvVarName | None = Field(default=None, description="bearer token variable")
+    timeout: PositiveSeconds = 10
+
+
+class Database(Section):
+    dsn_env: EnvVarName = Field(description="variable holding the PostgreSQL DSN")
+
+
+class Threshold(Section):
+    """A figure turns amber, then red, as it crosses these values."""
+
+    amber: Annotated[float, Strict(), Field(ge=0)]
+    red: Annotated[float, Strict(), Field(ge=0)]
+
+
+class Wallboard(Section):
+    """Alarm thresholds (风险预警)."""
+
+    connection_rate: Threshold = Field(description="接通率 below amber/red (e.g. 0.95 / 0.90)")
+    waiting_callers: Threshold = Field(description="callers waiting above amber/red")
+    longest_wait: Threshold = Field(description="longest wait seconds above amber/red")
+    refresh_seconds: PositiveSeconds = 2
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Wallboard:
+        rate = self.connection_rate
+        if not (0.0 <= rate.red <= rate.amber <= 1.0):
+            raise ValueError("connection_rate: need 0 <= red <= amber <= 1 (lower is worse)")
+        for name in ("waiting_callers", "longest_wait"):
+            level: Threshold = getattr(self, name)
+            if not (0 <= level.amber <= level.red):
+                raise ValueError(f"{name}: need 0 <= amber <= red (higher is worse)")
+        return self
+
+
+class EngineFile(Section):
+    """Content of ``engine.yaml``."""
+
+    ari: Ari
+    ami: Ami
+    http: Http
+    outbound: Outbound
+    recordings: Recordings
+    tickets: Tickets
+    database: Database
+    wallboard: Wallboard
+    node: Text | None = Field(default=None, description="this engine's name in logs")
+
+    def secret_envs(self) -> tuple[str, ...]:
+        """Every environment variable this deployment reads a secret from."""
+        names = [
+            self.ari.password_env,
+            self.ami.secret_env,
+            self.database.dsn_env,
+        ]
+        if self.tickets.token_env is not None:
+            names.append(self.tickets.token_env)
+        return tuple(names)
