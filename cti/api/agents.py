@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -70,7 +71,8 @@ async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await body_of(request, LoginRequest)
     agent = engine.config.agent(body.agent)
-    if agent is None or not verify_pin(body.pin, agent.pin_hash):
+    # PBKDF2 costs ~0.5 s of CPU by design: never on the event loop, where calls run.
+    if agent is None or not await asyncio.to_thread(verify_pin, body.pin, agent.pin_hash):
         return error(401, "bad_credentials", "unknown agent or wrong PIN")
     if body.seat not in engine.seats:
         return error(400, "bad_request", f"seat: unknown seat {body.seat!r}", field="seat")
