@@ -1,0 +1,98 @@
+"""``hotline sim``: run pbxsim alone until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .config import SimConfig
+from .errors import ScriptError
+from .scripts import PhoneScript, Scenario
+from .sim import PbxSim
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hotline sim",
+        description="Serve a simulated Asterisk: ARI (HTTP + WebSocket) and AMI on 127.0.0.1.",
+    )
+    parser.add_argument("--ari-port", type=int, required=True, help="ARI HTTP/WebSocket port")
+    parser.add_argument("--ami-port", type=int, required=True, help="AMI TCP port")
+    parser.add_argument("--user", required=True, help="ARI and AMI user name")
+    parser.add_argument("--secret", help="ARI and AMI secret (default: $PBXSIM_SECRET)")
+    parser.add_argument("--app", default="hotline", help="Stasis application of inbound calls")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every simulated duration (0.1 = ten times faster)",
+    )
+    parser.add_argument("--scenario", type=Path, help="JSON scenario: phones, remotes, callers")
+    parser.add_argument("--recordings-dir", type=Path, help="where recordings are written")
+    parser.add_argument(
+        "--phone",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="a registered agent phone that answers (repeatable)",
+    )
+    parser.add_argument(
+        "--ami-split-writes",
+        action="store_true",
+        help="write AMI frames in pieces cut at random bytes",
+    )
+    return parser
+
+
+async def serve(config: SimConfig, scenario: Scenario | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    sim = PbxSim(config)
+    await sim.start()
+    try:
+        if scenario is not None:
+            sim.load_scenario(scenario)
+        print(f"pbxsim: ARI on {sim.ari_url}, AMI on {config.host}:{sim.ami_port}", flush=True)
+        await stop.wait()
+    finally:
+        await sim.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    secret = args.secret if args.secret is not None else os.environ.get("PBXSIM_SECRET")
+    if not secret:
+        print("hotline sim: a secret is needed (--secret or PBXSIM_SECRET)", file=sys.stderr)
+        return 2
+    try:
+        scenario = Scenario.load(args.scenario) if args.scenario else None
+        config = SimConfig(
+            user=args.user,
+            secret=secret,
+            ari_port=args.ari_port,
+            ami_port=args.ami_port,
+            app=args.app,
+            time_scale=args.time_scale,
+            recordings_dir=args.recordings_dir,
+            phones=tuple(PhoneScript(e) for e in args.phone),
+            ami_split_writes=args.ami_split_writes,
+        )
+    except (ScriptError, ValueError) as exc:
+        print(f"hotline sim: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(config, scenario))
+    except OSError as exc:
+        print(f"hotline sim: {exc}", file=sys.stderr)
+        return 1

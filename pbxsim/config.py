@@ -1,0 +1,57 @@
+"""SimConfig: everything pbxsim needs to know before it starts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .scripts import PhoneScript, RemoteScript
+
+
+@dataclass
+class SimConfig:
+    """The simulated Asterisk's settings.
+
+    Ports 0 pick free ports (read them back from ``PbxSim.ari_port`` and
+    ``PbxSim.ami_port`` after ``start``).  ``time_scale`` multiplies every
+    simulated duration (prompts, ring times, timeouts): 0.01 runs a 2 s prompt
+    in 20 ms.  ``recordings_dir`` None means a private temporary directory.
+    ``app`` is the Stasis application the carrier dialplan hands calls to.
+    ``keep_history`` False stops recording requests, events, AMI frames and the
+    logs of finished channels (for long load runs).
+    """
+
+    user: str = "asterisk"
+    secret: str = ""
+    host: str = "127.0.0.1"
+    ari_port: int = 0
+    ami_port: int = 0
+    app: str = "hotline"
+    time_scale: float = 1.0
+    recordings_dir: Path | None = None
+    asterisk_id: str = "02:fc:00:00:00:01"
+    version: str = "22.10.1"
+    system_name: str = "pbxsim"
+    default_sound_duration: float = 2.0
+    sound_durations: Mapping[str, float] = field(default_factory=dict)
+    carrier_trunks: tuple[str, ...] = ("carrier",)
+    carrier_context: str = "from-carrier"
+    agent_context: str = "from-agents"
+    stasis_contexts: tuple[str, ...] = ("from-carrier",)
+    originate_timeout: float = 30.0
+    phones: tuple[PhoneScript, ...] = ()
+    remotes: tuple[RemoteScript, ...] = ()
+    default_remote: RemoteScript | None = field(
+        default_factory=lambda: RemoteScript(number="*", answer_after=1.0)
+    )
+    keep_history: bool = True
+    ami_split_writes: bool = False
+    ami_split_pause: float = 0.002
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be positive")
+        if self.recordings_dir is not None:
+            self.recordings_dir = Path(self.recordings_dir)

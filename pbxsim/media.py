@@ -1,0 +1,325 @@
+"""Media: playbacks, music on hold, DTMF, live and stored recordings.
+
+A playback answers ``201`` in state ``queued`` and starts right after the
+response (``PlaybackStarted``), lasts the configured duration of its media
+(``sound:hello-world`` -> ``sound_durations``, else the default), moves to
+the next media with ``PlaybackContinuing`` and ends with ``PlaybackFinished``
+(state ``done``).  Playbacks on one channel or bridge queue behind each other.
+
+A bridge recording puts a ``Recorder/ARI-...;2`` member into the bridge (the
+transcripts show its ``BRIDGEPEER`` side effects, even when the recording
+then fails), reports ``RecordingStarted``, and on stop ``RecordingFinished``
+with its duration in whole seconds; the WAV file is then written.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from .bridges import BridgeOps
+from .errors import AriError
+from .model import Channel, LiveRecording, Member, Playback
+from .wav import wav_seconds, write_wav
+
+_NAME_OK = re.compile(r"^[^/\\.][^\\]*$")
+
+
+class MediaOps(BridgeOps):
+    recordings_dir: Path
+    storage_broken: bool = False
+
+    # -- playbacks -----------------------------------------------------------
+
+    def media_duration(self, uri: str) -> float | None:
+        """Simulated seconds a media URI plays (None: until stopped, e.g. ``tone:``)."""
+        if uri in self.sound_durations:
+            return self.sound_durations[uri]
+        scheme, _, name = uri.partition(":")
+        if name in self.sound_durations:
+            return self.sound_durations[name]
+        if scheme == "tone":
+            return None
+        if scheme == "recording":
+            return wav_seconds(self.recordings_dir / f"{name}.wav")
+        return self.config.default_sound_duration
+
+    def play(
+        self, target_uri: str, media: list[str], playback_id: str | None, language: str | None
+    ) -> Playback:
+        if not media:
+            raise AriError(400, "Missing parameter media")
+        ident = playback_id or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+        playback = Playback(ident, list(media), target_uri, language or "en")
+        self.playbacks[ident] = playback
+        queue = self.playback_queue(playback)
+        queue.append(ident)
+        if len(queue) == 1:
+            playback.timer = self.clock.call_later(0, lambda: self.start_playback(playback))
+        return playback
+
+    def playback_queue(self, playback: Playback) -> list[str]:
+        kind, ident = playback.target
+        holder = self.channels.get(ident) if kind == "channel" else self.bridges.get(ident)
+        return holder.playback_queue if holder is not None else []
+
+    def playback_apps(self, playback: Playback) -> set[str]:
+        kind, ident = playback.target
+        if kind == "channel":
+            channel = self.channels.get(ident)
+            return self.channel_apps(channel) if channel else set()
+        bridge = self.bridges.get(ident)
+        return self.bridge_apps(bridge) if bridge else set()
+
+    def listeners(self, playback: Playback) -> list[Channel]:
+        kind, ident = playback.target
+        if kind == "channel":
+            return [c for c in [self.channels.get(ident)] if c is not None]
+        bridge = self.bridges.get(ident)
+        ids = bridge.channel_ids if bridge else []
+        return [self.channels[i] for i in ids if i in self.channels]
+
+    def start_playback(self, playback: Playback) -> None:
+        if playback.id not in self.playbacks or playback.state != "queued":
+            return
+        playback.state = "playing"
+        self.emit(self.playback_apps(playback), "PlaybackStarted", playback=playback.to_json())
+        self.play_segment(playback)
+
+    def play_segment(self, playback: Playback) -> None:
+        uri = playback.media[playback.index]
+        for channel in self.listeners(playback):
+            channel.log.media_played.append(uri)
+            channel.log.hear("media", uri)
+            self.on_media(channel, uri)
+        duration = self.media_duration(uri)
+        if duration is not None:
+            playback.timer = self.clock.call_later(duration, lambda: self.segment_done(playback))
+
+    def segment_done(self, playback: Playback) -> None:
+        if playback.id not in self.playbacks:
+            return
+        if playback.index + 1 < len(playback.media):
+            playback.index += 1
+            playback.state = "continuing"
+            self.emit(
+                self.playback_apps(playback), "PlaybackContinuing", playback=playback.to_json()
+            )
+            playback.state = "playing"
+            self.play_segment(playback)
+            return
+        self.stop_playback(playback)
+
+    def stop_playback(self, playback: Playback) -> None:
+        """End a playback (``PlaybackFinished``, state ``done``) and start the next queued."""
+        if self.playbacks.pop(playback.id, None) is None:
+            return
+        if playback.timer is not None:
+            playback.timer.cancel()
+        queue = self.playback_queue(playback)
+        if playback.id in queue:
+            queue.remove(playback.id)
+        was_started = playback.state != "queued"
+        playback.state = "done"
+        if was_started:
+            self.emit(self.playback_apps(playback), "PlaybackFinished", playback=playback.to_json())
+        if queue and was_started:
+            following = self.playbacks[queue[0]]
+            following.timer = self.clock.call_later(0, lambda: self.start_playback(following))
+
+    def control_playback(self, playback: Playback, operation: str) -> None:
+        if playback.state not in ("playing", "continuing"):
+            raise AriError(409, f"Can only {operation} while media is playing")
+        if operation == "restart" and playback.timer is not None:
+            playback.timer.cancel()
+            playback.index = 0
+            self.play_segment(playback)
+
+    # -- music on hold, hold, DTMF -----------------------------------------
+
+    def start_moh(self, channel: Channel, moh_class: str) -> None:
+        channel.moh = moh_class or "default"
+        channel.log.moh.append(channel.moh)
+        channel.log.hear("moh", channel.moh)
+
+    def stop_moh(self, channel: Channel) -> None:
+        if channel.moh is not None:
+            channel.log.hear("moh_stop", channel.moh)
+        channel.moh = None
+
+    def start_bridge_moh(self, bridge_id: str, moh_class: str) -> None:
+        bridge = self.bridge(bridge_id)
+        bridge.moh = moh_class or "default"
+        for channel_id in bridge.channel_ids:
+            channel = self.channels.get(channel_id)
+            if channel is not None:
+                channel.log.moh.append(bridge.moh)
+                channel.log.hear("moh", bridge.moh)
+
+    def stop_bridge_moh(self, bridge_id: str) -> None:
+        bridge = self.bridge(bridge_id)
+        if bridge.moh is None:
+            raise AriError(409, "Bridge isn't playing music")
+        bridge.moh = None
+
+    def dtmf_received(self, channel: Channel, digit: str, duration_ms: int = 160) -> None:
+        """The far end keyed a digit (RFC 4733 or SIP INFO)."""
+        if self.channels.get(channel.id) is not channel or channel.state != "Up":
+            return
+        channel.log.dtmf_received.append(digit)
+        self.ami(
+            "DTMFBegin", "dtmf,all", self.ami_channel(channel), Digit=digit, Direction="Received"
+        )
+        self.emit_channel(channel, "ChannelDtmfReceived", digit=digit, duration_ms=duration_ms)
+        self.ami(
+            "DTMFEnd",
+            "dtmf,all",
+            self.ami_channel(channel),
+            Digit=digit,
+            DurationMs=duration_ms,
+            Direction="Received",
+        )
+        for name in list(channel.recordings):
+            recording = self.recordings.get(name)
+            if recording and recording.terminate_on in ("any", digit):
+                self.finish_recording(recording, "done")
+
+    def on_media(self, channel: Channel, uri: str) -> None:
+        """Hook for peer behaviour (overridden by the peers mixin)."""
+
+    def end_media(self, channel: Channel) -> None:
+        """A channel is going: its playbacks and recordings end."""
+        for playback_id in list(channel.playback_queue):
+            playback = self.playbacks.get(playback_id)
+            if playback is not None:
+                self.stop_playback(playback)
+        for name in list(channel.recordings):
+            recording = self.recordings.get(name)
+            if recording is not None:
+                self.finish_recording(recording, "done")
+
+    # -- recordings ----------------------------------------------------------
+
+    def stored_path(self, name: str, fmt: str = "wav") -> Path:
+        return self.recordings_dir / f"{name}.{fmt}"
+
+    def record(
+        self,
+        target_uri: str,
+        *,
+        name: str,
+        fmt: str,
+        if_exists: str,
+        max_duration: int,
+        terminate_on: str,
+    ) -> LiveRecording:
+        if terminate_on not in ("none", "any", "*", "#"):
+            raise AriError(400, "terminateOn invalid")
+        if if_exists not in ("fail", "overwrite", "append"):
+            raise AriError(400, "ifExists invalid")
+        if fmt != "wav":
+            raise AriError(422, "specified format is unknown on this system")
+        if not name or not _NAME_OK.match(name) or ".." in name:
+            raise AriError(400, "Recording name invalid")
+        exists = name in self.recordings or (
+            if_exists == "fail" and self.stored_path(name).exists()
+        )
+        if exists:
+            raise AriError(409, f"Recording '{name}' already exists and can not be overwritten")
+        kind, ident = target_uri.partition(":")[::2]
+        bridge = self.bridges.get(ident) if kind == "bridge" else None
+        if self.storage_broken:
+            # The recorder joins and leaves, then the spool directory is missing
+            # (transcript record_dir_missing_500).
+            if bridge is not None:
+                member = self.add_recorder(bridge, self.new_recorder_name())
+                self.remove_recorder(bridge, member)
+            raise AriError(500, "Internal Server Error")
+        recording = LiveRecording(
+            name,
+            fmt,
+            target_uri,
+            if_exists=if_exists,
+            terminate_on=terminate_on,
+            max_duration=max_duration,
+        )
+        self.recordings[name] = recording
+        if bridge is not None:
+            bridge.recordings.append(name)
+            recording.recorder = self.add_recorder(bridge, self.new_recorder_name())
+        elif kind == "channel":
+            self.channels[ident].recordings.append(name)
+        recording.timer = self.clock.call_later(0, lambda: self.start_recording(recording))
+        return recording
+
+    def start_recording(self, recording: LiveRecording) -> None:
+        if self.recordings.get(recording.name) is not recording:
+            return
+        recording.state = "recording"
+        recording.started_at = self.now()
+        self.emit(self.recording_apps(recording), "RecordingStarted", recording=recording.to_json())
+        if recording.max_duration > 0:
+            recording.timer = self.clock.call_later(
+                recording.max_duration, lambda: self.finish_recording(recording, "done")
+            )
+
+    def recording_apps(self, recording: LiveRecording) -> set[str]:
+        kind, ident = recording.target
+        if kind == "channel":
+            channel = self.channels.get(ident)
+            return self.channel_apps(channel) if channel else set()
+        bridge = self.bridges.get(ident)
+        return self.bridge_apps(bridge) if bridge else set()
+
+    def finish_recording(self, recording: LiveRecording, state: str) -> None:
+        """Stop (``done``), cancel (``canceled``) or fail a live recording."""
+        if self.recordings.pop(recording.name, None) is None:
+            return
+        if recording.timer is not None:
+            recording.timer.cancel()
+        started = recording.state == "recording"
+        seconds = self.now() - recording.started_at if started else 0.0
+        recording.state = state
+        path = self.stored_path(recording.name, recording.format)
+        if state == "done":
+            recording.duration = round(seconds)
+            write_wav(path, seconds, append=recording.if_exists == "append")
+        apps = self.recording_apps(recording)
+        kind = "RecordingFailed" if state == "failed" else "RecordingFinished"
+        self.emit(apps, kind, recording=recording.to_json())
+        self.detach_recording(recording)
+
+    def detach_recording(self, recording: LiveRecording) -> None:
+        kind, ident = recording.target
+        if kind == "bridge":
+            bridge = self.bridges.get(ident)
+            if bridge is not None:
+                if recording.name in bridge.recordings:
+                    bridge.recordings.remove(recording.name)
+                if isinstance(recording.recorder, Member):
+                    self.remove_recorder(bridge, recording.recorder)
+        else:
+            channel = self.channels.get(ident)
+            if channel is not None and recording.name in channel.recordings:
+                channel.recordings.remove(recording.name)
+
+    def live_recording(self, name: str) -> LiveRecording:
+        found = self.recordings.get(name)
+        if found is None:
+            raise AriError(404, "Recording not found")
+        return found
+
+    def stored_recordings(self) -> list[dict[str, str]]:
+        if not self.recordings_dir.is_dir():
+            return []
+        return [
+            {"name": p.stem, "format": p.suffix.lstrip(".")}
+            for p in sorted(self.recordings_dir.glob("*.wav"))
+        ]
+
+    def stored_recording(self, name: str) -> Path:
+        path = self.stored_path(name)
+        if "/" in name or not path.is_file():
+            raise AriError(404, "Recording not found")
+        return path

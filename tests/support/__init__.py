@@ -1,0 +1,1 @@
+"""Test support shared by several test modules: the ARI contract and pbxsim fixtures."""
