@@ -284,7 +284,7 @@ class TicketBackend:
         return await self._answer(seen, web.json_response({"ticket_id": ticket.id}, status=201))
 
 
-# -- helpers for the ticket tests ------------------------------------------------
+# -- for the ticket tests ---------------------------------------------------------
 
 
 async def eventually(
