@@ -33,16 +33,21 @@ from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
 from cti.api.admin import add_routes as add_admin_routes
 from cti.api.auth import Authenticator
-from cti.api.http import AUTH, authenticate, json_errors
-from cti.ari.client import AriClient, Reconciled
+from cti.api.http import AUTH, PRINCIPAL_KEY, authenticate, json_errors
+from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
+from cti.recording_api import add_recording_routes
+from cti.recording_service import RecordingService, RecordingSettings
+from cti.recording_source import AriRecordingSource
 from cti.store import Database
+from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
 from cti.writer import BufferedWriter
+from recordings import Principal as RecordingPrincipal
 
 log = structlog.get_logger("cti.app")
 
@@ -67,7 +72,7 @@ class Settings:
     state_dir: str
     recordings_dir: str
     tickets_url: str
-    tickets_token: str = field(repr=False, default="")
+    public_url: str = ""
     use_ami: bool = True
 
     @classmethod
@@ -93,7 +98,7 @@ class Settings:
             state_dir=env.get("HOTLINE_STATE_DIR", "/var/lib/hotline"),
             recordings_dir=env.get("HOTLINE_RECORDINGS_DIR", e.recordings.directory),
             tickets_url=env.get("HOTLINE_TICKETS_URL", str(e.tickets.url)),
-            tickets_token=env.get(e.tickets.token_env, "") if e.tickets.token_env else "",
+            public_url=env.get("HOTLINE_PUBLIC_URL", f"http://{e.http.host}:{e.http.port}"),
         )
 
     def with_(self, **changes: Any) -> Settings:
@@ -106,67 +111,49 @@ DATABASE = web.AppKey("database", Database)
 WRITER = web.AppKey("writer", BufferedWriter)
 ARI = web.AppKey("ari", AriClient)
 AMI = web.AppKey("ami", AmiClient)
+RECORDINGS = web.AppKey("recordings", RecordingService)
+TICKETS = web.AppKey("ticket_sender", TicketSender)
+OUTBOX = web.AppKey("ticket_outbox", TicketOutbox)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    db = Database(settings.database_url)
+    db = app[DATABASE]
     try:
         await db.open()
     except StoreError as exc:
-        # A database outage never stops calls: the writer buffers and spools
-        # until the database answers (the pool is retried on each write).
+        # A database outage never stops calls: the writer buffers and spools,
+        # and the pool opens on the first write that finds the database back.
         log.error("database_unavailable_at_start", error=str(exc))
-        db = Database(settings.database_url)
-    writer = BufferedWriter(db, Path(settings.state_dir) / "spool" / "writes.jsonl")
-    records.register(writer, _ticket_hook())
-    writer.start()
-    app[DATABASE] = db
-    app[WRITER] = writer
+    app[WRITER].start()
     yield
-    await writer.stop()
+    await app[WRITER].stop()
     await db.close()
-
-
-def _ticket_hook() -> records.TicketHook | None:
-    """The outbox writer of :mod:`cti.tickets`, when that package is present."""
-    try:
-        from cti.tickets import outbox_hook  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    hook: records.TicketHook = outbox_hook
-    return hook
 
 
 async def _softswitch(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    manager = app[CONFIG]
-    config, version = manager.snapshot()
-    ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app)
-    engine = Engine(config, version.digest, Pbx(ari), app[WRITER])
-    app[agents_api.ENGINE] = engine
-    ari.on_event(lambda item: None if isinstance(item, Reconciled) else engine.on_ari(item))
-    manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
+    engine = app[agents_api.ENGINE]
+    ari = app[ARI]
     await _connect_with_retry(ari.connect, "ari")
-    app[ARI] = ari
-    ami: AmiClient | None = None
-    if settings.use_ami:
-        ami = AmiClient(
-            settings.ami_host,
-            settings.ami_port,
-            settings.ami_user,
-            settings.ami_secret,
-            ping_interval=settings.ami_ping_interval,
-        )
-        ami.on_event(engine.on_ami)
+    ami = app.get(AMI)
+    if ami is not None:
         await _connect_with_retry(ami.connect, "ami")
-        app[AMI] = ami
-    log.info("engine_started", config=version.digest[:12], http_port=settings.http_port)
+    log.info("engine_started", config=engine.config_version[:12], http_port=settings.http_port)
     yield
     engine.shutdown()
     if ami is not None:
         await ami.close()
     await ari.close()
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    recordings = app[RECORDINGS]
+    tickets = app[TICKETS]
+    await recordings.start()
+    await tickets.start()
+    yield
+    await tickets.stop()
+    await recordings.stop()
 
 
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
@@ -215,16 +202,71 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
+    """Every part of the engine, built; the cleanup contexts start and stop them."""
+    config, version = manager.snapshot()
     app = web.Application(middlewares=[json_errors, authenticate])
     app[SETTINGS] = settings
     app[CONFIG] = manager
     app[AUTH] = Authenticator()
+    db = Database(settings.database_url)
+    writer = BufferedWriter(db, Path(settings.state_dir) / "spool" / "writes.jsonl")
+    records.register(
+        writer, make_outbox_hook(recording_base_url=f"{settings.public_url}/api/recordings")
+    )
+    app[DATABASE] = db
+    app[WRITER] = writer
+    ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app)
+    app[ARI] = ari
+    recordings = RecordingService(
+        db,
+        AriRecordingSource(ari),
+        RecordingSettings(
+            directory=Path(settings.recordings_dir),
+            retention_months=config.engine.recordings.retention_months,
+            zone=config.timezone,
+        ),
+    )
+    app[RECORDINGS] = recordings
+    app[OUTBOX] = TicketOutbox(db)
+    app[TICKETS] = TicketSender(
+        db,
+        SenderSettings(
+            backend_url=settings.tickets_url,
+            token_env=config.engine.tickets.token_env,
+            request_timeout_s=float(config.engine.tickets.timeout),
+            engine_id=config.engine.node,
+        ),
+    )
+    engine = Engine(config, version.digest, Pbx(ari), writer, recordings=recordings)
+    app[agents_api.ENGINE] = engine
+    ari.on_event(engine.on_ari)
+    ari.set_known(engine.known)
+    if settings.use_ami:
+        ami = AmiClient(
+            settings.ami_host,
+            settings.ami_port,
+            settings.ami_user,
+            settings.ami_secret,
+            ping_interval=settings.ami_ping_interval,
+        )
+        ami.on_event(engine.on_ami)
+        app[AMI] = ami
+    manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
     agents_api.add_routes(app)
     add_admin_routes(app)
+    add_recording_routes(app, recordings, principal_of=_recording_principal)
     return app
+
+
+def _recording_principal(request: web.Request) -> RecordingPrincipal | None:
+    who = request.get(PRINCIPAL_KEY)
+    if who is None:
+        return None
+    return RecordingPrincipal(who.id, who.role.value)
 
 
 class EngineProcess:

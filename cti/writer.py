@@ -96,7 +96,9 @@ class BufferedWriter:
         self._task: asyncio.Task[None] | None = None
         self._db_up = True
         if self.spool_path.exists():
-            self._spooled = sum(1 for line in self.spool_path.open(encoding="utf-8") if line.strip())
+            self._spooled = sum(
+                1 for line in self.spool_path.open(encoding="utf-8") if line.strip()
+            )
             if self._spooled:
                 self._idle.clear()
 
@@ -207,7 +209,12 @@ class BufferedWriter:
             # A bad op must not block the queue forever: log it and move on.
             self.stats.dropped_invalid += 1
             log.error("write_rejected", kind=op.kind, error=str(exc))
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (
+            OSError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            asyncpg.InternalClientError,
+        ) as exc:
             raise StoreError(str(exc)) from exc
         self.stats.written += 1
 

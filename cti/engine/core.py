@@ -38,12 +38,13 @@ import structlog
 import acd
 import ivr
 from cti import ami
+from cti.ari import Known, Reconciled
 from cti.config import Config
 from cti.engine.acdmap import acd_config
 from cti.engine.call import Call, CallPhase, Offer
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
-from cti.ids import BridgeId, CallId, ChannelId
+from cti.ids import BridgeId, CallId, ChannelId, RecordingName
 from cti.logs import mask_number
 from cti.writer import BufferedWriter
 
@@ -68,8 +69,10 @@ class Engine:
         pbx: Pbx,
         writer: BufferedWriter,
         *,
+        recordings: Any = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.recordings = recordings
         self.config = config
         self.config_version = config_version
         self.pbx = pbx
@@ -199,8 +202,18 @@ class Engine:
 
     # ------------------------------------------------------------------ ARI events
 
+    def known(self) -> Known:
+        """The channels and bridges this engine holds state for (reconciliation)."""
+        bridges = {call.bridge_id for call in self.calls.values() if call.bridge_id}
+        return Known(channels=frozenset(self.by_channel), bridges=frozenset(bridges))
+
     def on_ari(self, event: Any) -> None:
-        """Dispatch one typed ARI event (``cti.ari.events``)."""
+        """Dispatch one typed ARI event (``cti.ari.events``) or reconciliation report."""
+        if isinstance(event, Reconciled):
+            self._reconciled(event)
+            return
+        if event.type in ("RecordingStarted", "RecordingFinished", "RecordingFailed"):
+            self._recording_event(event)
         handler = getattr(self, f"_ari_{event.type}", None)
         if handler is None:
             return
@@ -294,10 +307,34 @@ class Engine:
         name = event.recording.name
         for call in self.calls.values():
             if call.recording_name == name:
-                self._timeline(
-                    call, "recording_failed", cause=getattr(event.recording, "cause", "")
-                )
+                cause = getattr(event.recording, "cause", "")
+                self._timeline(call, "recording_failed", cause=cause)
                 log.error("recording_failed", call_id=call.call_id, recording=name)
+
+    def _recording_event(self, event: Any) -> None:
+        if self.recordings is None:
+            return
+        self._spawn(self.recordings.handle_ari_event(event))
+
+    def _reconciled(self, item: Reconciled) -> None:
+        """After every (re)connection: calls whose caller vanished while the
+        socket was away are ended here, since their hang-up event was lost."""
+        for channel in item.report.channels.vanished:
+            self._channel_gone(ChannelId(channel), cause=None)
+        if item.reconnect and self.recordings is not None:
+            self._spawn(self.recordings.resume_in_progress(self._recording_live))
+
+    async def _recording_live(self, name: str) -> bool:
+        try:
+            await self.pbx.ari.recordings.get_live(RecordingName(name))
+        except Exception:
+            return False
+        return True
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ AMI events
 
@@ -389,7 +426,7 @@ class Engine:
             call,
             "routed",
             route=decision.route_id,
-            kind=decision.kind,
+            route_kind=decision.kind,
             phase=decision.phase.value if decision.phase else None,
             closed=decision.closed,
             number=number,
@@ -764,13 +801,28 @@ class Engine:
             bridge_id = await self.pbx.create_bridge(BridgeId(f"br-{call.call_id}"), call.call_id)
             call.bridge_id = bridge_id
             await self.pbx.add_to_bridge(bridge_id, [caller, leg])
+            agents = [command.agent]
             try:
                 await self.pbx.record_bridge(bridge_id, name)
                 self._timeline(call, "recording_started", name=name)
+                if self.recordings is not None:
+                    await self.recordings.recording_started(
+                        call.call_id, name, segment=segment, agents=agents
+                    )
             except PbxError as exc:
-                # record_dir_missing_500.jsonl: the call goes on unrecorded.
+                # record_dir_missing_500.jsonl: the call goes on unrecorded,
+                # and the failure is reported on the call and alarmed.
                 log.error("recording_start_failed", call_id=call.call_id, error=str(exc))
                 self._timeline(call, "recording_failed", name=name, error=str(exc))
+                if self.recordings is not None:
+                    await self.recordings.record_request_failed(
+                        call.call_id,
+                        name,
+                        status=getattr(exc, "status", 0),
+                        message=str(exc),
+                        segment=segment,
+                        agents=agents,
+                    )
 
         self._io(call.call_id, bridge)
 

@@ -18,7 +18,13 @@ import asyncpg
 from cti.errors import StoreError
 from cti.store.migrate import migrate
 
-_TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, TimeoutError)
+_TRANSIENT = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # "cannot switch to state ..." on a pooled link that died
+    TimeoutError,
+)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -39,6 +45,7 @@ class Database:
         self._min_size = min_size
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
+        self._run_migrations = True
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None else "closed"
@@ -46,20 +53,27 @@ class Database:
 
     async def open(self, *, run_migrations: bool = True) -> list[int]:
         """Open the pool; apply migrations; return the versions applied now."""
+        self._run_migrations = run_migrations
         try:
-            self._pool = await asyncpg.create_pool(
+            pool = await asyncpg.create_pool(
                 self._dsn,
                 min_size=self._min_size,
                 max_size=self._max_size,
                 init=_init_connection,
                 command_timeout=30,
             )
-            if not run_migrations:
-                return []
-            async with self._pool.acquire() as conn:
-                return await migrate(conn)
         except (*_TRANSIENT, asyncpg.PostgresError) as exc:
             raise StoreError(f"cannot open the database: {exc}") from exc
+        try:
+            applied: list[int] = []
+            if run_migrations:
+                async with pool.acquire() as conn:
+                    applied = await migrate(conn)
+        except (*_TRANSIENT, asyncpg.PostgresError) as exc:
+            await pool.close()
+            raise StoreError(f"cannot migrate the database: {exc}") from exc
+        self._pool = pool
+        return applied
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -74,6 +88,9 @@ class Database:
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; the pool opens here if the database was down at start."""
+        if self._pool is None:
+            await self.open(run_migrations=self._run_migrations)
         try:
             async with self.pool.acquire() as conn:
                 yield conn

@@ -1,0 +1,164 @@
+"""Calls from ring to rating, end to end over real sockets: pbxsim, the engine, PostgreSQL.
+
+Each test asserts on the call records the engine left in PostgreSQL and on
+the ARI requests pbxsim received.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pbxsim import CallerScript, DigitPress, PhoneScript
+from tests.support.stack import running_stack
+
+pytestmark = pytest.mark.flows
+
+CALLER = "13800138000"
+NAME = "张三市民"
+SURVEY = "sound:hotline/zh/survey-question"
+
+
+def _kinds(timeline: list[dict[str, Any]]) -> list[str]:
+    return [row["kind"] for row in timeline]
+
+
+async def test_call_answered_bridged_recorded_and_rated(tmp_path: Path, empty_dsn: str) -> None:
+    phone = PhoneScript("8001", answer_after=0.5, hangup_after=2.0)
+    async with running_stack(tmp_path, empty_dsn, phones=[phone]) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_call(
+            CallerScript(
+                number=CALLER,
+                name=NAME,
+                digits=(DigitPress(at=0.5, digits="2", on_media=SURVEY),),
+            )
+        )
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered"
+        assert row["first_agent"] == "1001"
+        assert row["rating"] == 2 and row["rating_label"] == "满意"
+        assert row["hangup_by"] == "agent"
+        assert row["caller_name"] == NAME and row["caller_number"] == CALLER
+        assert row["route"] == "main" and row["queue"] == "general"
+        for column in ("arrived_at", "routed_at", "queued_at", "first_offered_at", "answered_at"):
+            assert row[column] is not None, column
+        assert row["arrived_at"] <= row["queued_at"] <= row["answered_at"] <= row["ended_at"]
+        kinds = _kinds(await stack.timeline(call.call_id))
+        assert kinds[:2] == ["arrived", "routed"]
+        assert kinds.index("queued") < kinds.index("offered") < kinds.index("answered")
+        assert "recording_started" in kinds and "rated" in kinds and kinds[-1] == "ended"
+        rating = await stack.db.fetchrow("SELECT * FROM ratings WHERE call_id = $1", call.call_id)
+        assert rating is not None and rating["level"] == 2
+
+        # What the softswitch was asked to do: the agent leg shows the caller's
+        # Chinese name intact, the bridge joins both legs and is recorded.
+        (originate,) = stack.requests("POST", "/channels")[:1]
+        assert originate.params["endpoint"] == "PJSIP/8001"
+        assert NAME in originate.params["callerId"] and CALLER in originate.params["callerId"]
+        assert originate.params["appArgs"] == f"agent,{call.call_id},1001"
+        (record,) = [r for r in stack.requests("POST", "/bridges/") if r.path.endswith("/record")]
+        assert record.params["name"] == f"{call.call_id}-1"
+        leg_id = originate.params["channelId"]
+        (agent_start,) = [
+            e
+            for e in stack.sim.events
+            if e["type"] == "StasisStart" and e["channel"]["id"] == leg_id
+        ]
+        assert agent_start["channel"]["caller"]["name"] == NAME
+
+
+async def test_call_abandoned_in_queue(tmp_path: Path, empty_dsn: str) -> None:
+    async with running_stack(tmp_path, empty_dsn) as stack:
+        stack.sim.place_call(CallerScript(number=CALLER, name=NAME, hangup_after=15.0))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "abandoned"
+        assert row["hangup_by"] == "caller"
+        assert row["queued_at"] is not None and row["answered_at"] is None
+        assert row["rating"] is None
+        assert stack.requests("POST", "/channels") == [], "nobody was offered the call"
+
+
+async def test_ring_no_answer_moves_to_a_second_agent(tmp_path: Path, empty_dsn: str) -> None:
+    def short_ring(data: Any) -> None:
+        data["queues"]["general"]["ring_timeout"] = 5
+
+    phones = [
+        PhoneScript("8001", answer_after=None),  # rings, nobody answers
+        PhoneScript("8002", answer_after=0.3, hangup_after=1.0),
+    ]
+    async with running_stack(
+        tmp_path, empty_dsn, phones=phones, patches={"queues.yaml": short_ring}
+    ) as stack:
+        await stack.login("1001", "s01")
+        await stack.login("1003", "s02")
+        stack.sim.place_call(CallerScript(number=CALLER, name=NAME))
+        (call,) = await stack.wait_ended(1, timeout=30)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered"
+        timeline = await stack.timeline(call.call_id)
+        offers = [(r["kind"], r["agent"]) for r in timeline if r["kind"].startswith("offer")]
+        assert offers[0] == ("offered", "1001")
+        assert ("offered", "1003") in offers
+        assert offers.index(("offered", "1003")) > 0
+        first_outcome = next(k for k, a in offers[1:] if a == "1001")
+        assert first_outcome in ("offer_cancelled", "offer_no_answer")
+        assert row["first_agent"] == "1003"
+        endpoints = [r.params["endpoint"] for r in stack.requests("POST", "/channels")]
+        assert endpoints[:2] == ["PJSIP/8001", "PJSIP/8002"]
+
+
+def _transition_dates(data: Any) -> None:
+    today = dt.date.today()
+    for line in data["merged"]:
+        if "83531111" in line["numbers"]:
+            line["go_live"] = today - dt.timedelta(days=20)
+            line["cut_over"] = today + dt.timedelta(days=60)
+
+
+async def test_retired_number_in_transition_then_after_cut_over(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    phone = PhoneScript("8001", answer_after=0.3, hangup_after=1.0)
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], patches={"lines.yaml": _transition_dates}
+    ) as stack:
+        await stack.login("1001", "s01")
+        # In its transition, dialled directly: the announcement, then the queue,
+        # tagged with the original department.
+        stack.sim.place_call(CallerScript(number=CALLER, dialled="83531111"))
+        # Forwarded by the carrier (SIP Diversion -> REDIRECTING(from-num)),
+        # a line long past its cut-over: announcement, then hang-up.
+        stack.sim.place_call(
+            CallerScript(number="13900139000", dialled="12345", redirecting_from="85129699")
+        )
+        calls = {c.caller_number: c for c in await stack.wait_ended(2, timeout=30)}
+        merged = await stack.call_row(calls[CALLER].call_id)
+        assert merged["outcome"] == "answered"
+        assert merged["original_number"] == "83531111"
+        assert merged["department"] == "城建局"
+        assert merged["route"] == "merged_line"
+        withdrawn = await stack.call_row(calls["13900139000"].call_id)
+        assert withdrawn["outcome"] == "withdrawn"
+        assert withdrawn["original_number"] == "85129699"
+        assert withdrawn["department"] == "安监局"
+        assert withdrawn["queued_at"] is None and withdrawn["answered_at"] is None
+        heard = stack.sim.channel_log(calls["13900139000"].caller_channel).media_played
+        assert any("number-withdrawn" in m for m in heard), heard
+        heard = stack.sim.channel_log(calls[CALLER].caller_channel).media_played
+        assert any("merged-line" in m for m in heard), heard
+
+
+async def test_number_not_in_service(tmp_path: Path, empty_dsn: str) -> None:
+    async with running_stack(tmp_path, empty_dsn) as stack:
+        stack.sim.place_call(CallerScript(number=CALLER, dialled="88889999"))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "not_in_service"
+        assert row["dialled"] == "88889999" and row["route"] == "not_in_service"
+        assert row["hangup_by"] == "engine"
