@@ -162,3 +162,90 @@ async def test_number_not_in_service(tmp_path: Path, empty_dsn: str) -> None:
         assert row["outcome"] == "not_in_service"
         assert row["dialled"] == "88889999" and row["route"] == "not_in_service"
         assert row["hangup_by"] == "engine"
+
+
+def _menu_on(data: Any) -> None:
+    data["routes"]["main"]["menu"] = "main"
+    del data["routes"]["main"]["queue"]
+
+
+LANGUAGE = "sound:hotline/zh/language-choice"
+MENU = "sound:hotline/zh/menu-main"
+INVALID = "sound:hotline/zh/invalid-input"
+
+
+async def test_menu_path_with_an_invalid_key_and_a_retry(tmp_path: Path, empty_dsn: str) -> None:
+    phone = PhoneScript("8001", answer_after=0.3, hangup_after=1.0)
+    caller = CallerScript(
+        number=CALLER,
+        name=NAME,
+        digits=(
+            DigitPress(at=0.05, digits="1", on_media=LANGUAGE),  # 普通话
+            DigitPress(at=0.05, digits="7", on_media=MENU),  # no such choice
+            DigitPress(at=0.3, digits="1", on_media=INVALID),  # 综合咨询, on the retry
+        ),
+    )
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], patches={"routing.yaml": _menu_on}
+    ) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_call(caller)
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered" and row["queue"] == "general"
+        steps = [(s["node"], s["result"], s["keys"]) for s in row["menu_path"]]
+        assert ("language", "language", "1") in steps
+        assert ("main_menu", "invalid", "7") in steps
+        assert ("main_menu", "chosen", "1") in steps
+        assert steps.index(("main_menu", "invalid", "7")) < steps.index(
+            ("main_menu", "chosen", "1")
+        )
+        assert row["menu_exited_at"] is not None
+        assert row["routed_at"] <= row["menu_exited_at"] <= row["queued_at"]
+        assert row["tags"].get("consultation") == "1"
+        heard = stack.sim.channel_log(call.caller_channel).media_played
+        assert heard.index(MENU) < heard.index(INVALID), "the retry prompt follows the menu"
+
+
+async def test_voicemail_from_the_menu(tmp_path: Path, empty_dsn: str) -> None:
+    caller = CallerScript(
+        number=CALLER,
+        name=NAME,
+        digits=(
+            DigitPress(at=0.05, digits="1", on_media=LANGUAGE),
+            DigitPress(at=0.05, digits="9", on_media=MENU),
+        ),
+        hangup_after=8.0,
+    )
+    async with running_stack(tmp_path, empty_dsn, patches={"routing.yaml": _menu_on}) as stack:
+        stack.sim.place_call(caller)
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "voicemail"
+        assert row["recording_ref"] is not None
+        (record,) = [r for r in stack.requests("POST", "/channels/") if r.path.endswith("/record")]
+        assert record.params["name"] == row["recording_ref"]
+        await stack.backend.wait_until(lambda: len(stack.backend.creates_received()) == 1)
+        (ticket,) = stack.backend.creates_received()
+        assert ticket.body["call_id"] == call.call_id and ticket.body["kind"] == "voicemail"
+
+
+async def test_overflow_to_the_callback_list(tmp_path: Path, empty_dsn: str) -> None:
+    def short_wait(data: Any) -> None:
+        data["queues"]["general"]["max_wait"] = 2
+
+    async with running_stack(tmp_path, empty_dsn, patches={"queues.yaml": short_wait}) as stack:
+        stack.sim.place_call(CallerScript(number=CALLER, name=NAME))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "callback"
+        assert row["hangup_by"] == "engine"
+        (entry,) = await stack.db.fetch("SELECT * FROM callbacks WHERE call_id = $1", call.call_id)
+        assert entry["caller_number"] == CALLER and entry["status"] == "open"
+        heard = stack.sim.channel_log(call.caller_channel).media_played
+        assert any("callback-confirm" in m for m in heard), heard
+        kinds = _kinds(await stack.timeline(call.call_id))
+        assert "overflow" in kinds or "callback_listed" in kinds
+        await stack.backend.wait_until(lambda: len(stack.backend.creates_received()) == 1)
+        (ticket,) = stack.backend.creates_received()
+        assert ticket.body["kind"] == "callback"
