@@ -33,6 +33,7 @@ from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
 from cti.api.admin import add_routes as add_admin_routes
 from cti.api.auth import Authenticator
+from cti.api.figures import add_routes as add_figures_routes
 from cti.api.http import AUTH, PRINCIPAL_KEY, authenticate, json_errors
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
@@ -258,6 +259,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app.router.add_get("/healthz", healthz)
     agents_api.add_routes(app)
     add_admin_routes(app)
+    add_figures_routes(app)
     add_recording_routes(app, recordings, principal_of=_recording_principal)
     return app
 

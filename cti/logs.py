@@ -56,7 +56,20 @@ def mask_text(text: str) -> str:
     return _LONG_DIGITS.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
 
 
-def _scrub(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+class _Counts:
+    errors = 0
+    warnings = 0
+
+
+COUNTS = _Counts()
+"""How many error and warning events this process logged (the demo reports them)."""
+
+
+def _scrub(_: Any, method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    if method in ("error", "critical", "exception"):
+        COUNTS.errors += 1
+    elif method in ("warning", "warn"):
+        COUNTS.warnings += 1
     for key, value in list(event_dict.items()):
         lowered = key.lower()
         if any(marker in lowered for marker in SECRET_MARKERS):

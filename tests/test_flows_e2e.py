@@ -249,3 +249,22 @@ async def test_overflow_to_the_callback_list(tmp_path: Path, empty_dsn: str) -> 
         await stack.backend.wait_until(lambda: len(stack.backend.creates_received()) == 1)
         (ticket,) = stack.backend.creates_received()
         assert ticket.body["kind"] == "callback"
+
+
+async def test_survey_timeout_is_not_rated(tmp_path: Path, empty_dsn: str) -> None:
+    def quick_survey(data: Any) -> None:
+        data["timeout"] = 1
+
+    phone = PhoneScript("8001", answer_after=0.3, hangup_after=1.0)
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], patches={"survey.yaml": quick_survey}
+    ) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_call(CallerScript(number=CALLER, name=NAME))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered"
+        assert row["rating"] is None and row["rating_label"] == "not_rated"
+        assert row["hangup_by"] == "agent"
+        kinds = _kinds(await stack.timeline(call.call_id))
+        assert "not_rated" in kinds

@@ -96,6 +96,8 @@ class Engine:
         self.ended_listeners: list[CallListener] = []
         self.agent_listeners: list[AgentListener] = []
         self.errors = 0
+        self.ratings_today: dict[int | None, int] = {}
+        self.callbacks_open = 0
         self._lanes: dict[CallId, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
@@ -793,6 +795,12 @@ class Engine:
         self._timeline(call, "answered", agent=command.agent, seat=offer.seat)
         self._run_acd(acd.CallConnected(acd.CallId(call.call_id), acd.AgentId(command.agent)))
         caller, leg, name = call.caller_channel, offer.channel, call.recording_name
+        announcement = call.playback
+        if announcement is not None:
+            # A position announcement must not run on into the conversation.
+            call.playback = None
+            self.playbacks.pop(announcement, None)
+            self._io(call.call_id, lambda: self.pbx.stop_playback(announcement))
 
         async def bridge() -> None:
             # holding_bridge_then_agent.jsonl / inbound_answer_bridge_record.jsonl:
@@ -830,6 +838,8 @@ class Engine:
         call = self.calls.get(CallId(command.call_id))
         if call is None or call.phase is not P.QUEUED or call.ringing_offer is not None:
             return
+        if call.playback is not None:
+            return  # the previous announcement is still playing
         config = self.call_configs.get(call.call_id, self.config)
         queue = config.queues.queues.get(command.queue)
         announce = queue.announce if queue is not None else None
@@ -872,6 +882,7 @@ class Engine:
         if call is None:
             return
         call.outcome = "callback"
+        self.callbacks_open += 1
         self.writer.submit(
             "callback",
             {
@@ -952,6 +963,11 @@ class Engine:
         self._write_call(call)
         session = ivr.SurveySession(config.survey, session_id=call.call_id, language=call.language)
         self.surveys[call.call_id] = session
+        # A guard against a survey that never ends (a lost event): hang up
+        # once every prompt and timeout of the survey must have passed.
+        survey = config.survey
+        budget = (survey.timeout + 15.0) * (survey.max_attempts + 1)
+        self.timers.start(("hangup", call.call_id), budget)
         del caller
         self._exec_ivr(call, session.start(now), "survey")
 
@@ -984,6 +1000,7 @@ class Engine:
         self._finalize(call)
 
     def _rated(self, call: Call, level: int, label: str) -> None:
+        self.ratings_today[level] = self.ratings_today.get(level, 0) + 1
         call.rating = level
         call.rating_label = label
         call.stamp("rated_at", self.now_dt())
@@ -991,6 +1008,7 @@ class Engine:
 
     def _not_rated(self, call: Call, reason: str) -> None:
         if call.rating_label is None:
+            self.ratings_today[None] = self.ratings_today.get(None, 0) + 1
             call.rating = None
             call.rating_label = "not_rated"
             self._timeline(call, "not_rated", reason=reason)
@@ -1004,6 +1022,7 @@ class Engine:
             ch = call.caller_channel
             self._io(call.call_id, lambda: self.pbx.stop_moh(ch))
             self._play(call, prompts, "closing", "closing")
+            self.timers.start(("hangup", call.call_id), 60.0)
         else:
             self._hangup_caller(call, reason)
 
@@ -1012,7 +1031,14 @@ class Engine:
             return
         call.hangup_by = call.hangup_by or "engine"
         ch = call.caller_channel
-        self._io(call.call_id, lambda: self.pbx.hangup(ch, reason))
+
+        async def hangup() -> None:
+            if not await self.pbx.hangup(ch, reason):
+                # Already gone, and its StasisEnd never reached us (a socket
+                # cut): end the call here rather than keep a ghost.
+                self._channel_gone(ch, cause=None)
+
+        self._io(call.call_id, hangup)
 
     def _finalize(self, call: Call) -> None:
         now = self.now_dt()

@@ -61,9 +61,13 @@ class Pbx:
     async def answer(self, channel: ChannelId) -> None:
         await _checked(self.ari.channels.answer(channel))
 
-    async def hangup(self, channel: ChannelId, reason: str = "normal") -> None:
-        with contextlib.suppress(LegGone):
+    async def hangup(self, channel: ChannelId, reason: str = "normal") -> bool:
+        """Hang up ``channel``; False when it was already gone."""
+        try:
             await _checked(self.ari.channels.hangup(channel, reason=reason))  # type: ignore[arg-type]
+        except LegGone:
+            return False
+        return True
 
     async def play(self, channel: ChannelId, media: list[str], playback_id: str) -> None:
         await _checked(self.ari.channels.play_with_id(channel, PlaybackId(playback_id), media))
