@@ -8,7 +8,8 @@ is the aiohttp application itself.
 Deployment values come from ``config/engine.yaml``; any of them may be
 overridden from the environment (``HOTLINE_ARI_URL``, ``HOTLINE_AMI_HOST``,
 ``HOTLINE_AMI_PORT``, ``HOTLINE_HTTP_HOST``, ``HOTLINE_HTTP_PORT``,
-``HOTLINE_RECORDINGS_DIR``, ``HOTLINE_TICKETS_URL``, ``HOTLINE_STATE_DIR``),
+``HOTLINE_RECORDINGS_DIR``, ``HOTLINE_TICKETS_URL``, ``HOTLINE_TICKETS_RETRY_CAP``,
+``HOTLINE_STATE_DIR``, ``HOTLINE_PUBLIC_URL``),
 and secrets come only from the environment variables that ``engine.yaml``
 names.  ``SIGHUP`` reloads the configuration.
 """
@@ -74,6 +75,7 @@ class Settings:
     recordings_dir: str
     tickets_url: str
     public_url: str = ""
+    tickets_retry_cap: float = 300.0
     use_ami: bool = True
 
     @classmethod
@@ -100,6 +102,7 @@ class Settings:
             recordings_dir=env.get("HOTLINE_RECORDINGS_DIR", e.recordings.directory),
             tickets_url=env.get("HOTLINE_TICKETS_URL", str(e.tickets.url)),
             public_url=env.get("HOTLINE_PUBLIC_URL", f"http://{e.http.host}:{e.http.port}"),
+            tickets_retry_cap=float(env.get("HOTLINE_TICKETS_RETRY_CAP", "300")),
         )
 
     def with_(self, **changes: Any) -> Settings:
@@ -235,6 +238,8 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
             backend_url=settings.tickets_url,
             token_env=config.engine.tickets.token_env,
             request_timeout_s=float(config.engine.tickets.timeout),
+            backoff_base_s=min(1.0, settings.tickets_retry_cap),
+            backoff_cap_s=settings.tickets_retry_cap,
             engine_id=config.engine.node,
         ),
     )

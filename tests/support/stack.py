@@ -67,6 +67,15 @@ class Stack:
     def url(self) -> str:
         return self.engine_process.url
 
+    async def restart_engine(self) -> None:
+        """Stop the engine and start a new one on the same database and pbxsim."""
+        old = self.engine_process
+        await old.stop()
+        manager = ConfigManager(old.manager.directory)
+        self.engine_process = EngineProcess(old.settings, manager)
+        await self.engine_process.start()
+        self.engine_process.engine.ended_listeners.append(self._on_ended)
+
     def _on_ended(self, call: Call) -> None:
         self.ended.append(call)
         self._ended_event.set()
@@ -160,6 +169,7 @@ async def running_stack(
         state_dir=str(tmp_path / "state"),
         recordings_dir=str(tmp_path / "recordings"),
         tickets_url=backend.url,
+        tickets_retry_cap=2.0,
     )
     process = EngineProcess(settings, manager)
     db = Database(dsn)
@@ -170,7 +180,8 @@ async def running_stack(
             stack = Stack(sim=sim, backend=backend, engine_process=process, db=db, http=http)
             process.engine.ended_listeners.append(stack._on_ended)
             yield stack
-            assert process.engine.errors == 0, "the engine logged internal errors"
+            assert stack.engine.errors == 0, "the engine logged internal errors"
+            process = stack.engine_process
     finally:
         await process.stop()
         await db.close()
