@@ -46,6 +46,7 @@ class Database:
         self._max_size = max_size
         self._pool: asyncpg.Pool | None = None
         self._run_migrations = True
+        self._closed = False
 
     def __repr__(self) -> str:
         state = "open" if self._pool is not None else "closed"
@@ -76,6 +77,8 @@ class Database:
         return applied
 
     async def close(self) -> None:
+        """Close for good: later requests raise :class:`StoreError`."""
+        self._closed = True
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -89,7 +92,7 @@ class Database:
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection; the pool opens here if the database was down at start."""
-        if self._pool is None:
+        if self._pool is None and not self._closed:
             await self.open(run_migrations=self._run_migrations)
         try:
             async with self.pool.acquire() as conn:
