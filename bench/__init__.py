@@ -1,0 +1,1 @@
+"""Benchmarks run by ``hotline bench``; they print figures and assert nothing."""
