@@ -34,7 +34,8 @@ NUMBER_KEYS = frozenset(
     }
 )
 SECRET_MARKERS = ("password", "secret", "token", "pin", "authorization", "passwd")
-_LONG_DIGITS = re.compile(r"(?<!\d)(\d{3})(\d{4,})(\d{4})(?!\d)")
+# A telephone number stands alone: digits inside a hash or an id are not one.
+_LONG_DIGITS = re.compile(r"(?<![\w])(\d{3})(\d{4,})(\d{4})(?![\w])")
 
 
 def mask_number(number: str | None) -> str:

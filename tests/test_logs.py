@@ -30,6 +30,12 @@ def test_mask_text_masks_numbers_inside_free_text() -> None:
     assert logs.mask_text("caller 13800138000 dialled 12345") == "caller 138****8000 dialled 12345"
 
 
+def test_mask_text_leaves_hashes_and_ids_alone() -> None:
+    digest = "9f86d081884c7d659a2feaa0c55ad01512345678901234567890a08b"
+    assert logs.mask_text(digest) == digest
+    assert logs.mask_text("c-20261122-0123456789a") == "c-20261122-0123456789a"
+
+
 def test_json_lines_mask_numbers_and_drop_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     logs.configure(json=True)
     try:

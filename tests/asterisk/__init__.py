@@ -1,0 +1,1 @@
+"""The asterisk tier: tests against a real Asterisk running asterisk-conf/."""

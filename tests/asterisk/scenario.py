@@ -1,0 +1,91 @@
+"""What the engine scenarios share: the tier's config, prompt lengths, the call record.
+
+Waiting is done with deadlines on outcomes (a SIPp exiting, a row
+appearing), never with bare sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from cti.ari import Bridge
+from tests.asterisk.engine import config_copy, edit_yaml
+from tests.asterisk.pbx import SHIPPED_CONF, Asterisk
+
+# Scenario timing: a short ring timeout and wrap-up keep each test brief.
+RING_TIMEOUT = 6
+WRAPUP = 2
+
+
+def prompt_seconds(sound: str, language: str = "zh") -> float:
+    """Length of a shipped prompt, e.g. ``prompt_seconds("recording-notice")``."""
+    with wave.open(str(SHIPPED_CONF / "sounds/hotline" / language / f"{sound}.wav")) as w:
+        return w.getnframes() / w.getframerate()
+
+
+def tier_config(dest: Path) -> Path:
+    """config/ with the general queue's ring timeout and wrap-up shortened."""
+    config_copy(dest)
+    queues = dest / "queues.yaml"
+    edit_yaml(
+        queues,
+        "    strategy: longest_idle\n    ring_timeout: 15\n    wrapup: 15\n",
+        f"    strategy: longest_idle\n    ring_timeout: {RING_TIMEOUT}\n    wrapup: {WRAPUP}\n",
+    )
+    return dest
+
+
+async def call_record(dsn: str, timeout: float = 15.0, **where: Any) -> asyncpg.Record:
+    """The one row of ``calls`` matching ``where`` once it has ``ended_at``."""
+    clauses = " AND ".join(f"{key} = ${i}" for i, key in enumerate(where, start=1))
+    query = "SELECT * FROM calls" + (f" WHERE {clauses}" if clauses else "")
+    deadline = time.monotonic() + timeout
+    conn = await asyncpg.connect(dsn)
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    try:
+        while True:
+            rows = await conn.fetch(query, *where.values())
+            if len(rows) == 1 and rows[0]["ended_at"] is not None:
+                return rows[0]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no ended call record {where}: {[dict(r) for r in rows]}")
+            await asyncio.sleep(0.2)  # the engine's writer flushes in batches
+    finally:
+        await conn.close()
+
+
+async def call_timeline(dsn: str, call_id: str) -> list[asyncpg.Record]:
+    """The call's timeline rows (kind, at, agent, detail) in order."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(
+            "SELECT kind, at, agent FROM call_events WHERE call_id = $1 ORDER BY at, id", call_id
+        )
+    finally:
+        await conn.close()
+
+
+async def call_events(dsn: str, call_id: str) -> list[str]:
+    """The kinds of the call's timeline rows, in order."""
+    return [row["kind"] for row in await call_timeline(dsn, call_id)]
+
+
+async def bridged_call(asterisk: Asterisk, timeout: float, parties: int = 2) -> Bridge:
+    """The mixing bridge holding ``parties`` channels (caller and agent), once there is one."""
+    watcher = asterisk.ari(app="watcher")
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                for bridge in await watcher.bridges.list():
+                    if bridge.bridge_type == "mixing" and len(bridge.channels) == parties:
+                        return bridge
+                await asyncio.sleep(0.1)  # polling Asterisk, the truth about calls
+    finally:
+        await watcher.close()
