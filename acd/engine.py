@@ -60,6 +60,7 @@ from acd.events import (
     AgentLogout,
     AgentPause,
     AgentReady,
+    CallAdopted,
     CallConnected,
     CallEnded,
     CallerArrived,
@@ -80,11 +81,12 @@ from acd.matching import P_CONNECTING, WAITING
 from acd.model import AgentId, CallId, DeviceState, LeaveReason, TimerKind
 from acd.records import Agent, Caller
 from acd.selection import Selector
-from acd.states import Phase
+from acd.states import Activity, Phase
 from acd.views import Views
 
 _CALLER_TIMER = TimerKind.CALLER
 P_CONNECTED = Phase.CONNECTED
+P_OFFERED = Phase.OFFERED
 _RING_TIMER = TimerKind.RING
 
 
@@ -95,6 +97,7 @@ class Acd(Views):
         super().__init__(config, IndexedSelector() if selector is None else selector)
         self._handlers: dict[type, Callable[[Any, float, Out], None]] = {
             CallerArrived: self._on_arrived,
+            CallAdopted: self._on_adopted,
             CallerHungUp: self._on_hung_up,
             CallTransferredToQueue: self._on_transferred,
             AgentLogin: self._on_login,
@@ -140,6 +143,41 @@ class Acd(Views):
         )
         self._calls[ev.call_id] = caller
         self._enter(caller, queue, now, out)
+
+    def _on_adopted(self, ev: CallAdopted, now: float, out: Out) -> None:
+        if ev.call_id in self._calls:
+            return
+        queue = self._queues.get(ev.queue)
+        agent = self._agents.get(ev.agent)
+        if (
+            queue is None
+            or queue.retired
+            or agent is None
+            or agent.seat is None
+            or agent.activity is not Activity.IDLE
+        ):
+            out.append(CallerLeft(ev.call_id, ev.queue, LeaveReason.REFUSED))
+            return
+        started = now - max(0.0, ev.talked_s)
+        arrived = started - max(0.0, ev.waited_s)
+        self._seq += 1
+        caller = Caller(
+            ev.call_id, queue, ev.caller_number, frozenset(), 0, arrived, arrived, self._seq
+        )
+        self._calls[ev.call_id] = caller
+        if agent.available:
+            agent.available = False
+            self._selector.agent_unavailable(agent)
+        for phase in (P_OFFERED, P_CONNECTING, P_CONNECTED):
+            caller.move(phase)
+        for activity in (Activity.OFFERED, CONNECTING, TALKING):
+            agent.move(activity)
+        caller.agent = agent
+        caller.answered_at = caller.connected_at = started
+        agent.call = caller
+        agent.talk_started = started
+        agent.handle_queue = queue
+        self._refresh(agent, now, out)
 
     def _on_hung_up(self, ev: CallerHungUp, now: float, out: Out) -> None:
         caller = self._calls.get(ev.call_id)

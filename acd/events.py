@@ -43,6 +43,26 @@ class CallerArrived:
 
 
 @dataclass(frozen=True, slots=True)
+class CallAdopted:
+    """A conversation already in progress when this ACD started (an engine restart).
+
+    The caller has talked to ``agent`` for ``talked_s`` seconds after waiting
+    ``waited_s``; the agent must be logged in at a seat.  The call is replayed
+    through the legal moves (waiting, offered, connecting, connected) without
+    counting it again in today's figures, which the previous process counted.
+    A refusal (unknown queue or agent, agent without a seat or busy) answers
+    ``CallerLeft(refused)``.
+    """
+
+    call_id: CallId
+    queue: QueueId
+    agent: AgentId
+    caller_number: str = ""
+    waited_s: float = 0.0
+    talked_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class CallerHungUp:
     """The caller's channel is gone (ARI ``StasisEnd`` / ``ChannelDestroyed``)."""
 
@@ -182,6 +202,7 @@ class DayRolled:
 
 Event = (
     CallerArrived
+    | CallAdopted
     | CallerHungUp
     | CallTransferredToQueue
     | AgentLogin
