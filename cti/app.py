@@ -32,14 +32,15 @@ from aiohttp import web
 from cti import logs
 from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
-from cti.api.admin import add_routes as add_admin_routes
+from cti.api import install as install_api
+from cti.api import transfers as transfers_api
 from cti.api.auth import Authenticator
-from cti.api.figures import add_routes as add_figures_routes
 from cti.api.http import AUTH, PRINCIPAL_KEY, authenticate, json_errors
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
+from cti.engine.adopt import restore_agents
 from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
@@ -138,7 +139,10 @@ async def _softswitch(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = app[agents_api.ENGINE]
     ari = app[ARI]
+    # Agents first, so that calls adopted on connecting find their agents.
+    await restore_agents(engine, app[DATABASE])
     await _connect_with_retry(ari.connect, "ari")
+    await engine.remember_pbx()
     ami = app.get(AMI)
     if ami is not None:
         await _connect_with_retry(ami.connect, "ami")
@@ -256,15 +260,15 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
             ping_interval=settings.ami_ping_interval,
         )
         ami.on_event(engine.on_ami)
+        engine.ami = ami
         app[AMI] = ami
     manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
-    agents_api.add_routes(app)
-    add_admin_routes(app)
-    add_figures_routes(app)
+    install_api(app)
+    transfers_api.add_routes(app)
     add_recording_routes(app, recordings, principal_of=_recording_principal)
     return app
 

@@ -224,7 +224,8 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         await process.start()
         await db.open(run_migrations=False)
         say(f"engine listening on {process.url}")
-        say(f"  wallboard figures: {process.url}/api/wallboard  (token: wallboard)")
+        say(f"  wallboard:         {process.url}/wallboard#token=wallboard")
+        say(f"  wallboard figures: {process.url}/api/wallboard  (bearer token: wallboard)")
         say(f"  agent toolbar:     {process.url}/agent")
         async with aiohttp.ClientSession() as http:
             for agent, seat in zip(agents, seats, strict=False):

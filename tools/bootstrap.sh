@@ -16,7 +16,7 @@ fi
 
 packages=(python3-venv python3-dev postgresql)
 if [ -n "$extra" ]; then
-    packages+=(chromium sip-tester espeak-ng sox)
+    packages+=(chromium sip-tester espeak-ng sox fonts-wqy-zenhei)
 fi
 
 missing=()

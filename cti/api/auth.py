@@ -83,6 +83,7 @@ class Authenticator:
                 name, _, token = item.strip().rpartition(":")
                 self._role_tokens.append((token, Principal(name or f"{role}-{index + 1}", role)))
         self._sessions: dict[str, AgentSession] = {}
+        self.on_closed: list[Callable[[str], None]] = []
 
     def __repr__(self) -> str:
         return f"<Authenticator roles={len(self._role_tokens)} sessions={len(self._sessions)}>"
@@ -96,8 +97,13 @@ class Authenticator:
         return token, expires
 
     def close_sessions(self, agent: str) -> None:
-        for token in [t for t, s in self._sessions.items() if s.agent == agent]:
+        """End every session of ``agent``; ``on_closed`` listeners hear of it."""
+        tokens = [t for t, s in self._sessions.items() if s.agent == agent]
+        for token in tokens:
             del self._sessions[token]
+        if tokens:
+            for listener in self.on_closed:
+                listener(agent)
 
     def principal(self, token: str) -> Principal | None:
         if not token:

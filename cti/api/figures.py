@@ -1,113 +1,288 @@
-"""The wallboard's figures as JSON: per queue and in total, today and the last hour.
+"""The wallboard's figures: per queue and in total, today, the last hour, the alarms.
 
-Every figure comes from the ACD's own event stream (``acd.Acd`` views); the
-thresholds of ``engine.yaml`` (``wallboard``) colour each one ``ok``,
-``amber`` or ``red``.
+Counts and rates come from the ACD's own event stream (``acd.Acd`` views;
+formulas in :mod:`acd.stats`): calls waiting, longest current wait, today's
+offered / answered / abandoned, connection rate (接通率 = answered /
+offered), 15-second answer rate, average wait and handle time.  Agents by
+state are counted per queue over the agents whose skills meet the queue's
+requirements once fully relaxed.  Satisfaction comes from the
+:class:`~cti.api.tracker.Tracker`; the callback list length from the
+``callbacks`` table (refreshed by the live publisher), or the engine's own
+count while the database is away.
+
+The thresholds of ``engine.yaml`` (``wallboard``) set each figure's level;
+every computation feeds the :class:`~cti.api.alarms.AlarmBook`, and agents
+paused longer than their reason's ``max_minutes`` raise an alarm too.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 import acd
+from cti.api import schemas as s
 from cti.api.agents import ENGINE
+from cti.api.alarms import OK, RED, AlarmBook, AlarmRecord, Reading, level_of
 from cti.api.auth import Role
-from cti.api.http import principal
+from cti.api.spec import Operation, register, reply
+from cti.api.tracker import TRACKER, Tracker
 from cti.engine.core import Engine
 
 READERS = (Role.WALLBOARD, Role.SUPERVISOR, Role.ADMIN, Role.QUALITY_INSPECTOR)
+TOTAL = "total"
+SHOWN_ALARMS = 20
 
 
-def _level(value: float | None, amber: float, red: float, *, lower_is_worse: bool) -> str:
-    if value is None:
-        return "ok"
-    if lower_is_worse:
-        return "red" if value < red else "amber" if value < amber else "ok"
-    return "red" if value > red else "amber" if value > amber else "ok"
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
-def _figures(f: acd.Figures) -> dict[str, Any]:
-    data = asdict(f)
-    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in data.items()}
+def _figures(f: acd.Figures) -> s.Figures:
+    def r(v: float | None) -> float | None:
+        return None if v is None else round(v, 4)
+
+    return s.Figures(
+        offered=f.offered,
+        answered=f.answered,
+        answered_within_sl=f.answered_within_sl,
+        abandoned=f.abandoned,
+        short_abandoned=f.short_abandoned,
+        overflowed=f.overflowed,
+        connection_rate=r(f.connection_rate),
+        answer_rate_sl=r(f.answer_rate_sl),
+        avg_wait_s=r(f.avg_wait_s),
+        longest_wait_s=round(f.longest_wait_s, 1),
+        avg_handle_s=r(f.avg_handle_s),
+    )
 
 
-def snapshot(engine: Engine) -> dict[str, Any]:
-    """Everything the wallboard shows, computed now."""
-    now = engine.now()
-    core = engine.acd
-    thresholds = engine.config.engine.wallboard
-    agents = core.agent_views()
-    by_state: dict[str, int] = {}
-    paused: dict[str, int] = {}
-    for view in agents:
-        by_state[view.state.value] = by_state.get(view.state.value, 0) + 1
-        if view.status.value == "paused":
-            paused[view.reason] = paused.get(view.reason, 0) + 1
-    queues = []
+def _count(views: list[acd.AgentView]) -> s.AgentCounts:
+    n = dict.fromkeys(("ready", "ringing", "on_call", "wrapup", "paused"), 0)
+    n |= dict.fromkeys(("unreachable", "busy_outside", "offline"), 0)
+    by_reason: dict[str, int] = {}
+    for v in views:
+        state = v.state.value
+        if state in ("ringing", "on_call", "wrapup"):
+            n[state] += 1
+        elif v.status is acd.AgentStatus.PAUSED and state == "idle":
+            n["paused"] += 1
+            by_reason[v.reason] = by_reason.get(v.reason, 0) + 1
+        elif state == "idle":
+            n["ready"] += 1
+        else:
+            n[state] += 1
+    return s.AgentCounts(total=len(views), paused_by_reason=by_reason, **n)
+
+
+def eligible_agents(engine: Engine) -> dict[str, frozenset[str]]:
+    """Per queue, the agents whose skills meet its requirements once fully relaxed."""
+    out: dict[str, frozenset[str]] = {}
     for queue_id, queue in engine.config.queues.queues.items():
-        view = core.queue_view(acd.QueueId(queue_id), now)
-        today = core.queue_figures(acd.QueueId(queue_id), now)
-        queues.append(
-            {
-                "queue": queue_id,
-                "name": queue.name,
-                "waiting": view.waiting if view else 0,
-                "offering": view.offering if view else 0,
-                "longest_wait_s": round(view.longest_wait_s, 1) if view else 0.0,
-                "staffed": view.staffed if view else 0,
-                "today": _figures(today),
-            }
+        needs = [
+            (req.skill, min([req.min_level, *(step.min_level for step in req.relax)]))
+            for req in queue.skills
+        ]
+        out[queue_id] = frozenset(
+            agent.number
+            for agent in engine.config.agents.agents
+            if all(agent.skills.get(skill, 0) >= level for skill, level in needs)
         )
-    total_today = core.centre_figures(now)
-    waiting = sum(q["waiting"] for q in queues)
-    longest = max((q["longest_wait_s"] for q in queues), default=0.0)
-    rated = engine.ratings_today
-    satisfied = sum(n for level, n in rated.items() if level is not None and level <= 2)
-    answered_rated = sum(n for level, n in rated.items() if level is not None)
-    satisfaction = satisfied / answered_rated if answered_rated else None
-    levels = {
-        "connection_rate": _level(
-            total_today.connection_rate,
-            thresholds.connection_rate.amber,
-            thresholds.connection_rate.red,
-            lower_is_worse=True,
-        ),
-        "waiting": _level(
-            waiting,
-            thresholds.waiting_callers.amber,
-            thresholds.waiting_callers.red,
-            lower_is_worse=False,
-        ),
-        "longest_wait_s": _level(
-            longest,
-            thresholds.longest_wait.amber,
-            thresholds.longest_wait.red,
-            lower_is_worse=False,
-        ),
-    }
-    return {
-        "at": engine.now_dt().isoformat(),
-        "waiting": waiting,
-        "longest_wait_s": longest,
-        "agents": {"total": len(agents), "by_state": by_state, "paused_by_reason": paused},
-        "today": _figures(total_today),
-        "last_hour": _figures(core.centre_figures(now, 3600.0)),
-        "satisfaction_rate": round(satisfaction, 4) if satisfaction is not None else None,
-        "rated": answered_rated,
-        "callback_list": engine.callbacks_open,
-        "levels": levels,
-        "queues": queues,
-        "chart": [{"start": start, **_figures(f)} for start, f in core.chart(None, now, count=12)],
-    }
+    return out
+
+
+class WallboardState:
+    """Computes the wallboard and keeps its alarms; ``callbacks`` is set by the publisher."""
+
+    def __init__(self, engine: Engine, tracker: Tracker) -> None:
+        self.engine = engine
+        self.tracker = tracker
+        self.alarms = AlarmBook()
+        self.callbacks: dict[str, int] | None = None
+
+    def __repr__(self) -> str:
+        return f"<WallboardState {self.alarms!r}>"
+
+    def _levels(self, scope: str, board: dict[str, Any]) -> tuple[dict[str, str], list[Reading]]:
+        t = self.engine.config.engine.wallboard
+        checks = {
+            "connection_rate": level_of(
+                board["today"].connection_rate,
+                t.connection_rate.amber,
+                t.connection_rate.red,
+                lower_is_worse=True,
+            ),
+            "waiting": level_of(
+                board["waiting"], t.waiting_callers.amber, t.waiting_callers.red,
+                lower_is_worse=False,
+            ),
+            "longest_wait_s": level_of(
+                board["longest_wait_s"], t.longest_wait.amber, t.longest_wait.red,
+                lower_is_worse=False,
+            ),
+        }  # fmt: skip
+        readings = [
+            Reading(name, scope, r.value, r.level, r.threshold) for name, r in checks.items()
+        ]
+        return {name: r.level for name, r in checks.items()}, readings
+
+    def _board(
+        self,
+        scope: str,
+        name: str,
+        queues: list[acd.QueueView],
+        views: list[acd.AgentView],
+        today: acd.Figures,
+        now: float,
+    ) -> tuple[s.Board, list[Reading]]:
+        rated = self.tracker.rated(None if scope == TOTAL else scope, now)
+        if self.callbacks is None:
+            callbacks = self.engine.callbacks_open if scope == TOTAL else 0
+        elif scope == TOTAL:
+            callbacks = sum(self.callbacks.values())
+        else:
+            callbacks = self.callbacks.get(scope, 0)
+        fields: dict[str, Any] = {
+            "id": scope,
+            "name": name,
+            "waiting": sum(q.waiting for q in queues),
+            "offering": sum(q.offering for q in queues),
+            "longest_wait_s": round(max((q.longest_wait_s for q in queues), default=0.0), 1),
+            "agents": _count(views),
+            "today": _figures(today),
+            "satisfaction_rate": None if rated.rate is None else round(rated.rate, 4),
+            "rated": rated.rated,
+            "callbacks_open": callbacks,
+        }
+        levels, readings = self._levels(scope, fields)
+        return s.Board(**fields, levels={k: s.Level(v) for k, v in levels.items()}), readings
+
+    def _pause_readings(self, now: float) -> list[Reading]:
+        reasons = self.engine.config.agents.pause_reasons
+        out = []
+        for agent, (reason, since) in self.tracker.paused_since.items():
+            limit = reasons[reason].max_minutes if reason in reasons else None
+            if limit is None:
+                continue
+            minutes = (now - since) / 60.0
+            level = "amber" if minutes > limit else OK
+            out.append(Reading("pause_minutes", agent, round(minutes, 1), level, float(limit)))
+        return out
+
+    def compute(self) -> s.Wallboard:
+        """Everything the wallboard shows, now; the alarm book is updated on the way."""
+        engine = self.engine
+        now = engine.now()
+        core = engine.acd
+        config = engine.config
+        views = core.agent_views()
+        by_agent = {str(v.agent): v for v in views}
+        eligible = eligible_agents(engine)
+        readings: list[Reading] = []
+        boards: list[s.Board] = []
+        queue_views: list[acd.QueueView] = []
+        for queue_id, queue in config.queues.queues.items():
+            view = core.queue_view(acd.QueueId(queue_id), now)
+            qviews = [view] if view is not None else []
+            queue_views += qviews
+            members = [by_agent[a] for a in sorted(eligible[queue_id]) if a in by_agent]
+            today = core.queue_figures(acd.QueueId(queue_id), now)
+            board, found = self._board(queue_id, queue.name, qviews, members, today, now)
+            boards.append(board)
+            readings += found
+        total, found = self._board(
+            TOTAL, config.platform.name, queue_views, views, core.centre_figures(now), now
+        )
+        readings += found + self._pause_readings(now)
+        self.alarms.update(readings, now)
+        t = config.engine.wallboard
+        return s.Wallboard(
+            at=_utc(now),
+            total=total,
+            queues=boards,
+            chart=[_point(start, f) for start, f in core.chart(None, now, count=12)],
+            alarms=self._alarm_list(),
+            thresholds={
+                "connection_rate": {"amber": t.connection_rate.amber, "red": t.connection_rate.red},
+                "waiting": {"amber": t.waiting_callers.amber, "red": t.waiting_callers.red},
+                "longest_wait_s": {"amber": t.longest_wait.amber, "red": t.longest_wait.red},
+            },
+            pause_labels={code: r.label for code, r in config.agents.pause_reasons.items()},
+        )
+
+    def _alarm_list(self) -> list[s.Alarm]:
+        items: list[s.Alarm] = [_alarm(r) for r in self.alarms.records]
+        for i, fault in enumerate(self.tracker.faults):
+            items.append(
+                s.Alarm(
+                    id=-(i + 1),
+                    figure=fault.kind,
+                    scope=fault.call_id,
+                    level=s.Level(RED),
+                    value=None,
+                    threshold=None,
+                    raised_at=_utc(fault.at),
+                    cleared_at=_utc(fault.at),
+                    message=fault.message,
+                )
+            )
+        items.sort(key=lambda a: (a.cleared_at is None, a.raised_at), reverse=True)
+        return items[:SHOWN_ALARMS]
+
+
+def _point(start: float, f: acd.Figures) -> s.ChartPoint:
+    rate = None if f.connection_rate is None else round(f.connection_rate, 4)
+    return s.ChartPoint(
+        start=_utc(start),
+        offered=f.offered,
+        answered=f.answered,
+        abandoned=f.abandoned,
+        connection_rate=rate,
+    )
+
+
+def _alarm(record: AlarmRecord) -> s.Alarm:
+    if record.threshold is None:
+        message = f"{record.figure} {record.level}"
+    else:
+        message = f"{record.figure} = {record.value} (threshold {record.threshold})"
+    return s.Alarm(
+        id=record.id,
+        figure=record.figure,
+        scope=record.scope,
+        level=s.Level(record.level),
+        value=record.value,
+        threshold=record.threshold,
+        raised_at=_utc(record.raised_at),
+        cleared_at=_utc(record.cleared_at) if record.cleared_at is not None else None,
+        message=message,
+    )
+
+
+WALLBOARD = web.AppKey("wallboard_state", WallboardState)
 
 
 async def wallboard_figures(request: web.Request) -> web.Response:
+    from cti.api.http import principal
+
     principal(request, *READERS)
-    return web.json_response(snapshot(request.app[ENGINE]))
+    return reply(request.app[WALLBOARD].compute())
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/wallboard", wallboard_figures)
+    app[WALLBOARD] = WallboardState(app[ENGINE], app[TRACKER])
+    register(
+        app,
+        Operation(
+            "GET",
+            "/api/wallboard",
+            wallboard_figures,
+            "wallboard_figures",
+            "The wallboard: per queue and in total, the last hour, the alarms",
+            "figures",
+            READERS,
+            response=s.Wallboard,
+        ),
+    )

@@ -13,8 +13,15 @@ bug and raises :class:`IllegalCallTransition`.  Each move stamps the time of
 the matching lifecycle column of the ``calls`` table, so the record always
 says when each thing happened.
 
+Transfers add two phases (see :mod:`cti.engine.transfers`): ``transferring``
+when the agent has left and the caller waits for a transfer target to answer,
+and ``handed_off`` when the caller talks to a party outside the centre (a
+parallel hotline, 110) with no agent of ours on the line.  A colleague who
+takes a call over makes it ``connected`` again, with a new agent.
+
 ``phase`` is internal; the API shows :attr:`Call.public_state`, a coarser
-view (``ivr``, ``waiting``, ``ringing``, ``talking``, ``rating``, ``ended``).
+view (``ivr``, ``waiting``, ``ringing``, ``talking``, ``transferring``,
+``handed_off``, ``rating``, ``ended``).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class CallPhase(StrEnum):
     MENU = "menu"  # walking an IVR menu
     QUEUED = "queued"  # waiting for an agent, music on hold
     CONNECTED = "connected"  # bridged with an agent
+    TRANSFERRING = "transferring"  # the agent has left; a transfer target rings
+    HANDED_OFF = "handed_off"  # bridged with an outside party; no agent of ours
     SURVEY = "survey"  # the satisfaction rating after the agent left
     VOICEMAIL = "voicemail"  # recording a message
     CLOSING = "closing"  # a last prompt, then hang-up
@@ -46,7 +55,9 @@ TRANSITIONS: dict[CallPhase, frozenset[CallPhase]] = {
     P.ANNOUNCING: frozenset({P.MENU, P.QUEUED, P.CLOSING, P.ENDED}),
     P.MENU: frozenset({P.QUEUED, P.VOICEMAIL, P.CLOSING, P.ENDED}),
     P.QUEUED: frozenset({P.CONNECTED, P.VOICEMAIL, P.CLOSING, P.QUEUED, P.ENDED}),
-    P.CONNECTED: frozenset({P.SURVEY, P.QUEUED, P.CLOSING, P.ENDED}),
+    P.CONNECTED: frozenset({P.SURVEY, P.QUEUED, P.TRANSFERRING, P.HANDED_OFF, P.CLOSING, P.ENDED}),
+    P.TRANSFERRING: frozenset({P.HANDED_OFF, P.CONNECTED, P.QUEUED, P.SURVEY, P.CLOSING, P.ENDED}),
+    P.HANDED_OFF: frozenset({P.SURVEY, P.CLOSING, P.ENDED}),
     P.SURVEY: frozenset({P.CLOSING, P.ENDED}),
     P.VOICEMAIL: frozenset({P.CLOSING, P.ENDED}),
     P.CLOSING: frozenset({P.ENDED}),
@@ -59,6 +70,8 @@ PUBLIC_STATE = {
     P.MENU: "ivr",
     P.QUEUED: "waiting",
     P.CONNECTED: "talking",
+    P.TRANSFERRING: "transferring",
+    P.HANDED_OFF: "handed_off",
     P.SURVEY: "rating",
     P.VOICEMAIL: "voicemail",
     P.CLOSING: "ending",
@@ -130,7 +143,10 @@ class Call:
     playback_skippable: bool = False  # a key press may skip it (merged-line announcement)
     decision: Any = None  # the routing decision (cti.config.RouteDecision)
     variables: dict[str, str] = field(default_factory=dict)
+    persisted: str = ""  # the HOTLINE_STATE last written on the caller channel
     legs: list[dict[str, Any]] = field(default_factory=list)
+    held: bool = False  # the caller is on hold (out of the bridge, music)
+    muted: bool = False  # the agent's leg is muted towards the call
 
     def __repr__(self) -> str:
         return f"<Call {self.call_id} {self.phase} queue={self.queue} agent={self.agent}>"

@@ -18,6 +18,17 @@ Durable facts (call snapshots, timeline rows, agent state changes, ratings,
 tickets) go to the :class:`~cti.writer.BufferedWriter`, which never blocks a
 call; a database outage delays them and loses nothing.
 
+Transfers, three-way calls, hold and mute (:mod:`cti.engine.transfers`) and
+supervisors listening in (:mod:`cti.engine.monitoring`) decide their own
+matters; the orchestrator hands them ``StasisStart`` of the legs they
+originate (app args ``consultee``, ``supervisor``, ``snoop``), ``Dial``
+verdicts of those legs, every channel that goes away before it looks at it
+itself (:meth:`Engine._channel_gone`: a consultee, or the agent in the middle
+of a transfer), their timers, an agent connecting (a transfer to a queue is
+answered), an agent leaving (monitoring ends), and the end of a call
+(:meth:`Engine._finalize`), which closes every leg still open so that the
+ticket carries it.
+
 Asterisk behaviours relied on are named where they are used; the transcripts
 in ``tests/fixtures/asterisk/transcripts/`` show them.
 """
@@ -40,10 +51,13 @@ import ivr
 from cti import ami
 from cti.ari import Known, Reconciled
 from cti.config import Config
+from cti.engine import adopt
 from cti.engine.acdmap import acd_config
 from cti.engine.call import Call, CallPhase, Offer
+from cti.engine.monitoring import Monitors
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
+from cti.engine.transfers import Transfers
 from cti.ids import BridgeId, CallId, ChannelId, RecordingName
 from cti.logs import mask_number
 from cti.writer import BufferedWriter
@@ -96,12 +110,17 @@ class Engine:
         self.ended_listeners: list[CallListener] = []
         self.agent_listeners: list[AgentListener] = []
         self.errors = 0
+        self.pbx_startup: str | None = None
+        self.ami: Any = None  # the AMI client, for resynchronising seats
+        self.last_adoption: adopt.AdoptionReport | None = None
         self.ratings_today: dict[int | None, int] = {}
         self.callbacks_open = 0
         self._lanes: dict[CallId, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
         self._index_seats()
+        self.transfers = Transfers(self)
+        self.monitors = Monitors(self)
 
     def __repr__(self) -> str:
         return f"<Engine calls={len(self.calls)} config={self.config_version[:12]}>"
@@ -144,6 +163,9 @@ class Engine:
             call = self.calls.get(key[1])  # type: ignore[index]
             if call is not None:
                 self._hangup_caller(call, "normal")
+        elif kind == "transfer":
+            _, call_id, leg = key  # type: ignore[misc]
+            self.transfers.timer_fired(call_id, leg)
 
     # ------------------------------------------------------------------ I/O lanes
 
@@ -187,8 +209,20 @@ class Engine:
 
     def _write_call(self, call: Call) -> None:
         self.writer.submit("call", call.record())
+        self._persist(call)
         for listener in self.call_listeners:
             listener(call)
+
+    def _persist(self, call: Call) -> None:
+        """Keep the call's picture on its caller channel, for adoption after a restart."""
+        if call.ended:
+            return
+        state = adopt.state_of(call, self.ivr.get(call.call_id))
+        if state == call.persisted:
+            return
+        call.persisted = state
+        ch = call.caller_channel
+        self._io(call.call_id, lambda: self.pbx.set_var(ch, adopt.STATE_VAR, state))
 
     def _timeline(self, call: Call, kind: str, agent: str | None = None, **detail: Any) -> None:
         self.writer.submit(
@@ -207,6 +241,7 @@ class Engine:
     def known(self) -> Known:
         """The channels and bridges this engine holds state for (reconciliation)."""
         bridges = {call.bridge_id for call in self.calls.values() if call.bridge_id}
+        bridges |= self.monitors.bridges()
         return Known(channels=frozenset(self.by_channel), bridges=frozenset(bridges))
 
     def on_ari(self, event: Any) -> None:
@@ -234,6 +269,10 @@ class Engine:
             self._new_call(channel, dialled)
         elif role == "agent" and len(args) >= 3:
             self._agent_answered(ChannelId(channel.id), CallId(args[1]), args[2])
+        elif role == "consultee" and len(args) >= 3:
+            self.transfers.consultee_answered(ChannelId(channel.id), CallId(args[1]))
+        elif role in ("supervisor", "snoop") and len(args) >= 3:
+            self.monitors.stasis_start(role, ChannelId(channel.id), CallId(args[1]), args[2])
         else:
             log.info("stasis_start_ignored", args=args, channel=channel.id)
 
@@ -246,6 +285,8 @@ class Engine:
     def _ari_Dial(self, event: Any) -> None:
         peer = ChannelId(event.peer.id)
         status = (event.dialstatus or "").upper()
+        if self.transfers.dial(peer, status) or self.monitors.dial(peer, status):
+            return
         call_id = self.by_channel.get(peer)
         agent = self.leg_agent.get(peer)
         if call_id is None or agent is None:
@@ -313,18 +354,82 @@ class Engine:
                 self._timeline(call, "recording_failed", cause=cause)
                 log.error("recording_failed", call_id=call.call_id, recording=name)
 
+    async def resync_devices(self) -> None:
+        """Seat reachability and device states from AMI ``DeviceStateList``."""
+        assert self.ami is not None
+        try:
+            # FullyBooted arrives during the login, before the link is usable.
+            await self.ami.link.wait_until(lambda link: link.state == "connected", timeout=10)
+            answer = await self.ami.action({"Action": "DeviceStateList"}, check=False)
+        except Exception as exc:
+            log.warning("device_resync_failed", error=str(exc))
+            return
+        for item in answer.events:
+            seat = self.seat_of_endpoint.get(item.get("Device"))
+            if seat is None:
+                continue
+            state = item.get("State")
+            reachable = state not in ("UNAVAILABLE", "INVALID")
+            self._run_acd(acd.SeatReachability(acd.SeatId(seat), reachable))
+            if reachable:
+                self._run_acd(
+                    acd.SeatDeviceState(acd.SeatId(seat), acd.DeviceState.from_ami(state))
+                )
+
     def _recording_event(self, event: Any) -> None:
         if self.recordings is None:
             return
         self._spawn(self.recordings.handle_ari_event(event))
 
     def _reconciled(self, item: Reconciled) -> None:
-        """After every (re)connection: calls whose caller vanished while the
-        socket was away are ended here, since their hang-up event was lost."""
-        for channel in item.report.channels.vanished:
-            self._channel_gone(ChannelId(channel), cause=None)
+        """After every (re)connection: end the calls whose channels vanished
+        while the socket was away (their hang-up events were lost), and adopt
+        the channels Asterisk kept that this engine does not know (a restart
+        of the engine).  When every known channel vanished and Asterisk
+        restarted since the last connection, the calls end as ``pbx_restart``."""
+        report = item.report
+        vanished = report.channels.vanished
+        if vanished:
+            self._spawn(self._end_vanished(vanished, item.reconnect))
+        if report.channels.unknown:
+            self._spawn(self._adopt(list(report.listed_channels.values()), report.channels.unknown))
         if item.reconnect and self.recordings is not None:
             self._spawn(self.recordings.resume_in_progress(self._recording_live))
+
+    async def _end_vanished(self, vanished: frozenset[str], reconnect: bool) -> None:
+        reason = None
+        if reconnect:
+            startup = await self._pbx_startup()
+            if startup is not None and self.pbx_startup is not None and startup != self.pbx_startup:
+                reason = "pbx_restart"
+            self.pbx_startup = startup or self.pbx_startup
+        if reason is not None:
+            log.warning("pbx_restarted", calls=len(self.calls))
+        callers = {call.caller_channel for call in self.calls.values()}
+        # Callers first: a call whose caller is gone ends, rather than its
+        # agent's vanished leg sending a caller who is no more to the survey.
+        for channel in sorted(vanished, key=lambda c: c not in callers):
+            call_id = self.by_channel.get(ChannelId(channel))
+            call = self.calls.get(call_id) if call_id else None
+            if call is not None and reason is not None:
+                call.end_reason = reason
+                call.hangup_by = call.hangup_by or "pbx"
+            self._channel_gone(ChannelId(channel), cause=None)
+
+    async def _pbx_startup(self) -> str | None:
+        try:
+            info = await self.pbx.ari.asterisk.info()
+        except Exception:
+            return None
+        status = info.status or {}
+        return str(status.get("startup_time") or "") or None
+
+    async def remember_pbx(self) -> None:
+        """Note when Asterisk started, to recognise its restarts later."""
+        self.pbx_startup = await self._pbx_startup()
+
+    async def _adopt(self, channels: list[Any], unknown: frozenset[str]) -> None:
+        self.last_adoption = await adopt.adopt(self, channels, unknown)
 
     async def _recording_live(self, name: str) -> bool:
         try:
@@ -359,7 +464,11 @@ class Engine:
                     state = acd.DeviceState.from_ami(event.state)
                     self._run_acd(acd.SeatDeviceState(acd.SeatId(seat), state))
             elif isinstance(event, ami.FullyBooted):
+                # After every AMI login (and after an Asterisk restart) the
+                # phones' registrations may have changed unseen: read them all.
                 log.info("pbx_fully_booted")
+                if self.ami is not None:
+                    self._spawn(self.resync_devices())
         except Exception:
             self.errors += 1
             log.exception("engine_ami_event_error", ami_event=type(event).__name__)
@@ -526,6 +635,7 @@ class Engine:
         if session is None or call is None:
             return
         self._exec_ivr(call, session.handle(event, self.now_dt()), "ivr")
+        self._persist(call)
 
     def _run_survey(self, call_id: CallId, event: ivr.Event) -> None:
         session = self.surveys.get(call_id)
@@ -794,6 +904,8 @@ class Engine:
         self._write_call(call)
         self._timeline(call, "answered", agent=command.agent, seat=offer.seat)
         self._run_acd(acd.CallConnected(acd.CallId(call.call_id), acd.AgentId(command.agent)))
+        call.held = call.muted = False
+        self.transfers.connected(call)
         caller, leg, name = call.caller_channel, offer.channel, call.recording_name
         announcement = call.playback
         if announcement is not None:
@@ -925,6 +1037,10 @@ class Engine:
         if call is None:
             self.by_channel.pop(channel, None)
             return
+        if self.transfers.channel_gone(call, channel, cause) or self.monitors.channel_gone(
+            call, channel
+        ):
+            return
         if channel == call.caller_channel:
             self.by_channel.pop(channel, None)
             self._caller_gone(call)
@@ -953,8 +1069,18 @@ class Engine:
             offer.ended_at = now
         self._timeline(call, "agent_hangup", agent=call.agent)
         self._run_acd(acd.CallEnded(acd.CallId(call.call_id)))
-        bridge, caller = call.bridge_id, call.caller_channel
         call.agent_channel = None
+        call.muted = False
+        self.monitors.agent_left(call)
+        self._start_survey(call)
+
+    def _start_survey(self, call: Call) -> None:
+        """The caller's conversation is over: the satisfaction survey (满意度评价)."""
+        now = self.now_dt()
+        bridge, caller = call.bridge_id, call.caller_channel
+        if call.held:
+            call.held = False  # the caller was on hold when the agent left
+            self._io(call.call_id, lambda: self.pbx.stop_moh(caller))
         if bridge is not None:
             call.bridge_id = None
             self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge))
@@ -968,7 +1094,6 @@ class Engine:
         survey = config.survey
         budget = (survey.timeout + 15.0) * (survey.max_attempts + 1)
         self.timers.start(("hangup", call.call_id), budget)
-        del caller
         self._exec_ivr(call, session.start(now), "survey")
 
     def _caller_gone(self, call: Call) -> None:
@@ -989,6 +1114,11 @@ class Engine:
             leg, bridge = call.agent_channel, call.bridge_id
             if leg is not None:
                 self._io(call.call_id, lambda: self.pbx.hangup(leg))
+            if bridge is not None:
+                self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge))
+        elif phase in (P.TRANSFERRING, P.HANDED_OFF):
+            self._not_rated(call, "caller_hung_up")
+            bridge = call.bridge_id
             if bridge is not None:
                 self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge))
         elif phase is P.SURVEY:
@@ -1041,6 +1171,9 @@ class Engine:
         self._io(call.call_id, hangup)
 
     def _finalize(self, call: Call) -> None:
+        # Legs still open end with the call, before the ticket is written.
+        self.transfers.call_ended(call)
+        self.monitors.call_ended(call)
         now = self.now_dt()
         if call.phase is not P.ENDED:
             call.phase = P.ENDED
@@ -1120,6 +1253,56 @@ class Engine:
         }
 
     # ------------------------------------------------------------------ agents (API)
+
+    # ------------------------------------------------------------------ adoption (cti.engine.adopt)
+
+    def restore_agent(self, agent: str, seat: str, status: str, reason: str) -> None:
+        """An agent who was logged in before a restart: back at the seat, same status."""
+        self._run_acd(acd.AgentLogin(acd.AgentId(agent), acd.SeatId(seat)))
+        if status == "paused" and reason:
+            self._run_acd(acd.AgentPause(acd.AgentId(agent), reason))
+
+    def adopt_acd(self, event: acd.CallAdopted) -> None:
+        self._run_acd(event)
+
+    def timeline(self, call: Call, kind: str, **detail: Any) -> None:
+        self._timeline(call, kind, **detail)
+
+    def io(self, call_id: CallId, work: Callable[[], Coroutine[Any, Any, Any]]) -> None:
+        self._io(call_id, work)
+
+    def start_survey(self, call: Call) -> None:
+        self._start_survey(call)
+
+    def hang_up_caller(self, call: Call) -> None:
+        self._hangup_caller(call, "normal")
+
+    def requeue(self, call: Call, queue: str, waited_s: float) -> None:
+        """A caller adopted while waiting re-enters its queue with its waiting time."""
+        self._persist(call)
+        self._run_acd(
+            acd.CallerArrived(
+                acd.CallId(call.call_id),
+                acd.QueueId(queue),
+                caller_number=call.caller_number,
+                waited_so_far_s=max(0.0, waited_s),
+                priority=call.priority or None,
+            )
+        )
+
+    def resume_menu(self, call: Call, commands: list[ivr.Command]) -> None:
+        self._exec_ivr(call, commands, "ivr")
+        self._persist(call)
+
+    def reroute(self, call: Call) -> None:
+        """Take the route again from its start (adopted before its prompts ended)."""
+        ch = call.caller_channel
+
+        async def identify() -> None:
+            diverted = await self.pbx.get_var(ch, "REDIRECTING(from-num)")
+            self._route(call, diverted or "")
+
+        self._io(call.call_id, identify)
 
     def agent_request(self, event: Any) -> acd.RequestRefused | None:
         """Run an agent's request through the ACD; the refusal, if any."""

@@ -1,0 +1,233 @@
+"""``GET /metrics``: the engine's figures in the Prometheus text format.
+
+Families (all prefixed ``hotline_``):
+
+===================================  =========  ==========================================
+name                                 type       what
+===================================  =========  ==========================================
+calls_total{outcome}                 counter    calls ended, by outcome, since start
+calls_active{state}                  gauge      calls in the engine, by public state
+call_wait_seconds                    histogram  queue join to answer (or leaving unanswered)
+call_handle_seconds                  histogram  an agent's talk plus wrap-up
+agents{state}                        gauge      agents by wallboard state
+agents_paused{reason}                gauge      paused agents by reason
+queue_waiting{queue}                 gauge      callers waiting
+queue_offering{queue}                gauge      callers being offered to an agent
+queue_longest_wait_seconds{queue}    gauge      the longest current wait
+queue_connection_rate_today{queue}   gauge      接通率 today (absent before any call)
+link_up{link}                        gauge      1 when the ARI / AMI link is connected
+link_reconnects_total{link}          counter    successful reconnections
+link_losses_total{link}              counter    connections lost
+database_up                          gauge      1 when the database answered this scrape
+writer_pending                       gauge      durable writes not yet in the database
+outbox_pending                       gauge      tickets not yet accepted by the backend
+outbox_rejected                      gauge      tickets parked after a 4xx
+outbox_oldest_pending_age_seconds    gauge      age of the oldest pending ticket (0: none)
+tickets_sent_total{result}           counter    delivered / retried / rejected sends
+recording_failures_total{kind}       counter    recordings failed or lost
+engine_errors_total                  counter    internal errors the engine caught
+alarms_open{level}                   gauge      wallboard threshold alarms now open
+===================================  =========  ==========================================
+
+Readers: the wallboard, supervisor, admin and quality-inspector tokens
+(Prometheus sends one with ``authorization: {credentials_file: ...}``).
+The outbox figures need the database; when it does not answer within two
+seconds they are left out and ``database_up`` is 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+from aiohttp import web
+
+from cti.api.agents import ENGINE
+from cti.api.figures import READERS, WALLBOARD, _count
+from cti.api.http import principal
+from cti.api.promtext import CONTENT_TYPE, Exposition
+from cti.api.spec import Operation, register
+from cti.api.tracker import TRACKER
+from cti.errors import StoreError
+
+OUTCOMES = ("answered", "abandoned", "callback", "voicemail", "overflowed", "transferred")
+AGENT_STATES = (
+    "ready", "ringing", "on_call", "wrapup", "paused", "unreachable", "busy_outside", "offline",
+)  # fmt: skip
+CALL_STATES = ("ivr", "waiting", "talking", "rating", "voicemail", "ending")
+
+
+async def _outbox_stats(app: web.Application) -> Any:
+    from cti.app import OUTBOX
+
+    outbox = app.get(OUTBOX)
+    if outbox is None:
+        return None
+    try:
+        async with asyncio.timeout(2.0):
+            return await outbox.stats()
+    except (StoreError, TimeoutError):
+        return None
+
+
+async def render(app: web.Application) -> str:
+    """The whole exposition, as of now."""
+    from cti.app import AMI, ARI, TICKETS, WRITER
+
+    engine = app[ENGINE]
+    tracker = app[TRACKER]
+    now = engine.now()
+    out = Exposition()
+    outcomes = Counter(tracker.outcomes)
+    for name in OUTCOMES:
+        outcomes.setdefault(name, 0)
+    out.simple(
+        "hotline_calls_total",
+        "counter",
+        "Calls ended since the engine started, by outcome.",
+        [({"outcome": k}, v) for k, v in sorted(outcomes.items())],
+    )
+    states = Counter(dict.fromkeys(CALL_STATES, 0))
+    for call in engine.calls.values():
+        states[call.public_state] += 1
+    out.simple(
+        "hotline_calls_active",
+        "gauge",
+        "Calls in the engine now, by state.",
+        [({"state": k}, v) for k, v in sorted(states.items())],
+    )
+    out.histogram(
+        "hotline_call_wait_seconds",
+        "Seconds from joining a queue to the answer, or to leaving unanswered.",
+        tracker.wait,
+    )
+    out.histogram(
+        "hotline_call_handle_seconds",
+        "Seconds an agent spent on one call: talk plus wrap-up.",
+        tracker.handle,
+    )
+    counts = _count(engine.acd.agent_views())
+    out.simple(
+        "hotline_agents",
+        "gauge",
+        "Agents by state.",
+        [({"state": k}, getattr(counts, k)) for k in AGENT_STATES],
+    )
+    out.simple(
+        "hotline_agents_paused",
+        "gauge",
+        "Paused agents by pause reason.",
+        [({"reason": k}, v) for k, v in sorted(counts.paused_by_reason.items())],
+    )
+    _queues(out, engine, now)
+    _links(out, app.get(ARI), app.get(AMI))
+    stats = await _outbox_stats(app)
+    writer = app.get(WRITER)
+    up = stats is not None and (writer is None or writer.database_up)
+    out.simple("hotline_database_up", "gauge", "1 when the database answers.", [({}, int(up))])
+    pending = writer.pending if writer is not None else 0
+    out.simple("hotline_writer_pending", "gauge", "Durable writes not yet stored.", [({}, pending)])
+    if stats is not None:
+        out.simple("hotline_outbox_pending", "gauge", "Tickets not yet accepted.",
+                   [({}, stats.pending)])  # fmt: skip
+        out.simple("hotline_outbox_rejected", "gauge", "Tickets parked after a 4xx.",
+                   [({}, stats.rejected)])  # fmt: skip
+        out.simple(
+            "hotline_outbox_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest pending ticket; 0 when none is pending.",
+            [({}, round(stats.oldest_pending_age_s or 0.0, 3))],
+        )
+    sender = app.get(TICKETS)
+    if sender is not None:
+        c = sender.counters
+        out.simple(
+            "hotline_tickets_sent_total",
+            "counter",
+            "Ticket sends by result since start.",
+            [({"result": "delivered"}, c.delivered), ({"result": "retried"}, c.retried),
+             ({"result": "rejected"}, c.rejected)],
+        )  # fmt: skip
+    failures = Counter(tracker.recording_failures)
+    for kind in ("recording_failed", "recording_lost"):
+        failures.setdefault(kind, 0)
+    out.simple(
+        "hotline_recording_failures_total",
+        "counter",
+        "Recordings that failed or were lost, since start.",
+        [({"kind": k}, v) for k, v in sorted(failures.items())],
+    )
+    out.simple("hotline_engine_errors_total", "counter", "Internal errors caught by the engine.",
+               [({}, engine.errors)])  # fmt: skip
+    board = app.get(WALLBOARD)
+    levels = Counter({"amber": 0, "red": 0})
+    if board is not None:
+        for alarm in board.alarms.open:
+            levels[alarm.level] += 1
+    out.simple(
+        "hotline_alarms_open",
+        "gauge",
+        "Wallboard threshold alarms open now, by level.",
+        [({"level": k}, levels[k]) for k in ("amber", "red")],
+    )
+    return out.text()
+
+
+def _queues(out: Exposition, engine: Any, now: float) -> None:
+    import acd
+
+    views = []
+    for queue_id in engine.config.queues.queues:
+        view = engine.acd.queue_view(acd.QueueId(queue_id), now)
+        if view is not None:
+            views.append((queue_id, view, engine.acd.queue_figures(acd.QueueId(queue_id), now)))
+    out.simple("hotline_queue_waiting", "gauge", "Callers waiting in the queue.",
+               [({"queue": q}, v.waiting) for q, v, _ in views])  # fmt: skip
+    out.simple("hotline_queue_offering", "gauge", "Callers being offered to an agent.",
+               [({"queue": q}, v.offering) for q, v, _ in views])  # fmt: skip
+    out.simple(
+        "hotline_queue_longest_wait_seconds",
+        "gauge",
+        "The longest current wait in the queue.",
+        [({"queue": q}, round(v.longest_wait_s, 3)) for q, v, _ in views],
+    )
+    out.simple(
+        "hotline_queue_connection_rate_today",
+        "gauge",
+        "Connection rate (answered / offered) today.",
+        [({"queue": q}, f.connection_rate) for q, _, f in views if f.connection_rate is not None],
+    )
+
+
+def _links(out: Exposition, ari: Any, ami: Any) -> None:
+    links = [(name, c.link) for name, c in (("ari", ari), ("ami", ami)) if c is not None]
+    out.simple("hotline_link_up", "gauge", "1 when the link to Asterisk is connected.",
+               [({"link": n}, int(link.connected)) for n, link in links])  # fmt: skip
+    out.simple("hotline_link_reconnects_total", "counter", "Successful reconnections.",
+               [({"link": n}, link.reconnects) for n, link in links])  # fmt: skip
+    out.simple("hotline_link_losses_total", "counter", "Connections lost.",
+               [({"link": n}, link.losses) for n, link in links])  # fmt: skip
+
+
+async def metrics(request: web.Request) -> web.Response:
+    principal(request, *READERS)
+    text = await render(request.app)
+    return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def add_routes(app: web.Application) -> None:
+    register(
+        app,
+        Operation(
+            "GET",
+            "/metrics",
+            metrics,
+            "metrics",
+            "Prometheus text exposition (version 0.0.4)",
+            "figures",
+            READERS,
+            produces="text/plain",
+            response_schema={"type": "string"},
+        ),
+    )

@@ -1,0 +1,234 @@
+"""The pure parts of the faces: the Prometheus writer, the alarm book, the tracker,
+and the OpenAPI document of a built (not started) application."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import acd
+from cti.api.alarms import AMBER, OK, RED, AlarmBook, Reading, level_of
+from cti.api.auth import Authenticator, Principal, Role
+from cti.api.openapi import document
+from cti.api.promtext import Exposition, Histogram
+from cti.api.tracker import Tracker
+from cti.app import Settings, build_app
+from cti.config import ConfigManager
+from tests.faces_support import parse_exposition
+
+pytestmark = pytest.mark.faces
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# -- Prometheus text -----------------------------------------------------------------
+
+
+def test_exposition_round_trips_through_a_strict_parser() -> None:
+    out = Exposition()
+    out.simple("x_total", "counter", "things\nseen", [({"kind": 'a"b\\c\nd'}, 3)])
+    out.simple("g", "gauge", "a gauge", [({}, 0.25), ({"q": "综合"}, math.nan)])
+    h = Histogram([1, 5, 10])
+    for v in (0.5, 1, 3, 7, 20):
+        h.observe(v)
+    out.histogram("wait_seconds", "waits", h, {"queue": "general"})
+    families = parse_exposition(out.text())
+    assert families["x_total"].value(kind='a"b\\c\nd') == 3
+    assert families["g"].value() == 0.25 and math.isnan(families["g"].value(q="综合"))
+    buckets = {
+        lab["le"]: v for n, lab, v in families["wait_seconds"].samples if n.endswith("_bucket")
+    }
+    # le is inclusive: 1 falls in the 1 bucket.
+    assert buckets == {"1": 2, "5": 3, "10": 4, "+Inf": 5}
+    assert families["wait_seconds"].samples[-2] == ("wait_seconds_sum", {"queue": "general"}, 31.5)
+
+
+def test_exposition_refuses_what_prometheus_would() -> None:
+    out = Exposition()
+    with pytest.raises(ValueError):
+        out.family("calls", "counter", "a counter must end in _total")
+    with pytest.raises(ValueError):
+        out.family("bad-name", "gauge", "")
+    out.family("g", "gauge", "")
+    with pytest.raises(ValueError):
+        out.family("g", "gauge", "twice")
+    with pytest.raises(ValueError):
+        out.sample("g", 1, {"__reserved": "x"})
+
+
+@given(st.lists(st.floats(min_value=0, max_value=1e6), max_size=50))
+def test_histogram_buckets_are_cumulative_and_count_everything(values: list[float]) -> None:
+    h = Histogram([1, 10, 100])
+    for v in values:
+        h.observe(v)
+    counts = [n for _, n in h.cumulative()]
+    assert counts == sorted(counts) and counts[-1] == len(values)
+    assert counts[0] == sum(1 for v in values if v <= 1)
+    assert math.isclose(h.sum, sum(values))
+
+
+# -- alarms --------------------------------------------------------------------------
+
+
+def test_alarm_opens_escalates_and_clears_with_times() -> None:
+    book = AlarmBook()
+    assert book.update([Reading("waiting", "total", 3, OK)], now=100) == []
+    (opened,) = book.update([Reading("waiting", "total", 6, AMBER, 5)], now=110)
+    assert (opened.level, opened.raised_at, opened.cleared_at) == (AMBER, 110, None)
+    assert book.update([Reading("waiting", "total", 7, AMBER, 5)], now=115) == []
+    closed, red = book.update([Reading("waiting", "total", 12, RED, 10)], now=120)
+    assert closed is opened and closed.cleared_at == 120
+    assert (red.level, red.raised_at) == (RED, 120)
+    (cleared,) = book.update([Reading("waiting", "total", 0, OK)], now=130)
+    assert cleared is red and cleared.cleared_at == 130 and book.open == []
+    assert [(r.level, r.raised_at, r.cleared_at) for r in book.records] == [
+        (AMBER, 110, 120),
+        (RED, 120, 130),
+    ]
+
+
+def test_alarm_of_a_scope_no_longer_read_is_cleared() -> None:
+    book = AlarmBook()
+    book.update([Reading("pause_minutes", "1003", 20, AMBER, 15)], now=1)
+    (gone,) = book.update([], now=2)
+    assert gone.cleared_at == 2 and book.open == []
+
+
+def test_alarm_book_keeps_open_alarms_when_trimming() -> None:
+    book = AlarmBook(keep=3)
+    book.update([Reading("waiting", "q0", 9, RED, 5)], now=0)
+    for i in range(1, 6):
+        book.update([Reading("waiting", "q0", 9, RED, 5), Reading("x", f"s{i}", 1, AMBER)], i)
+    assert any(r.scope == "q0" and r.cleared_at is None for r in book.records)
+    assert len(book.records) <= 3
+
+
+@pytest.mark.parametrize(
+    ("value", "lower_is_worse", "level"),
+    [
+        (0.97, True, OK),
+        (0.95, True, OK),  # at the threshold is not below it
+        (0.94, True, AMBER),
+        (0.89, True, RED),
+        (None, True, OK),
+        (5, False, OK),
+        (6, False, AMBER),
+        (11, False, RED),
+    ],
+)
+def test_levels(value: float | None, lower_is_worse: bool, level: str) -> None:
+    amber, red = (0.95, 0.90) if lower_is_worse else (5, 10)
+    assert level_of(value, amber, red, lower_is_worse=lower_is_worse).level == level
+
+
+# -- tracker ---------------------------------------------------------------------------
+
+
+def _change(state: str, status: str = "ready", reason: str = "") -> acd.AgentStateChanged:
+    return acd.AgentStateChanged(
+        acd.AgentId("1003"), acd.AgentStatus(status), acd.AgentState(state), reason, None
+    )
+
+
+def test_tracker_handle_time_is_talk_plus_wrapup() -> None:
+    tracker = Tracker(lambda ts: dt.date(2026, 1, 1))
+    tracker.on_agent(_change("idle"), 0)
+    tracker.on_agent(_change("ringing"), 10)
+    tracker.on_agent(_change("on_call"), 12)
+    tracker.on_agent(_change("wrapup"), 100)
+    tracker.on_agent(_change("wrapup", "paused", "meeting"), 105)
+    tracker.on_agent(_change("idle", "paused", "meeting"), 115)
+    assert tracker.handle.count == 1 and tracker.handle.sum == 103
+    assert tracker.since["1003"] == 115
+    assert tracker.paused_since["1003"] == ("meeting", 105)
+    tracker.on_agent(_change("idle", "paused", "break"), 120)
+    assert tracker.paused_since["1003"] == ("break", 120)
+    tracker.on_agent(_change("idle"), 130)
+    assert "1003" not in tracker.paused_since
+
+
+def _ended(queue: str, rating: int | None, outcome: str = "answered") -> Any:
+    t0 = dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC)
+    stamps = {"queued_at": t0, "answered_at": t0 + dt.timedelta(seconds=8)}
+    return SimpleNamespace(queue=queue, rating=rating, outcome=outcome, stamps=stamps)
+
+
+def test_tracker_satisfaction_per_queue_and_day() -> None:
+    day = {"today": dt.date(2026, 1, 1)}
+    tracker = Tracker(lambda ts: day["today"])
+    for queue, rating in (("general", 1), ("general", 2), ("general", 4), ("desk", None)):
+        tracker.on_ended(_ended(queue, rating), 0)
+    assert tracker.rated("general", 0).rate == pytest.approx(2 / 3)
+    assert tracker.rated(None, 0).rated == 3
+    assert tracker.rated("desk", 0).rate is None
+    assert tracker.wait.count == 4 and tracker.wait.sum == 32
+    assert tracker.outcomes["answered"] == 4
+    day["today"] = dt.date(2026, 1, 2)
+    assert tracker.rated(None, 1).rated == 0
+
+
+# -- the OpenAPI document of a built application ---------------------------------------
+
+
+def test_openapi_describes_every_route_with_roles_and_schemas(tmp_path: Path) -> None:
+    manager = ConfigManager(REPO / "config")
+    settings = Settings.from_config(str(REPO / "config"), manager.current, environ={}).with_(
+        database_url="postgresql://nobody@127.0.0.1:1/none", state_dir=str(tmp_path)
+    )
+    app = build_app(settings, manager)
+    doc = document(app, title="t", version="1")
+    assert doc["openapi"].startswith("3.1")
+    ops = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+    assert not [(p, m) for p, m, op in ops if op.get("x-undescribed")], "undescribed routes"
+    served = set()
+    for route in app.router.routes():
+        path = route.resource.get_info().get("path") or route.resource.get_info().get("formatter")
+        api = path.startswith(("/api/", "/ws/")) or path in ("/metrics", "/healthz")
+        if api and route.method != "HEAD":
+            served.add((path, route.method.lower()))
+    assert served == {(p, m) for p, m, _ in ops}
+    for path, method, op in ops:
+        assert op["responses"], (path, method)
+        if op["x-roles"]:
+            assert {"401", "403"} <= set(op["responses"]), (path, method)
+            assert op["security"] == [{"bearer": []}]
+    ids = [op["operationId"] for _, _, op in ops]
+    assert len(ids) == len(set(ids))
+    schemas = doc["components"]["schemas"]
+    for name in ("Wallboard", "AgentView", "CallerHistory", "Ticket", "Error"):
+        assert name in schemas
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+def test_sessions_expire_and_role_tokens_come_from_the_environment() -> None:
+    now = {"t": 1000.0}
+    env = {
+        "HOTLINE_SUPERVISOR_TOKEN": "zhang:s3cret, wang:other",
+        "HOTLINE_WALLBOARD_TOKEN": "wb-token",
+    }
+    auth = Authenticator(env, session_ttl_s=60, clock=lambda: now["t"])
+    closed: list[str] = []
+    auth.on_closed.append(closed.append)
+    token, expires = auth.open_session("1003", "s01")
+    assert expires == 1060
+    assert auth.from_header(f"Bearer {token}") == Principal("1003", Role.AGENT, "s01")
+    assert auth.from_header(f"Basic {token}") is None
+    assert auth.principal("s3cret") == Principal("zhang", Role.SUPERVISOR)
+    assert auth.principal("other") == Principal("wang", Role.SUPERVISOR)
+    assert auth.principal("wb-token") == Principal("wallboard-1", Role.WALLBOARD)
+    assert auth.principal("") is None and auth.principal("s3cre") is None
+    now["t"] = 1061
+    assert auth.principal(token) is None, "an expired session is refused"
+    again, _ = auth.open_session("1003", "s01")
+    newer, _ = auth.open_session("1003", "s01")
+    assert auth.principal(again) is None and auth.principal(newer) is not None
+    assert closed == ["1003"], "the replaced session was announced"
