@@ -58,10 +58,16 @@ async def test_two_hundred_calls_through_a_backend_outage_and_an_engine_restart(
         accepted = [r for r in stack.backend.creates_received() if r.status in (200, 201)]
         keys = [r.key for r in accepted]
         assert len(keys) == CALLS and len(set(keys)) == CALLS, "each ticket accepted exactly once"
-        delivered = await stack.db.fetchrow(
-            "SELECT count(*) AS n FROM ticket_outbox WHERE kind = 'create' AND status = 'delivered'"
-        )
-        assert delivered is not None and delivered["n"] == CALLS
+        # The backend counts a ticket before the sender marks its row delivered.
+        async with asyncio.timeout(30):
+            while True:
+                delivered = await stack.db.fetchrow(
+                    "SELECT count(*) AS n FROM ticket_outbox"
+                    " WHERE kind = 'create' AND status = 'delivered'"
+                )
+                if delivered is not None and delivered["n"] == CALLS:
+                    break
+                await asyncio.sleep(0.1)
         with_ids = await stack.db.fetchrow(
             "SELECT count(*) AS n FROM calls WHERE ticket_id IS NOT NULL"
         )
