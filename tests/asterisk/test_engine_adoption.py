@@ -22,13 +22,6 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.usefixtures("no_leftovers")]
 TALK_S = 6
 
 
-@pytest.mark.xfail(
-    reason="engine restart recovery (issue 9) not implemented: a restarted engine lists the "
-    "bridged channels as unknown (cti.engine.core.Engine._reconciled only ends vanished "
-    "calls) and does not adopt the call from HOTLINE_CALL_ID, so the agent's hang-up after "
-    "the restart neither starts the survey nor completes the call record",
-    strict=False,
-)
 async def test_restarted_engine_completes_the_adopted_call(
     asterisk: Asterisk,
     engine: EngineFactory,
