@@ -747,9 +747,11 @@ class Engine:
                 call = self.calls.get(CallId(command.call_id))
                 for offer in call.offers if call else []:
                     if offer.agent == command.agent and offer.outcome in ("ringing", "answered"):
-                        self._finish_offer(call, offer, "cancelled")  # type: ignore[arg-type]
+                        assert call is not None
+                        outcome = "no_answer" if self._rang_out(call, offer) else "cancelled"
+                        self._finish_offer(call, offer, outcome)
                         leg = offer.channel
-                        self._io(call.call_id, lambda leg=leg: self.pbx.hangup(leg))  # type: ignore[union-attr]
+                        self._io(call.call_id, lambda leg=leg: self.pbx.hangup(leg))
             case acd.ConnectCall():
                 self._connect(command)
             case acd.Announce():
@@ -840,6 +842,16 @@ class Engine:
                     self._offer_failed(call, offer, "failed")
 
         self._io(call.call_id, originate)
+
+    def _rang_out(self, call: Call, offer: Offer) -> bool:
+        """Whether the ACD cancels this offer because it rang its full time (RONA)."""
+        if offer.outcome != "ringing":
+            return False
+        config = self.call_configs.get(call.call_id, self.config)
+        queue = config.queues.queues.get(call.queue or "")
+        if queue is None:
+            return False
+        return (self.now_dt() - offer.at).total_seconds() >= queue.ring_timeout - 0.5
 
     @staticmethod
     def _offer_of(call: Call | None, leg: ChannelId) -> Offer | None:
