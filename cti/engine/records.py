@@ -14,39 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from cti.store.calls import CALL_COLUMNS
 from cti.writer import BufferedWriter
-
-CALL_COLUMNS = (
-    "call_id",
-    "caller_number",
-    "caller_name",
-    "dialled",
-    "original_number",
-    "department",
-    "line_name",
-    "route",
-    "menu_path",
-    "tags",
-    "queue",
-    "priority",
-    "first_agent",
-    "last_agent",
-    "arrived_at",
-    "routed_at",
-    "menu_exited_at",
-    "queued_at",
-    "first_offered_at",
-    "answered_at",
-    "ended_at",
-    "hangup_by",
-    "end_reason",
-    "outcome",
-    "rating",
-    "rating_label",
-    "rated_at",
-    "recording_ref",
-    "config_version",
-)
 
 _UPSERT_CALL = (
     f"INSERT INTO calls ({', '.join(CALL_COLUMNS)}, updated_at) VALUES ("

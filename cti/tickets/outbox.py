@@ -31,6 +31,7 @@ import structlog
 
 from cti.errors import StoreError
 from cti.store import Database
+from cti.store.calls import CALL_COLUMNS as ALL_CALL_COLUMNS
 from cti.tickets import rows
 from cti.tickets.errors import TicketError, TicketNotFound, TicketStateError
 from cti.tickets.model import Rating, RatingUpdate, Ticket
@@ -40,39 +41,7 @@ log = structlog.get_logger("cti.tickets")
 
 
 # The columns of ``calls`` that finalize_call may write.
-CALL_COLUMNS = frozenset(
-    {
-        "call_id",
-        "caller_number",
-        "caller_name",
-        "dialled",
-        "original_number",
-        "department",
-        "line_name",
-        "route",
-        "menu_path",
-        "tags",
-        "queue",
-        "priority",
-        "first_agent",
-        "last_agent",
-        "arrived_at",
-        "routed_at",
-        "menu_exited_at",
-        "queued_at",
-        "first_offered_at",
-        "answered_at",
-        "ended_at",
-        "hangup_by",
-        "end_reason",
-        "outcome",
-        "rating",
-        "rating_label",
-        "rated_at",
-        "recording_ref",
-        "config_version",
-    }
-)
+CALL_COLUMNS = frozenset(ALL_CALL_COLUMNS)
 
 
 @asynccontextmanager

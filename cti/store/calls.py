@@ -1,0 +1,35 @@
+"""The ``calls`` table's columns: one list for every writer of a call record."""
+
+from __future__ import annotations
+
+CALL_COLUMNS: tuple[str, ...] = (
+    "call_id",
+    "caller_number",
+    "caller_name",
+    "dialled",
+    "original_number",
+    "department",
+    "line_name",
+    "route",
+    "menu_path",
+    "tags",
+    "queue",
+    "priority",
+    "first_agent",
+    "last_agent",
+    "arrived_at",
+    "routed_at",
+    "menu_exited_at",
+    "queued_at",
+    "first_offered_at",
+    "answered_at",
+    "ended_at",
+    "hangup_by",
+    "end_reason",
+    "outcome",
+    "rating",
+    "rating_label",
+    "rated_at",
+    "recording_ref",
+    "config_version",
+)
