@@ -17,8 +17,13 @@
 | POST | /sim/faults/recording-storage | ``{"broken": true}`` | recordings answer 500 |
 | POST | /sim/restart | ``{"down_for": 1}`` | restart like Asterisk |
 | GET | /sim/state | | channels, bridges, apps, phones |
-| GET | /sim/requests, /sim/events | | what pbxsim received and sent |
+| GET | /sim/requests, /sim/events | | what pbxsim received and sent (``at``: arrival time) |
 | GET | /sim/channels/{id}/log | | a channel's log |
+
+``GET /sim/events`` takes ``?type=StasisStart`` (repeatable) to keep only
+those event types, and ``?timed=1`` to answer ``[{"at": emitted, "event": ...}]``
+with each event's wall-clock emission time (``time.time()``), as the load
+benchmark needs to measure latencies to a fraction of a millisecond.
 
 Script errors answer 400 ``{"message": ...}``; unknown calls or phones 404.
 """
@@ -166,7 +171,16 @@ def add_control_routes(app: web.Application, sim: PbxSim) -> None:
         return [dataclasses.asdict(r) for r in sim.requests]
 
     async def events(request: web.Request) -> Any:
-        return sim.events
+        kinds = set(request.query.getall("type", []))
+        timed = request.query.get("timed", "").lower() in ("1", "true", "yes")
+        chosen = [
+            r
+            for r in sim.world.events
+            if r.delivered and (not kinds or r.event.get("type") in kinds)
+        ]
+        if timed:
+            return [{"at": r.at, "event": r.event} for r in chosen]
+        return [r.event for r in chosen]
 
     async def channel_log(request: web.Request) -> Any:
         return dataclasses.asdict(sim.channel_log(request.match_info["channel"]))

@@ -77,11 +77,13 @@ class App:
 
 @dataclass(frozen=True)
 class EventRecord:
-    """One ARI event the world produced, and whether a socket took it."""
+    """One ARI event the world produced, and whether a socket took it;
+    ``at`` is the wall-clock time (``time.time()``) it was emitted."""
 
     app: str
     event: dict[str, Any]
     delivered: bool
+    at: float = 0.0
 
 
 AMI_UNKNOWN = "<unknown>"
@@ -165,7 +167,8 @@ class WorldBase:
 
     def emit(self, apps: Iterable[str], kind: str, **body: Any) -> None:
         """Send one event, as each subscribed application receives it."""
-        stamp = iso_timestamp()
+        emitted_at = time.time()
+        stamp = iso_timestamp(emitted_at)
         for app_name in sorted(set(apps)):
             event: dict[str, Any] = {"type": kind, "timestamp": stamp}
             event.update(body)
@@ -174,7 +177,7 @@ class WorldBase:
             app = self.apps.get(app_name)
             delivered = bool(app and app.connected) and self.sink.ari_event(app_name, event)
             if self.config.keep_history:
-                self.events.append(EventRecord(app_name, event, delivered))
+                self.events.append(EventRecord(app_name, event, delivered, emitted_at))
         self.sink.changed()
 
     def emit_channel(self, channel: Channel, kind: str, **body: Any) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -40,7 +41,8 @@ log = logging.getLogger("pbxsim")
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One ARI REST request as pbxsim received and answered it."""
+    """One ARI REST request as pbxsim received and answered it; ``at`` is the
+    wall-clock time (``time.time()``) it arrived, before it was dispatched."""
 
     method: str
     path: str
@@ -48,6 +50,7 @@ class RequestRecord:
     body: Any
     status: int
     response: Any
+    at: float = 0.0
 
 
 @dataclass
@@ -244,6 +247,7 @@ class PbxSim(Driving):
         return False
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
+        received_at = time.time()
         path = "/" + request.match_info["tail"]
         params: dict[str, Any] = {}
         for key in request.query:
@@ -270,7 +274,9 @@ class PbxSim(Driving):
             reply = self._injected(request.method, path) or self._call(request.method, path, args)
             if self.config.keep_history:
                 self.requests.append(
-                    RequestRecord(request.method, path, params, body, reply.status, reply.body)
+                    RequestRecord(
+                        request.method, path, params, body, reply.status, reply.body, received_at
+                    )
                 )
             response = self._response(reply)
             await response.prepare(request)
