@@ -62,15 +62,36 @@ def parse_yaml(path: Path, raw: bytes) -> YamlDocument:
         raise YamlParseError(line, f"YAML syntax: {what}".rstrip()) from exc
     except YAMLError as exc:
         raise YamlParseError(1, f"YAML syntax: {exc}") from exc
-    return YamlDocument(path=path, raw=raw, tree=tree, data=plain(tree))
+    try:
+        data = plain(tree)
+    except _TooLarge as exc:
+        raise YamlParseError(1, str(exc)) from exc
+    return YamlDocument(path=path, raw=raw, tree=tree, data=data)
 
 
-def plain(node: Any) -> Any:
-    """The tree as plain ``dict``/``list``/``str``/``int``/``float``/``bool``/dates."""
+MAX_VALUES = 200_000
+"""More values than any real deployment has: a file past it (e.g. YAML aliases
+nested to expand into millions of values) is refused, not expanded."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def plain(node: Any, budget: list[int] | None = None) -> Any:
+    """The tree as plain ``dict``/``list``/``str``/``int``/``float``/``bool``/dates.
+
+    Aliases are expanded, within :data:`MAX_VALUES` values in all.
+    """
+    if budget is None:
+        budget = [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge(f"the file expands to more than {MAX_VALUES} values (YAML aliases?)")
     if isinstance(node, dict):
-        return {plain(k): plain(v) for k, v in node.items()}
+        return {plain(k, budget): plain(v, budget) for k, v in node.items()}
     if isinstance(node, list | tuple):
-        return [plain(v) for v in node]
+        return [plain(v, budget) for v in node]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, str):

@@ -49,7 +49,7 @@ import structlog
 import acd
 import ivr
 from cti import ami
-from cti.ari import Known, Reconciled
+from cti.ari import GenericEvent, Known, Reconciled
 from cti.config import Config
 from cti.engine import adopt
 from cti.engine.acdmap import acd_config
@@ -249,6 +249,8 @@ class Engine:
         if isinstance(event, Reconciled):
             self._reconciled(event)
             return
+        if isinstance(event, GenericEvent):
+            return  # unknown, or a known type that failed its model: logged by the parser
         if event.type in ("RecordingStarted", "RecordingFinished", "RecordingFailed"):
             self._recording_event(event)
         handler = getattr(self, f"_ari_{event.type}", None)
@@ -751,7 +753,7 @@ class Engine:
                         outcome = "no_answer" if self._rang_out(call, offer) else "cancelled"
                         self._finish_offer(call, offer, outcome)
                         leg = offer.channel
-                        self._io(call.call_id, lambda leg=leg: self.pbx.hangup(leg))
+                        self._io(self._leg_lane(call), lambda leg=leg: self.pbx.hangup(leg))
             case acd.ConnectCall():
                 self._connect(command)
             case acd.Announce():
@@ -841,7 +843,14 @@ class Engine:
                 if offer.outcome == "ringing":
                     self._offer_failed(call, offer, "failed")
 
-        self._io(call.call_id, originate)
+        # Agent legs have a lane of their own: the originate must not wait
+        # behind the caller's requests (variables, answer, music on hold).
+        self._io(self._leg_lane(call), originate)
+
+    @staticmethod
+    def _leg_lane(call: Call) -> CallId:
+        """The lane of a call's agent-leg requests (originate, cancel), in order."""
+        return CallId(f"{call.call_id}/legs")
 
     def _rang_out(self, call: Call, offer: Offer) -> bool:
         """Whether the ACD cancels this offer because it rang its full time (RONA)."""
