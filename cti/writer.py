@@ -90,6 +90,7 @@ class BufferedWriter:
     def __post_init__(self) -> None:
         self._memory: deque[WriteOp] = deque()
         self._spooled = 0  # ops in the spool file not yet written
+        self._inflight = 0  # an op taken from memory and being written
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -110,7 +111,8 @@ class BufferedWriter:
 
     @property
     def pending(self) -> int:
-        return len(self._memory) + self._spooled
+        """Ops submitted and not yet written (the one being written counts)."""
+        return len(self._memory) + self._spooled + self._inflight
 
     @property
     def database_up(self) -> bool:
@@ -243,11 +245,14 @@ class BufferedWriter:
                 self._spooled = len(rest)
         while self._memory and not self._spooled:
             op = self._memory.popleft()
+            self._inflight = 1
             try:
                 await self._apply(op)
             except BaseException:
                 self._put_back(op)
                 raise
+            finally:
+                self._inflight = 0
 
     def _put_back(self, op: WriteOp) -> None:
         """Return an op that failed to the front of the queue."""

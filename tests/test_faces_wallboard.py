@@ -79,7 +79,8 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
             assert total["levels"]["connection_rate"] == "red"
             assert _open(msg["wallboard"], "waiting") == []
             assert _open(msg["wallboard"], "connection_rate")
-            assert msg["wallboard"]["chart"][-1]["offered"] == 2
+            # The two calls may fall either side of a 5-minute step of the chart.
+            assert sum(step["offered"] for step in msg["wallboard"]["chart"]) == 2
 
         status, board = await stack.api("GET", "/api/wallboard", token=tokens["supervisor"])
         assert status == 200 and board["total"]["today"]["abandoned"] == 2
