@@ -26,6 +26,7 @@ import itertools
 import json
 import os
 import random
+import secrets
 import signal
 import sys
 import tempfile
@@ -216,7 +217,10 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         recordings_dir=str(workdir / "recordings"),
         tickets_url=backend.url,
     )
-    os.environ.setdefault("HOTLINE_WALLBOARD_TOKEN", "demo:wallboard")
+    # A fresh read-only wallboard token for this run, unless one is configured.
+    if not os.environ.get("HOTLINE_WALLBOARD_TOKEN"):
+        os.environ["HOTLINE_WALLBOARD_TOKEN"] = "demo:" + secrets.token_urlsafe(9)
+    board = os.environ["HOTLINE_WALLBOARD_TOKEN"].split(",")[0].rpartition(":")[2]
     process = EngineProcess(settings, manager)
     db = Database(pg.dsn)
     summary: dict[str, Any] = {}
@@ -224,8 +228,8 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         await process.start()
         await db.open(run_migrations=False)
         say(f"engine listening on {process.url}")
-        say(f"  wallboard:         {process.url}/wallboard#token=wallboard")
-        say(f"  wallboard figures: {process.url}/api/wallboard  (bearer token: wallboard)")
+        say(f"  wallboard:         {process.url}/wallboard#token={board}")
+        say(f"  wallboard figures: {process.url}/api/wallboard  (bearer token {board})")
         say(f"  agent toolbar:     {process.url}/agent")
         async with aiohttp.ClientSession() as http:
             for agent, seat in zip(agents, seats, strict=False):
