@@ -17,6 +17,7 @@ paused longer than their reason's ``max_minutes`` raise an alarm too.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ from cti.api.alarms import OK, RED, AlarmBook, AlarmRecord, Reading, level_of
 from cti.api.auth import Role
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER, Tracker
+from cti.config import Config
 from cti.engine.core import Engine
 
 READERS = (Role.WALLBOARD, Role.SUPERVISOR, Role.ADMIN, Role.QUALITY_INSPECTOR)
@@ -79,15 +81,21 @@ def _count(views: list[acd.AgentView]) -> s.AgentCounts:
 
 def eligible_agents(engine: Engine) -> dict[str, frozenset[str]]:
     """Per queue, the agents whose skills meet its requirements once fully relaxed."""
+    return _eligible(engine.config)
+
+
+@functools.lru_cache(maxsize=4)
+def _eligible(config: Config) -> dict[str, frozenset[str]]:
+    # A Config is immutable and hashed by identity: computed once per version.
     out: dict[str, frozenset[str]] = {}
-    for queue_id, queue in engine.config.queues.queues.items():
+    for queue_id, queue in config.queues.queues.items():
         needs = [
             (req.skill, min([req.min_level, *(step.min_level for step in req.relax)]))
             for req in queue.skills
         ]
         out[queue_id] = frozenset(
             agent.number
-            for agent in engine.config.agents.agents
+            for agent in config.agents.agents
             if all(agent.skills.get(skill, 0) >= level for skill, level in needs)
         )
     return out
