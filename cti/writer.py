@@ -3,7 +3,7 @@
 Every durable fact the engine produces (a call record snapshot, a timeline
 row, an agent state change, a rating, a ticket in the outbox) is submitted as
 a :class:`WriteOp`: a kind and a JSON-safe payload.  One background task
-applies the ops in submission order, each in its own transaction, through the
+applies the ops in submission order (several in one transaction when several wait), through the
 handler registered for its kind.
 
 When the database is unreachable the ops wait: first in memory (bounded by
@@ -37,6 +37,9 @@ log = structlog.get_logger("cti.writer")
 
 Handler = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[None]]
 
+BATCH = 64
+"""Ops written in one transaction when several are waiting."""
+
 
 def _json_default(value: object) -> object:
     if isinstance(value, datetime | date):
@@ -48,6 +51,28 @@ def _json_hook(obj: dict[str, Any]) -> object:
     if set(obj) == {"__dt__"}:
         return datetime.fromisoformat(obj["__dt__"])
     return obj
+
+
+_BAD_DATA = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+
+def _refused(exc: BaseException) -> bool:
+    """The database refused the data itself (a bad op), not the connection."""
+    return isinstance(exc, _BAD_DATA) or isinstance(exc.__cause__, _BAD_DATA)
+
+
+_UNREACHABLE = (
+    StoreError,
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
+def _store_error(exc: Exception) -> StoreError:
+    return exc if isinstance(exc, StoreError) else StoreError(str(exc))
 
 
 @dataclass(frozen=True)
@@ -207,17 +232,14 @@ class BufferedWriter:
         try:
             async with self.db.connection() as conn, conn.transaction():
                 await handler(conn, op.payload)
-        except (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError) as exc:
-            # A bad op must not block the queue forever: log it and move on.
+        except Exception as exc:
+            if isinstance(exc, _UNREACHABLE) and not _refused(exc):
+                raise _store_error(exc) from exc
+            # A bad op (refused data, or a handler that fails on it) must not
+            # block the queue forever: log it and move on.
             self.stats.dropped_invalid += 1
             log.error("write_rejected", kind=op.kind, error=str(exc))
-        except (
-            OSError,
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            asyncpg.InternalClientError,
-        ) as exc:
-            raise StoreError(str(exc)) from exc
+            return
         self.stats.written += 1
 
     async def _drain(self) -> None:
@@ -244,21 +266,43 @@ class BufferedWriter:
                     self.spool_path.unlink(missing_ok=True)
                 self._spooled = len(rest)
         while self._memory and not self._spooled:
-            op = self._memory.popleft()
-            self._inflight = 1
+            batch = [self._memory.popleft() for _ in range(min(BATCH, len(self._memory)))]
+            self._inflight = len(batch)
             try:
-                await self._apply(op)
+                await self._apply_batch(batch)
             except BaseException:
-                self._put_back(op)
+                self._put_back(batch)
                 raise
             finally:
                 self._inflight = 0
 
-    def _put_back(self, op: WriteOp) -> None:
-        """Return an op that failed to the front of the queue."""
+    async def _apply_batch(self, batch: list[WriteOp]) -> None:
+        """Several ops in one transaction on one connection (in order).
+
+        A bad op makes the whole transaction fail: then the batch is written
+        op by op, so that only the bad one is dropped.
+        """
+        if len(batch) == 1:
+            await self._apply(batch[0])
+            return
+        try:
+            async with self.db.connection() as conn, conn.transaction():
+                for op in batch:
+                    await self.handlers[op.kind](conn, op.payload)
+        except Exception as exc:
+            if isinstance(exc, _UNREACHABLE) and not _refused(exc):
+                raise _store_error(exc) from exc
+            for op in batch:
+                await self._apply(op)
+            return
+        self.stats.written += len(batch)
+
+    def _put_back(self, batch: list[WriteOp]) -> None:
+        """Return ops that failed to the front of the queue, in their order."""
         if not self._spooled:
-            self._memory.appendleft(op)
+            self._memory.extendleft(reversed(batch))
             return
         rest = self.spool_path.read_text(encoding="utf-8")
-        self.spool_path.write_text(op.dumps() + "\n" + rest, encoding="utf-8")
-        self._spooled += 1
+        head = "".join(op.dumps() + "\n" for op in batch)
+        self.spool_path.write_text(head + rest, encoding="utf-8")
+        self._spooled += len(batch)

@@ -99,3 +99,29 @@ async def test_spool_survives_a_restart_of_the_writer(empty_dsn: str, tmp_path: 
     finally:
         await second.stop()
         await real.close()
+
+
+async def _insert_nullable(conn: asyncpg.Connection, payload: dict[str, Any]) -> None:
+    await conn.execute(
+        "INSERT INTO audit_log (actor, role, action, target) VALUES ($1, 'test', 'seq', $2)",
+        payload.get("actor"),
+        str(payload["n"]),
+    )
+
+
+async def test_a_bad_write_in_a_batch_drops_only_itself(empty_dsn: str, tmp_path: Path) -> None:
+    db = Database(empty_dsn)
+    await db.open()
+    writer = BufferedWriter(db, tmp_path / "spool.jsonl")
+    writer.register("seq", _insert_nullable)
+    try:
+        for n in range(10):
+            # actor NULL violates NOT NULL: the 5th write is refused by the database
+            writer.submit("seq", {"n": n, "actor": None if n == 4 else "t"})
+        writer.start()  # all ten wait: they go in one batch
+        await writer.flushed(10)
+        assert await _targets(db) == [0, 1, 2, 3, 5, 6, 7, 8, 9]
+        assert writer.stats.dropped_invalid == 1
+    finally:
+        await writer.stop()
+        await db.close()
