@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import signal
 from collections.abc import AsyncIterator, Mapping
@@ -76,7 +77,7 @@ class Settings:
     recordings_dir: str
     tickets_url: str
     public_url: str = ""
-    tickets_retry_cap: float = 300.0
+    tickets_retry_cap: float | None = None  # overrides engine.yaml tickets.retry.cap when set
     use_ami: bool = True
 
     @classmethod
@@ -103,11 +104,37 @@ class Settings:
             recordings_dir=env.get("HOTLINE_RECORDINGS_DIR", e.recordings.directory),
             tickets_url=env.get("HOTLINE_TICKETS_URL", str(e.tickets.url)),
             public_url=env.get("HOTLINE_PUBLIC_URL", f"http://{e.http.host}:{e.http.port}"),
-            tickets_retry_cap=float(env.get("HOTLINE_TICKETS_RETRY_CAP", "300")),
+            tickets_retry_cap=_optional_seconds(env, "HOTLINE_TICKETS_RETRY_CAP"),
         )
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _optional_seconds(env: Mapping[str, str], name: str) -> float | None:
+    """A positive number of seconds from ``env[name]``; None when unset or empty."""
+    text = env.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}: not a number of seconds: {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name}: must be a positive number of seconds, not {text!r}")
+    return value
+
+
+def ticket_backoff(settings: Settings, config: Config) -> tuple[float, float]:
+    """``(base, cap)`` seconds for the ticket sender's backoff.
+
+    ``engine.yaml`` ``tickets.retry`` gives both; ``HOTLINE_TICKETS_RETRY_CAP``
+    (``settings.tickets_retry_cap``), when set, replaces the cap, and the base
+    is lowered to it if it would exceed it (the sender requires base <= cap).
+    """
+    retry = config.engine.tickets.retry
+    cap = retry.cap if settings.tickets_retry_cap is None else settings.tickets_retry_cap
+    return min(retry.initial, cap), cap
 
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -236,14 +263,15 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     )
     app[RECORDINGS] = recordings
     app[OUTBOX] = TicketOutbox(db)
+    backoff_base, backoff_cap = ticket_backoff(settings, config)
     app[TICKETS] = TicketSender(
         db,
         SenderSettings(
             backend_url=settings.tickets_url,
             token_env=config.engine.tickets.token_env,
             request_timeout_s=float(config.engine.tickets.timeout),
-            backoff_base_s=min(1.0, settings.tickets_retry_cap),
-            backoff_cap_s=settings.tickets_retry_cap,
+            backoff_base_s=backoff_base,
+            backoff_cap_s=backoff_cap,
             engine_id=config.engine.node,
         ),
     )
@@ -360,10 +388,10 @@ def main(argv: list[str]) -> int:
     logs.configure(json=args.log_json, level=args.log_level)
     try:
         manager = ConfigManager(args.config)
+        settings = Settings.from_config(args.config, manager.current)
     except ConfigError as exc:
         print(f"hotline run: {exc}")
         return 1
-    settings = Settings.from_config(args.config, manager.current)
     if not settings.database_url:
         print("hotline run: the database URL is not set (see engine.yaml database.dsn_env)")
         return 1

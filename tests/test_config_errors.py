@@ -319,3 +319,18 @@ def test_empty_and_non_mapping_files(minimal: Path) -> None:
 def test_not_utf8(minimal: Path) -> None:
     (minimal / "seats.yaml").write_bytes(b"seats:\n  - {id: s01, area: \xff}\n")
     assert errors_of(minimal) == [f"{minimal}/seats.yaml:2: the file is not UTF-8 text"]
+
+
+def test_ticket_retry_is_positive_and_ordered(minimal: Path, edit: Edit) -> None:
+    tickets = 'tickets: {url: "http://127.0.0.1:8090"}'
+    assert load_config(minimal).engine.tickets.retry.model_dump() == {"initial": 1, "cap": 300}
+    edit("engine.yaml", tickets, 'tickets: {url: "http://127.0.0.1:8090", retry: {initial: 400}}')
+    assert errors_of(minimal) == [
+        f"{minimal}/engine.yaml:6: tickets.retry: need initial <= cap (got initial 400, cap 300)"
+    ]
+    edit("engine.yaml", "retry: {initial: 400}", "retry: {initial: 0, cap: '5', max: 9}")
+    assert errors_of(minimal) == [
+        f"{minimal}/engine.yaml:6: tickets.retry.initial: Input should be greater than 0",
+        f"{minimal}/engine.yaml:6: tickets.retry.cap: Input should be a valid number",
+        f"{minimal}/engine.yaml:6: tickets.retry.max: unknown key 'max' (allowed: cap, initial)",
+    ]

@@ -143,7 +143,14 @@ async def running_stack(
     phones: Iterable[PhoneScript] = (),
     time_scale: float = 0.1,
     sim_options: dict[str, Any] | None = None,
+    tickets_retry_cap: float | None = 2.0,
 ) -> AsyncIterator[Stack]:
+    """The whole stack, stopped on exit.
+
+    ``tickets_retry_cap`` stands for ``HOTLINE_TICKETS_RETRY_CAP`` (2 s keeps
+    ticket retries quick); None leaves the backoff to ``engine.yaml``
+    ``tickets.retry``, patched like any other setting.
+    """
     config_dir = patched_config(tmp_path / "config", patches)
     manager = ConfigManager(config_dir)
     sim = PbxSim(
@@ -169,7 +176,7 @@ async def running_stack(
         state_dir=str(tmp_path / "state"),
         recordings_dir=str(tmp_path / "recordings"),
         tickets_url=backend.url,
-        tickets_retry_cap=2.0,
+        tickets_retry_cap=tickets_retry_cap,
     )
     process = EngineProcess(settings, manager)
     db = Database(dsn)

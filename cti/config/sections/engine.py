@@ -67,10 +67,48 @@ class Recordings(Section):
     retention_months: Annotated[Int, Field(ge=1, le=120)]
 
 
+RetrySeconds = Annotated[float, Strict(), Field(gt=0, le=86_400)]
+"""A backoff duration in seconds, fractions allowed: more than 0, at most a day."""
+
+
+class TicketRetry(Section):
+    """How the engine spaces its attempts at a ticket the backend does not accept yet.
+
+    After the n-th failed attempt (5xx, 408/425/429, timeout, connection
+    refused) the ticket waits a random time between 0 and
+    ``min(cap, initial * 2 ** (n - 1))`` (exponential backoff with full
+    jitter), and is retried until the backend accepts it.  ``cap`` is also
+    the longest a ticket waits after the backend comes back.
+    """
+
+    initial: RetrySeconds = Field(
+        default=1,
+        description="seconds: the longest wait after the first failed attempt; doubles after"
+        " each further failure until it reaches cap",
+    )
+    cap: RetrySeconds = Field(
+        default=300,
+        description="seconds: the longest wait between two attempts, however long the"
+        " backend stays down (also the longest delay after it recovers); at least initial",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TicketRetry:
+        if self.cap < self.initial:
+            raise ValueError(
+                f"need initial <= cap (got initial {self.initial:g}, cap {self.cap:g})"
+            )
+        return self
+
+
 class Tickets(Section):
     url: AnyHttpUrl = Field(description="work-order backend; the engine POSTs {url}/tickets")
     token_env: EnvVarName | None = Field(default=None, description="bearer token variable")
-    timeout: PositiveSeconds = 10
+    timeout: PositiveSeconds = Field(default=10, description="seconds one POST may take")
+    retry: TicketRetry = Field(
+        default_factory=TicketRetry,
+        description="backoff between attempts while the backend refuses or is unreachable",
+    )
 
 
 class Database(Section):
