@@ -132,6 +132,7 @@ async def _measure(config_dir: Path, seconds: float) -> dict[str, Any]:
                 event = decode_event(text)
                 if event is not None:
                     engine.on_ari(event)
+            engine.arrivals.admit_all()  # the arrivals' decisions count too
             ari_cpu += time.process_time() - start
             ari_events += len(texts)
             await _cancel_requests(engine)

@@ -44,6 +44,9 @@ async def test_metrics_after_an_answered_call(
         assert before["hotline_link_reconnects_total"].value(link="ari") == 0
         assert before["hotline_database_up"].value() == 1
         assert before["hotline_agents"].value(state="offline") == 35
+        assert before["hotline_ari_requests"].value(state="in_flight") >= 0
+        assert before["hotline_ari_requests"].value(state="waiting") == 0
+        assert before["hotline_arrivals_waiting"].value() == 0
 
         token = await stack.login("1003", "s01")
         stack.backend.fail_with(503)  # the ticket stays pending: the outbox has depth

@@ -93,6 +93,7 @@ def _through_engine(feed: Iterable[Any], kind: str) -> Engine:
             handler = engine.on_ari if kind == "ari" else engine.on_ami
             for item in feed:
                 handler(item)
+            engine.arrivals.admit_all()  # new calls are taken up after the reader's turn
             # Every request the decisions started is cancelled before it runs.
             engine.shutdown()
             this = asyncio.current_task()

@@ -26,6 +26,8 @@ outbox_oldest_pending_age_seconds    gauge      age of the oldest pending ticket
 tickets_sent_total{result}           counter    delivered / retried / rejected sends
 recording_failures_total{kind}       counter    recordings failed or lost
 engine_errors_total                  counter    internal errors the engine caught
+ari_requests{state}                  gauge      ARI requests under way / waiting for a slot
+arrivals_waiting                     gauge      new calls read but not yet taken up
 alarms_open{level}                   gauge      wallboard threshold alarms now open
 ===================================  =========  ==========================================
 
@@ -160,6 +162,14 @@ async def render(app: web.Application) -> str:
     )
     out.simple("hotline_engine_errors_total", "counter", "Internal errors caught by the engine.",
                [({}, engine.errors)])  # fmt: skip
+    out.simple(
+        "hotline_ari_requests",
+        "gauge",
+        "ARI requests under way, and waiting for one of ari.requests_in_flight slots.",
+        [({"state": "in_flight"}, engine.gate.busy), ({"state": "waiting"}, engine.gate.waiting)],
+    )
+    out.simple("hotline_arrivals_waiting", "gauge", "New calls read but not yet taken up.",
+               [({}, len(engine.arrivals))])  # fmt: skip
     board = app.get(WALLBOARD)
     levels = Counter({"amber": 0, "red": 0})
     if board is not None:

@@ -59,9 +59,11 @@ import ivr
 from cti.config import Config
 from cti.engine import adopt
 from cti.engine.acdmap import acd_config
+from cti.engine.arrivals import Arrivals
 from cti.engine.call import Call
 from cti.engine.ending import EndingMixin
 from cti.engine.events import EventsMixin
+from cti.engine.gate import PriorityGate
 from cti.engine.hooks import HooksMixin
 from cti.engine.ivrexec import IvrMixin
 from cti.engine.monitoring import Monitors
@@ -126,6 +128,8 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
         self.ratings_today: dict[int | None, int] = {}
         self.callbacks_open = 0
         self._lanes: dict[CallId, asyncio.Task[None]] = {}
+        self.gate = PriorityGate(config.engine.ari.requests_in_flight)
+        self.arrivals = Arrivals(self._decide, self.gate)
         self._background: set[asyncio.Task[Any]] = set()
         self._seq = itertools.count(1)
         self._index_seats()
@@ -148,6 +152,7 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
         """A reloaded configuration serves new calls; calls in progress keep theirs."""
         self.config = config
         self.config_version = version
+        self.gate.resize(config.engine.ari.requests_in_flight)
         self._index_seats()
         self._run_acd(acd.ConfigChanged(acd_config(config)))
 
@@ -180,15 +185,18 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
     # ------------------------------------------------------------------ I/O lanes
 
     def _io(self, call_id: CallId, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run ``work`` after every earlier request of the same call."""
+        """Run ``work`` after every earlier request of the same call, in a slot of the
+        gate that serves the oldest call first (:mod:`cti.engine.gate`)."""
         previous = self._lanes.get(call_id)
+        rank = self._rank(call_id)
 
         async def lane() -> None:
             if previous is not None:
                 with contextlib.suppress(BaseException):
                     await previous
             try:
-                await work()
+                async with self.gate.slot(rank):
+                    await work()
             except PbxError as exc:
                 log.info("pbx_request_failed", call_id=call_id, error=str(exc))
             except Exception:
@@ -204,6 +212,12 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
 
         task.add_done_callback(done)
 
+    def _rank(self, lane: CallId) -> float:
+        """A lane's place at the gate: its call's arrival time (a new call's, if unknown)."""
+        call_id = CallId(lane.split("/", 1)[0])
+        call = self.calls.get(call_id) or self.recent_ended.get(call_id)
+        return call.arrived_at.timestamp() if call is not None else self.now()
+
     async def drain(self, timeout: float = 5.0) -> None:
         """Wait for every lane of requests to finish (tests, shutdown)."""
         async with asyncio.timeout(timeout):
@@ -212,6 +226,7 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
 
     def shutdown(self) -> None:
         self.timers.cancel_all()
+        self.arrivals.cancel()
         for task in list(self._lanes.values()):
             task.cancel()
 

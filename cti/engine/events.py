@@ -34,15 +34,29 @@ class EventsMixin:
         """The channels and bridges this engine holds state for (reconciliation)."""
         bridges = {call.bridge_id for call in self.calls.values() if call.bridge_id}
         bridges |= self.monitors.bridges()
-        return Known(channels=frozenset(self.by_channel), bridges=frozenset(bridges))
+        channels = frozenset(self.by_channel) | self.arrivals.channels()
+        return Known(channels=channels, bridges=frozenset(bridges))
 
     def on_ari(self, event: Any) -> None:
-        """Dispatch one typed ARI event (``cti.ari.events``) or reconciliation report."""
+        """Dispatch one typed ARI event (``cti.ari.events``) or reconciliation report.
+
+        A new call's ``StasisStart`` is only noted (:mod:`cti.engine.arrivals`):
+        the events of calls in progress read behind a burst of arrivals are
+        decided before the arrivals are."""
         if isinstance(event, Reconciled):
+            self.arrivals.admit_all()
             self._reconciled(event)
             return
         if isinstance(event, GenericEvent):
             return  # unknown, or a known type that failed its model: logged by the parser
+        if self.arrivals.hold(event):
+            return
+        if event.type == "StasisStart" and _role(event) == "inbound":
+            self.arrivals.arrive(event)
+            return
+        self._decide(event)
+
+    def _decide(self, event: Any) -> None:
         if event.type in ("RecordingStarted", "RecordingFinished", "RecordingFailed"):
             self._recording_event(event)
         handler = getattr(self, f"_ari_{event.type}", None)
@@ -56,7 +70,7 @@ class EventsMixin:
 
     def _ari_StasisStart(self, event: Any) -> None:
         args = list(event.args or [])
-        role = args[0] if args else "inbound"
+        role = _role(event)
         channel = event.channel
         if role == "inbound":
             dialled = args[1] if len(args) > 1 else channel.dialplan.exten
@@ -266,3 +280,9 @@ class EventsMixin:
         except Exception:
             self.errors += 1
             log.exception("engine_ami_event_error", ami_event=type(event).__name__)
+
+
+def _role(event: Any) -> str:
+    """What a ``StasisStart`` is for: its first application argument (``inbound`` if none)."""
+    args = event.args or []
+    return str(args[0]) if args else "inbound"

@@ -26,6 +26,7 @@ from cti.engine.call import Call
 from cti.store import Database
 from pbxsim import PbxSim, PhoneScript, SimConfig
 from tests.support.backend import TicketBackend
+from tests.support.remote_sim import SimProcess
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "test-secret"
@@ -50,7 +51,7 @@ def patched_config(target: Path, patches: dict[str, Patch] | None = None) -> Pat
 
 @dataclass
 class Stack:
-    sim: PbxSim
+    sim: Any  # a PbxSim in this process, or a SimProcess (``running_stack(sim_process=True)``)
     backend: TicketBackend
     engine_process: EngineProcess
     db: Database
@@ -144,25 +145,35 @@ async def running_stack(
     time_scale: float = 0.1,
     sim_options: dict[str, Any] | None = None,
     tickets_retry_cap: float | None = 2.0,
+    sim_process: bool = False,
 ) -> AsyncIterator[Stack]:
     """The whole stack, stopped on exit.
 
     ``tickets_retry_cap`` stands for ``HOTLINE_TICKETS_RETRY_CAP`` (2 s keeps
     ticket retries quick); None leaves the backoff to ``engine.yaml``
-    ``tickets.retry``, patched like any other setting.
+    ``tickets.retry``, patched like any other setting.  With ``sim_process``
+    pbxsim runs in a child process (:class:`~tests.support.remote_sim.SimProcess`),
+    so that its work does not share the engine's event loop.
     """
     config_dir = patched_config(tmp_path / "config", patches)
     manager = ConfigManager(config_dir)
-    sim = PbxSim(
-        SimConfig(
-            user="hotline",
-            secret=SECRET,
-            time_scale=time_scale,
-            phones=tuple(phones),
-            recordings_dir=tmp_path / "asterisk-recordings",
-            **(sim_options or {}),
+    sim: PbxSim | SimProcess
+    if sim_process:
+        assert not sim_options, "options of a simulator in a child process: not supported"
+        sim = SimProcess(
+            tmp_path / "pbxsim", user="hotline", secret=SECRET, time_scale=time_scale, phones=phones
         )
-    )
+    else:
+        sim = PbxSim(
+            SimConfig(
+                user="hotline",
+                secret=SECRET,
+                time_scale=time_scale,
+                phones=tuple(phones),
+                recordings_dir=tmp_path / "asterisk-recordings",
+                **(sim_options or {}),
+            )
+        )
     await sim.start()
     os.environ.setdefault("HOTLINE_TICKET_TOKEN", TICKET_TOKEN)
     backend = await TicketBackend(token=os.environ["HOTLINE_TICKET_TOKEN"]).start()
