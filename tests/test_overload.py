@@ -47,6 +47,7 @@ RATING = (DigitPress(at=0.3, digits="2", on_media=f"sound:hotline/zh/{SURVEY}"),
 # The reaction to an agent's hang-up under the burst may be this many times the
 # reaction before it (or this many seconds, on a slow machine) and no more.
 SLOWER_AT_MOST = 5.0
+SLOTS = 8
 SECONDS_AT_MOST = 0.5
 
 
@@ -59,7 +60,11 @@ def _patches(overflow: dict[str, Any]) -> dict[str, Callable[[Any], None]]:
     def routing(data: Any) -> None:
         data["routes"]["main"].pop("notice", None)  # straight to the queue
 
-    return {"queues.yaml": queues, "routing.yaml": routing}
+    def engine(data: Any) -> None:
+        # A gate narrower than the burst's requests, so that its order is what counts.
+        data["ari"]["requests_in_flight"] = SLOTS
+
+    return {"queues.yaml": queues, "routing.yaml": routing, "engine.yaml": engine}
 
 
 async def _until(stack: Stack, what: str, predicate: Callable[[], bool]) -> None:
@@ -323,6 +328,7 @@ async def test_calls_in_progress_go_before_a_burst(tmp_path: Path, empty_dsn: st
         # The survey's chain is three requests (bridge, state, play): each may find
         # every slot of the gate taken, by requests sent before it was decided.
         slots = stack.engine.gate.slots
+        assert slots == SLOTS
         print(
             f"\nreaction to an agent's hang-up: before the burst {before.seconds * 1000:.1f} ms"
             f" ({before.overtaken_by} requests of other calls first), during it"

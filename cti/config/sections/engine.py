@@ -34,7 +34,7 @@ class Ari(Section):
     user: Text
     password_env: EnvVarName
     requests_in_flight: Annotated[Int, Field(ge=1, le=1000)] = Field(
-        default=8,
+        default=64,
         description="how many ARI requests the engine has under way at once; when more wait,"
         " those of the oldest calls go first, so that a burst of arrivals does not hold up"
         " the calls in progress",
