@@ -16,7 +16,7 @@ After authentication the server sends:
   by a new login, ``{"type": "logged_out"}``, then the socket closes with
   ``4000``;
 - on ``/ws/wallboard``: ``{"type": "wallboard", "wallboard": Wallboard}`` at
-  once, within 100 ms of any call or agent event, and every second.
+  once, within 250 ms of any call or agent event, and every second.
 
 Theory of operation
 -------------------
@@ -57,7 +57,7 @@ log = structlog.get_logger("cti.api.live")
 
 AUTH_TIMEOUT_S = 10.0
 SEND_TIMEOUT_S = 1.0
-BOARD_MIN_GAP_S = 0.1
+BOARD_MIN_GAP_S = 0.25
 TICK_S = 1.0
 CALLBACKS_EVERY_S = 5.0
 CLOSE_UNAUTHORIZED = 4401
