@@ -25,7 +25,14 @@ from typing import Any
 
 import aiohttp
 
-from bench.loadsupport import BenchError, Child, Staff, free_port, hotline_command
+from bench.loadsupport import (
+    BenchError,
+    Child,
+    Staff,
+    free_port,
+    hotline_command,
+    manager_eventfilters,
+)
 from cti.config import Config
 from cti.demo import DemoBackend
 from cti.pgserver import PrivatePostgres
@@ -119,6 +126,9 @@ class WallboardWatch:
             await asyncio.sleep(self.poll_interval)  # a polling client's own period
 
 
+MANAGER_CONF = Path(__file__).resolve().parents[1] / "asterisk-conf" / "manager.conf"
+
+
 @dataclass
 class RigOptions:
     workdir: Path
@@ -167,6 +177,8 @@ class Rig:
         ari_port, ami_port, http_port = free_port(), free_port(), free_port()
         scenario = o.workdir / "phones.json"
         scenario.write_text(json.dumps({"phones": [self.phone(e) for e in o.staff.endpoints]}))
+        # pbxsim filters its manager events as the shipped manager.conf makes Asterisk do.
+        filters = manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user)
         base_env = {
             k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PBXSIM_"))
         }
@@ -180,6 +192,7 @@ class Rig:
                 f"--time-scale={o.time_scale}",
                 f"--scenario={scenario}",
                 f"--recordings-dir={o.workdir / 'asterisk-recordings'}",
+                *(f"--ami-eventfilter={f}" for f in filters),
             ),
             {**base_env, "PBXSIM_SECRET": self.secret},
             o.workdir / "pbxsim.log",

@@ -113,6 +113,21 @@ def hotline_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "cti.cli", *args]
 
 
+def manager_eventfilters(path: Path, user: str) -> list[str]:
+    """The ``eventfilter`` values of ``[user]`` in a ``manager.conf``, in order."""
+    found: list[str] = []
+    section = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1].strip()
+        elif section == user and "=" in line:
+            key, value = (part.strip() for part in line.split("=", 1))
+            if key == "eventfilter":
+                found.append(value)
+    return found
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

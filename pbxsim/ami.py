@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import itertools
 import random
+import re
 from collections.abc import Callable
 
 from .ami_actions import BANNER, AmiActions, Frame, SessionState, encode, parse
@@ -106,6 +107,15 @@ class AmiSession:
         self.sender.cancel()
 
 
+def event_passes(text: str, include: list[re.Pattern[str]], exclude: list[re.Pattern[str]]) -> bool:
+    """Whether ``manager.conf`` ``eventfilter`` lines let a manager event through, as
+    Asterisk decides: with include filters, only what one of them matches; then
+    nothing that an exclude filter (``!regex``) matches."""
+    if include and not any(f.search(text) for f in include):
+        return False
+    return not any(f.search(text) for f in exclude)
+
+
 def _frame_end(buffer: bytes) -> tuple[int, int]:
     """Index and length of the first blank-line terminator (CRLF or LF)."""
     candidates = [(buffer.find(sep), len(sep)) for sep in (b"\r\n\r\n", b"\n\n")]
@@ -122,12 +132,15 @@ class AmiServer:
         *,
         split_writes: bool = False,
         split_pause: float = 0.002,
+        eventfilter: tuple[str, ...] = (),
         seed: int | None = None,
         on_change: Callable[[], None] | None = None,
     ) -> None:
         self.actions = actions
         self.split_writes = split_writes
         self.split_pause = split_pause
+        self.include = [re.compile(f) for f in eventfilter if not f.startswith("!")]
+        self.exclude = [re.compile(f[1:]) for f in eventfilter if f.startswith("!")]
         self.random = random.Random(seed)
         self.sessions: set[AmiSession] = set()
         self.server: asyncio.Server | None = None
@@ -196,6 +209,10 @@ class AmiServer:
                 self.on_change()
 
     def broadcast(self, frame: Frame) -> None:
+        if (self.include or self.exclude) and not event_passes(
+            "".join(f"{k}: {v}\r\n" for k, v in frame), self.include, self.exclude
+        ):
+            return
         for session in list(self.sessions):
             if session.state.authenticated and session.state.events and not session.state.closing:
                 session.send(frame)

@@ -42,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
         help="a registered agent phone that answers (repeatable)",
     )
     parser.add_argument(
+        "--ami-eventfilter",
+        action="append",
+        default=[],
+        metavar="REGEX",
+        help="a manager.conf eventfilter: only matching events go out (!REGEX: none that"
+        " match; repeatable)",
+    )
+    parser.add_argument(
         "--ami-split-writes",
         action="store_true",
         help="write AMI frames in pieces cut at random bytes",
@@ -87,6 +95,7 @@ def main(argv: list[str]) -> int:
             recordings_dir=args.recordings_dir,
             phones=tuple(PhoneScript(e) for e in args.phone),
             ami_split_writes=args.ami_split_writes,
+            ami_eventfilter=tuple(args.ami_eventfilter),
         )
     except (ScriptError, ValueError) as exc:
         print(f"hotline sim: {exc}", file=sys.stderr)

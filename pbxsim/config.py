@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,11 @@ class SimConfig:
     in 20 ms.  ``recordings_dir`` None means a private temporary directory.
     ``app`` is the Stasis application the carrier dialplan hands calls to.
     ``keep_history`` False stops recording requests, events, AMI frames and the
-    logs of finished channels (for long load runs).
+    logs of finished channels (for long load runs).  ``ami_eventfilter`` holds
+    ``manager.conf`` ``eventfilter`` values in their regular-expression form
+    (``Event: DeviceStateChange``; a leading ``!`` excludes): with any, a manager
+    event reaches a session only as Asterisk's filters let it (see
+    :func:`pbxsim.ami.event_passes`); answers to actions are never filtered.
     """
 
     user: str = "asterisk"
@@ -48,10 +53,16 @@ class SimConfig:
     keep_history: bool = True
     ami_split_writes: bool = False
     ami_split_pause: float = 0.002
+    ami_eventfilter: tuple[str, ...] = ()
     seed: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
+        for expression in self.ami_eventfilter:
+            try:
+                re.compile(expression.removeprefix("!"))
+            except re.error as exc:
+                raise ValueError(f"ami_eventfilter {expression!r}: {exc}") from None
         if self.recordings_dir is not None:
             self.recordings_dir = Path(self.recordings_dir)

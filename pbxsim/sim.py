@@ -112,6 +112,7 @@ class PbxSim(Driving):
             AmiActions(self.world, self.config.user, self.config.secret),
             split_writes=self.config.ami_split_writes,
             split_pause=self.config.ami_split_pause,
+            eventfilter=self.config.ami_eventfilter,
             seed=self.config.seed,
             on_change=self.changed,
         )

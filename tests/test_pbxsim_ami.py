@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from bench.loadsupport import manager_eventfilters
 from pbxsim import CallerScript, PhoneScript, RemoteScript
-from tests.support.sim import AmiProbe, AriProbe, running_sim
+from tests.support.sim import AmiProbe, AriProbe, default_config, running_sim
 
 pytestmark = pytest.mark.bridge
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 async def test_banner_login_fullybooted_ping_logoff() -> None:
@@ -248,3 +252,43 @@ async def test_split_writes_cut_frames_inside_utf8_characters() -> None:
         assert "CallerIDName: 张三市民\r\n" in whole
         assert len(chunks) > 4
         assert broken > 0
+
+
+async def test_eventfilter_lets_only_the_events_named_through_and_never_filters_answers() -> None:
+    shipped = manager_eventfilters(REPO / "asterisk-conf" / "manager.conf", "hotline")
+    assert shipped == [
+        "Event: FullyBooted",
+        "Event: ContactStatus",
+        "Event: DeviceStateChange",
+    ]
+    phones = (PhoneScript("8002", registered=False),)
+    async with (
+        running_sim(phones=phones, ami_eventfilter=(*shipped, "!Device: PJSIP/8003")) as sim,
+        AriProbe(sim) as ari,
+    ):
+        ami = await AmiProbe.open(sim)
+        await ami.login()
+        assert (await ami.frame())["Event"] == "FullyBooted"
+        # Part of the login's answer here (Asterisk would not send it: no `security` read).
+        assert (await ami.frame())["Event"] == "SuccessfulAuth"
+        sim.register_phone("8002")  # PeerStatus is filtered out
+        state = await ami.frame()
+        assert (state["Event"], state["Device"]) == ("DeviceStateChange", "PJSIP/8002")
+        assert (await ami.frame())["Event"] == "ContactStatus"
+        # A call's channel events are filtered out; a list answer is not.
+        sim.place_call(CallerScript(number="13800138000"))
+        await ari.event("StasisStart")
+        await ami.send("PJSIPShowContacts", ActionID="2")
+        listing = [await ami.frame() for _ in range(3)]
+        assert [f.get("Event") for f in listing] == [None, "ContactList", "ContactListComplete"]
+        sim.set_phone_busy_outside("8002")
+        busy = await ami.frame()
+        assert (busy["Event"], busy["State"]) == ("DeviceStateChange", "INUSE")
+        events = {f.get("Event") for f in ami.frames}
+        assert not events & {"PeerStatus", "Newchannel", "Newstate", "VarSet", "Hangup"}
+        await ami.close()
+
+
+def test_an_eventfilter_that_is_not_a_regular_expression_is_refused() -> None:
+    with pytest.raises(ValueError, match="ami_eventfilter"):
+        default_config(ami_eventfilter=("Event: (",))
