@@ -9,7 +9,7 @@ echo "== ruff check"
 ruff check .
 echo "== ruff format --check"
 ruff format --check .
-echo "== mypy --strict (acd, ivr, transfer)"
+echo "== mypy --strict (the files listed in pyproject.toml [tool.mypy])"
 mypy
 echo "== pytest"
 python -m pytest "$@"
