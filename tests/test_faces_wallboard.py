@@ -18,6 +18,7 @@ pytestmark = pytest.mark.faces
 
 def _thresholds(data: Any) -> None:
     data["wallboard"]["waiting_callers"] = {"amber": 0, "red": 1}
+    data["wallboard"]["connection_rate_min_offered"] = 2
 
 
 def _open(wb: dict[str, Any], figure: str, scope: str = "total") -> list[dict[str, Any]]:
@@ -58,6 +59,11 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
             general = next(q for q in wb["queues"] if q["id"] == "general")
             assert general["waiting"] == 1 and general["levels"]["waiting"] == "amber"
             assert general["today"]["offered"] == 1
+            # One call offered, none answered yet: too few to judge the connection rate.
+            assert wb["total"]["today"]["connection_rate"] == 0
+            assert wb["total"]["levels"]["connection_rate"] == "ok"
+            assert general["levels"]["connection_rate"] == "ok"
+            assert _open(wb, "connection_rate") == []
             (amber,) = _open(wb, "waiting")
             assert amber["level"] == "amber" and amber["threshold"] == 0
 

@@ -115,9 +115,11 @@ class WallboardState:
 
     def _levels(self, scope: str, board: dict[str, Any]) -> tuple[dict[str, str], list[Reading]]:
         t = self.engine.config.engine.wallboard
+        today = board["today"]
+        judged = today.offered >= t.connection_rate_min_offered
         checks = {
             "connection_rate": level_of(
-                board["today"].connection_rate,
+                today.connection_rate if judged else None,
                 t.connection_rate.amber,
                 t.connection_rate.red,
                 lower_is_worse=True,

@@ -132,6 +132,11 @@ class Wallboard(Section):
     """Alarm thresholds (风险预警)."""
 
     connection_rate: Threshold = Field(description="接通率 below amber/red (e.g. 0.95 / 0.90)")
+    connection_rate_min_offered: Annotated[Int, Field(ge=0)] = Field(
+        default=20,
+        description="calls offered today (centre, or queue) before the connection rate is"
+        " judged: the first caller of the day still waiting is not a 0 % rate",
+    )
     waiting_callers: Threshold = Field(description="callers waiting above amber/red")
     longest_wait: Threshold = Field(description="longest wait seconds above amber/red")
     refresh_seconds: PositiveSeconds = 2
