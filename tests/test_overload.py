@@ -48,6 +48,8 @@ RATING = (DigitPress(at=0.3, digits="2", on_media=f"sound:hotline/zh/{SURVEY}"),
 # reaction before it (or this many seconds, on a slow machine) and no more.
 SLOWER_AT_MOST = 5.0
 SLOTS = 8
+# The burst's requests that may reach pbxsim ahead of the call in progress.
+OVERTAKEN_AT_MOST = BURST // 2
 SECONDS_AT_MOST = 0.5
 
 
@@ -325,8 +327,6 @@ async def test_calls_in_progress_go_before_a_burst(tmp_path: Path, empty_dsn: st
             row = await stack.call_row(call.call_id)
             assert (row["outcome"], row["rating"]) == ("answered", 2)
 
-        # The survey's chain is three requests (bridge, state, play): each may find
-        # every slot of the gate taken, by requests sent before it was decided.
         slots = stack.engine.gate.slots
         assert slots == SLOTS
         print(
@@ -334,7 +334,11 @@ async def test_calls_in_progress_go_before_a_burst(tmp_path: Path, empty_dsn: st
             f" ({before.overtaken_by} requests of other calls first), during it"
             f" {during.seconds * 1000:.1f} ms ({during.overtaken_by} first; {slots} slots)"
         )
-        assert during.overtaken_by <= 4 * slots, (before, during)
+        # The survey's chain is three requests (bridge, state, play); while each is
+        # under way, the other slots go on serving the burst, so some of its requests
+        # still go first (15 to 25 here).  Without the arrivals' turn and the gate,
+        # all of them did: about 300, three per caller.
+        assert during.overtaken_by <= OVERTAKEN_AT_MOST, (before, during)
         assert during.seconds <= max(SLOWER_AT_MOST * before.seconds, SECONDS_AT_MOST), (
             before,
             during,
