@@ -173,6 +173,8 @@ async def test_arrivals_are_decided_in_order_with_their_held_events_right_behind
     assert arrivals.hold(Event("ChannelDtmfReceived", Channel("new-1")))
     assert arrivals.hold(Event("StasisEnd", Channel("new-1")))
     assert not arrivals.hold(Event("StasisEnd", Channel("in-progress")))
+    stray = Event("BridgeCreated", {"id": "new-1"})  # type: ignore[arg-type]
+    assert not arrivals.hold(stray)  # a stray "channel" field is not a channel
     assert arrivals.channels() == {"new-0", "new-1", "new-2"}
     assert decided.seen == []  # nothing decided while the reader reads
 

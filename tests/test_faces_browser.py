@@ -104,11 +104,19 @@ true
 """
 
 
+def _judge_the_rate_from_one_call(data: Any) -> None:
+    data["wallboard"]["connection_rate_min_offered"] = 1
+
+
 async def test_wallboard_follows_a_call_within_a_second_and_reconnects_after_restart(
     tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = role_env(monkeypatch)
-    async with running_stack(tmp_path, empty_dsn) as stack, chromium() as page:
+    patches = {"engine.yaml": _judge_the_rate_from_one_call}
+    async with (
+        running_stack(tmp_path, empty_dsn, patches=patches) as stack,
+        chromium() as page,
+    ):
         queued: dict[str, float] = {}
 
         def on_call(call: Any) -> None:

@@ -59,8 +59,9 @@ class Arrivals:
 
     def hold(self, event: Any) -> bool:
         """Keep ``event`` behind its channel's undecided arrival; False if it has none."""
-        channel = getattr(event, "channel", None)
-        held = self._held.get(channel.id) if channel is not None else None
+        # Only a typed channel counts: an event may carry a stray ``channel`` field.
+        channel_id = getattr(getattr(event, "channel", None), "id", None)
+        held = self._held.get(channel_id) if isinstance(channel_id, str) else None
         if held is None:
             return False
         held.append(event)
