@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -29,9 +28,11 @@ from bench.loadsupport import (
     BenchError,
     Child,
     Staff,
+    clean_environ,
     free_port,
     hotline_command,
     manager_eventfilters,
+    start_pbxsim,
 )
 from cti.config import Config
 from cti.demo import DemoBackend
@@ -175,28 +176,18 @@ class Rig:
         await self.backend.start()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         ari_port, ami_port, http_port = free_port(), free_port(), free_port()
-        scenario = o.workdir / "phones.json"
-        scenario.write_text(json.dumps({"phones": [self.phone(e) for e in o.staff.endpoints]}))
-        # pbxsim filters its manager events as the shipped manager.conf makes Asterisk do.
-        filters = manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user)
-        base_env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PBXSIM_"))
-        }
-        self.sim = await Child(
-            "pbxsim",
-            hotline_command(
-                "sim",
-                f"--ari-port={ari_port}",
-                f"--ami-port={ami_port}",
-                f"--user={SIM_USER}",
-                f"--time-scale={o.time_scale}",
-                f"--scenario={scenario}",
-                f"--recordings-dir={o.workdir / 'asterisk-recordings'}",
-                *(f"--ami-eventfilter={f}" for f in filters),
-            ),
-            {**base_env, "PBXSIM_SECRET": self.secret},
-            o.workdir / "pbxsim.log",
-        ).start()
+        self.sim = await start_pbxsim(
+            o.workdir,
+            ari_port=ari_port,
+            ami_port=ami_port,
+            user=SIM_USER,
+            secret=self.secret,
+            time_scale=o.time_scale,
+            phones=[self.phone(e) for e in o.staff.endpoints],
+            # Manager events filtered as the shipped manager.conf makes Asterisk do.
+            eventfilters=manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user),
+        )
+        base_env = clean_environ()
         self.sim_url = f"http://127.0.0.1:{ari_port}"
         await self._until(lambda: self._up(self.sim_url + "/sim/state", self._sim_auth), self.sim)
         engine = o.config.engine

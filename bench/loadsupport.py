@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -126,6 +127,43 @@ def manager_eventfilters(path: Path, user: str) -> list[str]:
             if key == "eventfilter":
                 found.append(value)
     return found
+
+
+def clean_environ() -> dict[str, str]:
+    """This process's environment without any ``HOTLINE_`` or ``PBXSIM_`` variable."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PBXSIM_"))}
+
+
+async def start_pbxsim(
+    workdir: Path,
+    *,
+    ari_port: int,
+    ami_port: int,
+    user: str,
+    secret: str,
+    time_scale: float,
+    phones: Sequence[Mapping[str, Any]],
+    eventfilters: Sequence[str] = (),
+) -> Child:
+    """``hotline sim`` in a child process with these phones (``PhoneScript`` dicts); its
+    output goes to ``workdir/pbxsim.log``, its recordings under ``workdir``."""
+    scenario = workdir / "phones.json"
+    scenario.write_text(json.dumps({"phones": list(phones)}))
+    return await Child(
+        "pbxsim",
+        hotline_command(
+            "sim",
+            f"--ari-port={ari_port}",
+            f"--ami-port={ami_port}",
+            f"--user={user}",
+            f"--time-scale={time_scale}",
+            f"--scenario={scenario}",
+            f"--recordings-dir={workdir / 'asterisk-recordings'}",
+            *(f"--ami-eventfilter={f}" for f in eventfilters),
+        ),
+        {**clean_environ(), "PBXSIM_SECRET": secret},
+        workdir / "pbxsim.log",
+    ).start()
 
 
 def free_port() -> int:

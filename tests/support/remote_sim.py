@@ -11,8 +11,6 @@ child's ``time.time()``, the same clock as the engine's on this machine.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 import aiohttp
 
-from bench.loadsupport import Child, free_port, hotline_command
+from bench.loadsupport import Child, free_port, start_pbxsim
 from pbxsim import CallerScript, PhoneScript
 from pbxsim.scripts import to_dict
 
@@ -54,23 +52,15 @@ class SimProcess:
 
     async def start(self, timeout: float = 30.0) -> SimProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        scenario = self.workdir / "phones.json"
-        scenario.write_text(json.dumps({"phones": [to_dict(p) for p in self.phones]}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HOTLINE_", "PBXSIM_"))}
-        self._child = await Child(
-            "pbxsim",
-            hotline_command(
-                "sim",
-                f"--ari-port={self.ari_port}",
-                f"--ami-port={self.ami_port}",
-                f"--user={self.user}",
-                f"--time-scale={self.time_scale}",
-                f"--scenario={scenario}",
-                f"--recordings-dir={self.workdir / 'asterisk-recordings'}",
-            ),
-            {**env, "PBXSIM_SECRET": self.secret},
-            self.workdir / "pbxsim.log",
-        ).start()
+        self._child = await start_pbxsim(
+            self.workdir,
+            ari_port=self.ari_port,
+            ami_port=self.ami_port,
+            user=self.user,
+            secret=self.secret,
+            time_scale=self.time_scale,
+            phones=[to_dict(p) for p in self.phones],
+        )
         self._http = aiohttp.ClientSession(
             headers={"Authorization": aiohttp.encode_basic_auth(self.user, self.secret)},
             timeout=aiohttp.ClientTimeout(total=30),
