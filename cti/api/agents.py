@@ -10,7 +10,6 @@ refused (``409 already_logged_in``).  Pause reasons marked ``system`` in
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,14 +18,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import acd
 from cti.api import schemas as s
+from cti.api.audit import AUDITOR, mark_audited
 from cti.api.auth import Role
-from cti.api.http import AUTH, ApiError, bad_request, body_of, error, principal
+from cti.api.http import (
+    AUTH,
+    THROTTLE,
+    ApiError,
+    bad_request,
+    body_of,
+    error,
+    principal,
+    too_many,
+)
 from cti.api.spec import Operation, register, reply
+from cti.api.throttle import Busy, PinVerifier, Refusal
 from cti.api.tracker import TRACKER
-from cti.config import verify_pin
 from cti.engine.core import Engine
 
 ENGINE = web.AppKey("engine", Engine)
+PINS = web.AppKey("pin_verifier", PinVerifier)
 TAG = "agent"
 
 
@@ -108,10 +118,33 @@ def _view(request: web.Request, agent: str) -> s.AgentView:
 async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await body_of(request, LoginRequest)
+    # The throttle is asked before any hashing: a locked account or address is
+    # refused whatever the PIN (see cti.api.throttle).
+    admitted = request.app[THROTTLE].admit(f"agent:{body.agent}", request.remote)
+    if isinstance(admitted, Refusal):
+        return too_many(request, admitted, "agent_login")
     agent = engine.config.agent(body.agent)
-    # PBKDF2 costs ~0.5 s of CPU by design: never on the event loop, where calls run.
-    if agent is None or not await asyncio.to_thread(verify_pin, body.pin, agent.pin_hash):
+    known = engine.config.agents.agents
+    like = known[0].pin_hash if known else None
+    try:
+        # PBKDF2 costs ~0.5 s of CPU by design: on the verifier's own threads, never
+        # the event loop or the shared pool; an unknown agent costs the same.
+        matched = await request.app[PINS].verify(
+            body.pin, agent.pin_hash if agent else None, like=like
+        )
+    except Busy:
+        admitted.abandon()
+        response = error(429, "busy", "too many logins at once; try again in a second")
+        response.headers["Retry-After"] = "1"
+        return response
+    except BaseException:
+        admitted.abandon()
+        raise
+    if not matched:
+        locked = admitted.failed()
+        _audit_login(request, body.agent, locked)
         return error(401, "bad_credentials", "unknown agent or wrong PIN")
+    admitted.succeeded()
     if body.seat not in engine.seats:
         raise bad_request("seat", f"unknown seat {body.seat!r}")
     refusal = engine.agent_request(acd.AgentLogin(acd.AgentId(body.agent), acd.SeatId(body.seat)))
@@ -123,6 +156,27 @@ async def login(request: web.Request) -> web.Response:
     token, expires = request.app[AUTH].open_session(body.agent, body.seat)
     view = _view(request, body.agent)
     return reply(s.Login(token=token, expires_at=expires, **view.model_dump()))
+
+
+def _audit_login(request: web.Request, agent: str, locked: list[str]) -> None:
+    auditor = request.app.get(AUDITOR)
+    mark_audited(request)
+    if auditor is None:
+        return
+    detail: dict[str, Any] = {"reason": "bad_credentials", "address": request.remote or ""}
+    if locked:
+        detail["locked"] = locked
+    # Bounded: at most the throttle's failures per account and address in a window;
+    # the row that starts a lock-out is never left out.
+    auditor.record(
+        None,
+        "agent_login",
+        f"agent:{agent}",
+        allowed=False,
+        detail=detail,
+        actor=agent,
+        rate_limited=not locked,
+    )
 
 
 async def me(request: web.Request) -> web.Response:
@@ -230,7 +284,7 @@ def add_routes(app: web.Application) -> None:
     ops = [
         Operation("POST", "/api/agents/login", login, "agent_login",
                   "Log in with agent number, PIN and seat", TAG, (), body=LoginRequest,
-                  response=s.Login, errors=(401, 404, 409)),
+                  response=s.Login, errors=(401, 404, 409, 429)),
         Operation("GET", "/api/agents/me", me, "agent_me",
                   "The agent's state and current call", TAG, agent, response=s.Me),
         Operation("POST", "/api/agents/me/ready", ready, "agent_ready",

@@ -1,0 +1,89 @@
+"""The HTTP server's connections: a cap per client address and an access log that hides.
+
+:class:`ConnectionCap` counts the open connections of each client address
+on the aiohttp server and closes a new one beyond the cap at once (a
+client holding hundreds of idle or half-sent requests cannot take the
+sockets of everyone else); the server's keep-alive timeout, set from
+``engine.yaml`` ``security.header_timeout_seconds``, closes a connection
+whose request head is not complete in time.  :class:`MaskedAccessLogger`
+writes one line per request with secrets dropped from the query, numbers
+masked (:func:`cti.logs.mask_target`), and no ``Referer``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Any
+
+import structlog
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+
+from cti.logs import mask_target
+
+log = structlog.get_logger("cti.api.connections")
+
+
+class ConnectionCap:
+    """At most ``per_address`` open connections from one client address."""
+
+    def __init__(self, per_address: int) -> None:
+        self.per_address = per_address
+        self.open: Counter[str] = Counter()
+        self.refused = 0
+        self._counted: dict[Any, str] = {}
+
+    def __repr__(self) -> str:
+        return f"<ConnectionCap per_address={self.per_address} addresses={len(self.open)}>"
+
+    def install(self, server: web.Server) -> None:
+        """Hook the server's connection callbacks (called for every accepted socket)."""
+        made, lost = server.connection_made, server.connection_lost
+
+        def connection_made(handler: Any, transport: asyncio.Transport) -> None:
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if isinstance(peer, tuple) and peer else ""
+            if address and self.open[address] >= self.per_address:
+                self.refused += 1
+                if self.refused == 1 or self.refused % 100 == 0:
+                    log.warning("connection_refused_over_cap", refused=self.refused)
+                transport.abort()
+                made(handler, transport)
+                return
+            if address:
+                self.open[address] += 1
+                self._counted[handler] = address
+            made(handler, transport)
+
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            address = self._counted.pop(handler, None)
+            if address is not None:
+                self.open[address] -= 1
+                if self.open[address] <= 0:
+                    del self.open[address]
+            lost(handler, exc)
+
+        server.connection_made = connection_made  # type: ignore[method-assign]
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
+
+
+class MaskedAccessLogger(AbstractAccessLogger):
+    """``address "METHOD target" status bytes seconds user-agent``, with the target masked."""
+
+    def log(self, request: Any, response: Any, time: float) -> None:
+        try:
+            target = mask_target(request.rel_url.raw_path_qs if request.rel_url else "")
+            agent = str(request.headers.get("User-Agent", ""))[:120]
+            self.logger.info(
+                '%s "%s %s" %s %s %.3f "%s"',
+                request.remote or "-",
+                request.method,
+                target,
+                response.status,
+                response.body_length,
+                time,
+                agent,
+            )
+        except Exception:
+            self.logger.exception("access_log_failed")

@@ -1,0 +1,241 @@
+"""Failed-login throttling and PIN checks apart from every other work.
+
+Any login path (the agents' PIN login, the bearer tokens of the other roles,
+a person's login) uses the same two pieces:
+
+- :class:`LoginThrottle` counts failures per *key* — an account
+  (``agent:1003``) and the client address (``address:10.0.0.7``) — and
+  refuses further attempts for ``lockout_seconds`` once ``failures`` of them
+  happened within ``window_seconds``.  It is asked *before* any PIN is
+  hashed or token compared: :meth:`LoginThrottle.admit` answers a
+  :class:`Refusal` (the caller answers ``429`` with ``Retry-After``, whatever
+  the credentials, so a correct PIN during a lock-out is refused too) or an
+  :class:`Attempt`, which the caller closes with :meth:`Attempt.failed` or
+  :meth:`Attempt.succeeded`.  Attempts under way count against the limit,
+  so a burst of concurrent guesses gets no more tries than a sequence.
+  A refusal says whether it is the first of its lock-out, so a caller can
+  audit one row per lock-out rather than one per guess.
+- :class:`PinVerifier` runs the PBKDF2 checks on threads of its own, with a
+  bounded number waiting (more are :class:`Busy`), so a flood of logins
+  never holds up recordings, configuration checks or anything else on the
+  shared thread pool.  An unknown account is checked against a hash of the
+  same cost, so its answer takes as long as a known one's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from cti.config import verify_pin
+from cti.config.pins import DEFAULT_ITERATIONS, SCHEME
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """``failures`` within ``window_s`` lock a key for ``lockout_s``."""
+
+    failures: int
+    window_s: float
+    lockout_s: float
+
+
+@dataclass(slots=True)
+class _Key:
+    failures: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+    locked_until: float = 0.0
+    refusals: int = 0  # refusals during the current lock-out
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An attempt refused without checking it: answer 429 with ``Retry-After``."""
+
+    key: str
+    retry_after_s: float
+    first_of_lockout: bool
+    """True for the first refusal of a lock-out (audit it; the later ones are counted)."""
+
+    @property
+    def retry_after_header(self) -> str:
+        return str(max(1, int(self.retry_after_s + 0.999)))
+
+
+class Attempt:
+    """An admitted attempt; close it with :meth:`failed` or :meth:`succeeded`."""
+
+    __slots__ = ("_closed", "_keys", "_throttle")
+
+    def __init__(self, throttle: LoginThrottle, keys: list[tuple[str, Limit]]) -> None:
+        self._throttle = throttle
+        self._keys = keys
+        self._closed = False
+
+    def failed(self) -> list[str]:
+        """Count the failure; the keys it locked (empty when none)."""
+        if self._closed:
+            return []
+        self._closed = True
+        return self._throttle._close(self._keys, failed=True)
+
+    def succeeded(self) -> None:
+        """Forget the account's failures (the address's stay counted)."""
+        if not self._closed:
+            self._closed = True
+            self._throttle._close(self._keys, failed=False)
+
+    def abandon(self) -> None:
+        """Neither a failure nor a success (the check could not be made)."""
+        if not self._closed:
+            self._closed = True
+            self._throttle._close(self._keys, failed=None)
+
+
+class LoginThrottle:
+    """Failure counts per account and per client address (see the module docstring)."""
+
+    def __init__(
+        self,
+        per_account: Limit,
+        per_address: Limit,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.per_account = per_account
+        self.per_address = per_address
+        self._clock = clock
+        self._max_keys = max_keys
+        self._keys: OrderedDict[str, _Key] = OrderedDict()
+        self.refused = 0
+
+    def __repr__(self) -> str:
+        return f"<LoginThrottle keys={len(self._keys)} refused={self.refused}>"
+
+    def admit(self, account: str | None, address: str | None) -> Attempt | Refusal:
+        """An :class:`Attempt` to check, or a :class:`Refusal` to answer at once."""
+        keys: list[tuple[str, Limit]] = []
+        if account is not None:
+            keys.append((f"account:{account}", self.per_account))
+        if address is not None:
+            keys.append((f"address:{address}", self.per_address))
+        now = self._clock()
+        for key, limit in keys:
+            state = self._state(key)
+            self._expire(state, limit, now)
+            if state.locked_until > now:
+                state.refusals += 1
+                self.refused += 1
+                return Refusal(key, state.locked_until - now, state.refusals == 1)
+            if len(state.failures) + state.in_flight >= limit.failures:
+                # Attempts under way would reach the limit: not locked yet, try again soon.
+                self.refused += 1
+                return Refusal(key, 1.0, first_of_lockout=False)
+        for key, _ in keys:
+            self._keys[key].in_flight += 1
+        return Attempt(self, keys)
+
+    def locked(self, account: str | None, address: str | None) -> float:
+        """Seconds until both keys are free again (0 when neither is locked)."""
+        now = self._clock()
+        longest = 0.0
+        for key in (f"account:{account}" if account else None, f"address:{address}"):
+            state = self._keys.get(key) if key else None
+            if state is not None:
+                longest = max(longest, state.locked_until - now)
+        return longest
+
+    def _state(self, key: str) -> _Key:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _Key()
+            while len(self._keys) > self._max_keys:
+                oldest, old = next(iter(self._keys.items()))
+                if old.in_flight:
+                    break
+                del self._keys[oldest]
+        else:
+            self._keys.move_to_end(key)
+        return state
+
+    @staticmethod
+    def _expire(state: _Key, limit: Limit, now: float) -> None:
+        while state.failures and state.failures[0] <= now - limit.window_s:
+            state.failures.popleft()
+        if state.locked_until and state.locked_until <= now:
+            state.locked_until = 0.0
+            state.refusals = 0
+
+    def _close(self, keys: list[tuple[str, Limit]], *, failed: bool | None) -> list[str]:
+        now = self._clock()
+        locked: list[str] = []
+        for key, limit in keys:
+            state = self._state(key)
+            state.in_flight = max(0, state.in_flight - 1)
+            if failed is None:
+                continue
+            if not failed:
+                if key.startswith("account:"):
+                    state.failures.clear()
+                continue
+            self._expire(state, limit, now)
+            state.failures.append(now)
+            if len(state.failures) >= limit.failures and state.locked_until <= now:
+                state.locked_until = now + limit.lockout_s
+                state.refusals = 0
+                state.failures.clear()
+                locked.append(key)
+        return locked
+
+
+class Busy(Exception):
+    """Too many PIN checks are waiting: answer 429 and let the client retry."""
+
+
+class PinVerifier:
+    """PBKDF2 checks on ``workers`` threads of their own; at most ``queue`` more waiting."""
+
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = workers
+        self.queue = queue
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-check")
+        self._waiting = 0
+
+    def __repr__(self) -> str:
+        return f"<PinVerifier workers={self.workers} waiting={self._waiting}>"
+
+    async def verify(self, pin: str, encoded: str | None, *, like: str | None = None) -> bool:
+        """Whether ``pin`` matches ``encoded``; ``None`` (an unknown account) is never a match.
+
+        An unknown account is checked against a throw-away hash with the
+        iterations of ``like`` (a real account's hash), so it costs the same.
+        Raises :class:`Busy` when ``workers + queue`` checks are under way.
+        """
+        if self._waiting >= self.workers + self.queue:
+            raise Busy()
+        target = encoded if encoded is not None else _decoy(like)
+        self._waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            matched = await loop.run_in_executor(self._executor, verify_pin, pin, target)
+        finally:
+            self._waiting -= 1
+        return matched and encoded is not None
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _decoy(like: str | None) -> str:
+    iterations = DEFAULT_ITERATIONS
+    if like is not None:
+        parts = like.split("$")
+        if len(parts) == 4 and parts[1].isdigit():
+            iterations = int(parts[1])
+    return f"{SCHEME}${iterations}${secrets.token_hex(16)}${secrets.token_hex(32)}"
