@@ -38,7 +38,7 @@ from cti.api import live as live_api
 from cti.api import transfers as transfers_api
 from cti.api.audit import AUDITOR, Auditor
 from cti.api.auth import Authenticator
-from cti.api.connections import ConnectionCap, MaskedAccessLogger
+from cti.api.connections import ConnectionCap, MaskedAccessLogger, server_logger
 from cti.api.http import (
     AUTH,
     LIMITS,
@@ -377,6 +377,7 @@ class EngineProcess:
             handle_signals=False,
             keepalive_timeout=float(security.header_timeout_seconds),
             access_log_class=MaskedAccessLogger,
+            logger=server_logger(),
         )
         await self._runner.setup()
         server = self._runner.server

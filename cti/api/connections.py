@@ -8,17 +8,23 @@ sockets of everyone else); the server's keep-alive timeout, set from
 whose request head is not complete in time.  :class:`MaskedAccessLogger`
 writes one line per request with secrets dropped from the query, numbers
 masked (:func:`cti.logs.mask_target`), and no ``Referer``.
+:func:`server_logger` is the server's own logger: a request the HTTP parser
+refuses (a request line or header over the limits, bytes that are not HTTP)
+is one warning line naming the refusal, without a traceback and without
+the bytes sent (they may hold a token or a number).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from typing import Any
 
 import structlog
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 
 from cti.logs import mask_target
 
@@ -87,3 +93,26 @@ class MaskedAccessLogger(AbstractAccessLogger):
             )
         except Exception:
             self.logger.exception("access_log_failed")
+
+
+class _ParseRefusals(logging.Filter):
+    """Turns aiohttp's traceback for a request it could not parse into one plain line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            record.msg = "http_request_refused status=%s refusal=%s"
+            record.args = (exc.code, type(exc).__name__)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno = logging.WARNING
+            record.levelname = "WARNING"
+        return True
+
+
+def server_logger() -> logging.Logger:
+    """The logger the HTTP server reports its own errors to (see the module docstring)."""
+    logger = logging.getLogger("cti.http.server")
+    if not any(isinstance(f, _ParseRefusals) for f in logger.filters):
+        logger.addFilter(_ParseRefusals())
+    return logger

@@ -105,7 +105,7 @@ def too_many(request: web.Request, refusal: Refusal, action: str) -> web.Respons
         auditor.record(
             None,
             action,
-            refusal.key,
+            refusal.target,
             allowed=False,
             detail={"reason": "locked_out", "retry_after_s": round(refusal.retry_after_s)},
             rate_limited=False,
@@ -158,11 +158,19 @@ def _operation(request: web.Request) -> Any:
 
 
 def protected(request: web.Request) -> bool:
-    """Whether the request is for a resource that needs a token (a role-bound operation)."""
-    if request.path.startswith("/ws/"):
+    """Whether the request is for a resource that needs a token.
+
+    Everything under ``/api/``, ``/ws/`` and ``/metrics`` is, except the
+    operations documented as public (the login, the OpenAPI document); so
+    is a path there that names no resource (a probe).
+    """
+    path = request.path
+    if path.startswith("/ws/"):
         return True
+    if not path.startswith(("/api/", "/metrics")):
+        return False
     operation = _operation(request)
-    return operation is not None and bool(operation.roles)
+    return operation is None or bool(operation.roles)
 
 
 @web.middleware

@@ -63,6 +63,11 @@ class Refusal:
     """True for the first refusal of a lock-out (audit it; the later ones are counted)."""
 
     @property
+    def target(self) -> str:
+        """What is locked: the account (``agent:1003``) or ``address:...``."""
+        return self.key.removeprefix("account:")
+
+    @property
     def retry_after_header(self) -> str:
         return str(max(1, int(self.retry_after_s + 0.999)))
 
@@ -78,7 +83,7 @@ class Attempt:
         self._closed = False
 
     def failed(self) -> list[str]:
-        """Count the failure; the keys it locked (empty when none)."""
+        """Count the failure; what it locked (``agent:1003``, ``address:...``; often none)."""
         if self._closed:
             return []
         self._closed = True
@@ -190,7 +195,7 @@ class LoginThrottle:
                 state.locked_until = now + limit.lockout_s
                 state.refusals = 0
                 state.failures.clear()
-                locked.append(key)
+                locked.append(key.removeprefix("account:"))
         return locked
 
 
@@ -206,6 +211,9 @@ class PinVerifier:
         self.queue = queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-check")
         self._waiting = 0
+        self.checks = 0  # PBKDF2 checks made
+        self.busy = 0  # checks refused because too many were waiting
+        self.peak = 0  # most checks under way or waiting at once
 
     def __repr__(self) -> str:
         return f"<PinVerifier workers={self.workers} waiting={self._waiting}>"
@@ -218,9 +226,12 @@ class PinVerifier:
         Raises :class:`Busy` when ``workers + queue`` checks are under way.
         """
         if self._waiting >= self.workers + self.queue:
+            self.busy += 1
             raise Busy()
         target = encoded if encoded is not None else _decoy(like)
         self._waiting += 1
+        self.peak = max(self.peak, self._waiting)
+        self.checks += 1
         try:
             loop = asyncio.get_running_loop()
             matched = await loop.run_in_executor(self._executor, verify_pin, pin, target)
