@@ -18,8 +18,10 @@ a person's login) uses the same two pieces:
 - :class:`PinVerifier` runs the PBKDF2 checks on threads of its own, with a
   bounded number waiting (more are :class:`Busy`), so a flood of logins
   never holds up recordings, configuration checks or anything else on the
-  shared thread pool.  An unknown account is checked against a hash of the
-  same cost, so its answer takes as long as a known one's.
+  shared thread pool.  An unknown account's answer waits as long as a real
+  check takes, without hashing: its timing tells nothing, and guesses at
+  made-up accounts cost no CPU, while guesses at real ones are bounded by
+  the per-account throttle.
 """
 
 from __future__ import annotations
@@ -204,14 +206,25 @@ class Busy(Exception):
 
 
 class PinVerifier:
-    """PBKDF2 checks on ``workers`` threads of their own; at most ``queue`` more waiting."""
+    """PBKDF2 checks on ``workers`` threads of their own; at most ``queue`` more waiting.
+
+    An unknown account costs no CPU: its answer waits as long as a real
+    check takes now (a moving average of the real checks, queueing
+    included), so its timing tells nothing, and a flood of made-up account
+    numbers burns no core.  Until a real check has been timed, the first
+    unknown account is checked against a throw-away hash to calibrate.
+    Whether a check is :class:`Busy` depends only on the real checks under
+    way, the same for a known and an unknown account at that moment.
+    """
 
     def __init__(self, workers: int, queue: int) -> None:
         self.workers = workers
         self.queue = queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-check")
         self._waiting = 0
+        self.typical_s: float | None = None  # moving average of a real check's duration
         self.checks = 0  # PBKDF2 checks made
+        self.decoys = 0  # unknown accounts answered after a wait, without hashing
         self.busy = 0  # checks refused because too many were waiting
         self.peak = 0  # most checks under way or waiting at once
 
@@ -221,22 +234,29 @@ class PinVerifier:
     async def verify(self, pin: str, encoded: str | None, *, like: str | None = None) -> bool:
         """Whether ``pin`` matches ``encoded``; ``None`` (an unknown account) is never a match.
 
-        An unknown account is checked against a throw-away hash with the
-        iterations of ``like`` (a real account's hash), so it costs the same.
-        Raises :class:`Busy` when ``workers + queue`` checks are under way.
+        ``like`` is a real account's hash: the first unknown account is
+        checked against a throw-away hash of its cost.  Raises :class:`Busy`
+        when ``workers + queue`` real checks are under way.
         """
         if self._waiting >= self.workers + self.queue:
             self.busy += 1
             raise Busy()
+        if encoded is None and self.typical_s is not None:
+            self.decoys += 1
+            await asyncio.sleep(self.typical_s)
+            return False
         target = encoded if encoded is not None else _decoy(like)
         self._waiting += 1
         self.peak = max(self.peak, self._waiting)
         self.checks += 1
+        start = time.perf_counter()
         try:
             loop = asyncio.get_running_loop()
             matched = await loop.run_in_executor(self._executor, verify_pin, pin, target)
         finally:
             self._waiting -= 1
+        took = time.perf_counter() - start
+        self.typical_s = took if self.typical_s is None else 0.8 * self.typical_s + 0.2 * took
         return matched and encoded is not None
 
     def close(self) -> None:
