@@ -38,11 +38,17 @@ from cti.api import live as live_api
 from cti.api import transfers as transfers_api
 from cti.api.audit import AUDITOR, Auditor
 from cti.api.auth import Authenticator
-from cti.api.connections import ConnectionCap, MaskedAccessLogger, server_logger
+from cti.api.connections import (
+    ConnectionCap,
+    MaskedAccessLogger,
+    hide_server_version,
+    server_logger,
+)
 from cti.api.http import (
     AUTH,
     LIMITS,
     PRINCIPAL_KEY,
+    SERVER_NAME,
     THROTTLE,
     InputLimits,
     audit_refusals,
@@ -372,6 +378,7 @@ class EngineProcess:
 
     async def start(self) -> EngineProcess:
         security = self.manager.current.engine.security
+        hide_server_version(SERVER_NAME)
         self._runner = web.AppRunner(
             self.app,
             handle_signals=False,

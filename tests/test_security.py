@@ -484,6 +484,16 @@ async def test_headers_of_pages_and_api_answers(
             assert "aiohttp" not in server.lower() and "python" not in server.lower(), server
             assert not any(ch.isdigit() for ch in server), server
             assert headers["Referrer-Policy"] == "no-referrer", path
+        # A request the HTTP parser itself refuses is answered without versions too.
+        reader, writer = await asyncio.open_connection("127.0.0.1", stack.engine_process.port)
+        writer.write(b"GET /" + b"x" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        async with asyncio.timeout(5):
+            head = await reader.read(1000)
+        writer.close()
+        assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0], head
+        servers = [line for line in head.split(b"\r\n") if line.lower().startswith(b"server:")]
+        assert servers and not any(ch.isdigit() for ch in servers[0].decode()), servers
         _, headers, _ = await raw(stack, "GET", "/wallboard")
         policy = dict(
             part.strip().split(" ", 1) for part in headers["Content-Security-Policy"].split(";")

@@ -116,3 +116,16 @@ def server_logger() -> logging.Logger:
     if not any(isinstance(f, _ParseRefusals) for f in logger.filters):
         logger.addFilter(_ParseRefusals())
     return logger
+
+
+def hide_server_version(name: str) -> None:
+    """Answers the HTTP parser itself makes (a request it cannot read) name ``name`` too.
+
+    Those answers never reach the application's ``on_response_prepare``
+    (:func:`cti.api.http.secure_headers`), so aiohttp's default ``Server``
+    value, which names Python's and aiohttp's versions, is replaced at its
+    source.
+    """
+    from aiohttp import web_response
+
+    web_response.SERVER_SOFTWARE = name  # type: ignore[attr-defined]
