@@ -166,7 +166,8 @@ async def test_a_flood_of_wrong_pins_gets_bounded_pin_checks_and_unknown_agents_
     role_env(monkeypatch)
     from cti.api.agents import PINS
 
-    async with running_stack(tmp_path, empty_dsn) as stack:
+    patches = security(pin_hash_queue=4)
+    async with running_stack(tmp_path, empty_dsn, patches=patches) as stack:
         pins = stack.engine_process.app[PINS]
         timings = {}
         for agent in ("9876", "1003", "9877", "1004"):  # unknown, known, unknown, known
@@ -189,6 +190,35 @@ async def test_a_flood_of_wrong_pins_gets_bounded_pin_checks_and_unknown_agents_
         assert all(int(h["Retry-After"]) >= 1 for h in busy)
         assert pins.peak <= pins.workers + pins.queue
         assert pins.busy == len(busy)
+        # One attempt at a time per account: a second one at once is turned away unhashed.
+        checks = pins.checks
+        twice = await asyncio.gather(login(stack, "1010", "0000"), login(stack, "1010", "0000"))
+        assert sorted(status for status, _, _ in twice) == [401, 429]
+        assert pins.checks == checks + 1
+
+
+async def test_agents_who_were_not_failing_go_ahead_of_guesses() -> None:
+    from cti.api.throttle import PinVerifier
+    from cti.config import hash_pin
+
+    encoded = hash_pin("2468", iterations=100_000)
+    verifier = PinVerifier(workers=1, queue=8)
+    finished: list[str] = []
+
+    async def check(name: str, pin: str, priority: int) -> None:
+        matched = await verifier.verify(pin, encoded, priority=priority)
+        finished.append(f"{name}:{matched}")
+
+    try:
+        first = asyncio.create_task(check("guess-1", "0000", 3))
+        await asyncio.sleep(0)  # the first check takes the thread
+        queued = [asyncio.create_task(check(f"guess-{n}", "0000", 3)) for n in (2, 3)]
+        await asyncio.sleep(0)
+        honest = asyncio.create_task(check("honest", "2468", 0))
+        await asyncio.wait_for(asyncio.gather(first, *queued, honest), 60)
+    finally:
+        verifier.close()
+    assert finished == ["guess-1:False", "honest:True", "guess-2:False", "guess-3:False"]
 
 
 # -- audit ---------------------------------------------------------------------------

@@ -12,7 +12,8 @@ a person's login) uses the same two pieces:
   the credentials, so a correct PIN during a lock-out is refused too) or an
   :class:`Attempt`, which the caller closes with :meth:`Attempt.failed` or
   :meth:`Attempt.succeeded`.  Attempts under way count against the limit,
-  so a burst of concurrent guesses gets no more tries than a sequence.
+  so a burst of concurrent guesses gets no more tries than a sequence, and
+  an account has one attempt under way at a time (a person never needs two).
   A refusal says whether it is the first of its lock-out, so a caller can
   audit one row per lock-out rather than one per guess.
 - :class:`PinVerifier` runs the PBKDF2 checks on threads of its own, with a
@@ -27,12 +28,16 @@ a person's login) uses the same two pieces:
 from __future__ import annotations
 
 import asyncio
+import functools
+import heapq
+import itertools
 import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from cti.config import verify_pin
 from cti.config.pins import DEFAULT_ITERATIONS, SCHEME
@@ -140,13 +145,22 @@ class LoginThrottle:
                 state.refusals += 1
                 self.refused += 1
                 return Refusal(key, state.locked_until - now, state.refusals == 1)
-            if len(state.failures) + state.in_flight >= limit.failures:
+            concurrent = state.in_flight >= 1 and key.startswith("account:")
+            if concurrent or len(state.failures) + state.in_flight >= limit.failures:
                 # Attempts under way would reach the limit: not locked yet, try again soon.
                 self.refused += 1
                 return Refusal(key, 1.0, first_of_lockout=False)
         for key, _ in keys:
             self._keys[key].in_flight += 1
         return Attempt(self, keys)
+
+    def recent_failures(self, account: str) -> int:
+        """Failures of ``account`` still inside its window."""
+        state = self._keys.get(f"account:{account}")
+        if state is None:
+            return 0
+        self._expire(state, self.per_account, self._clock())
+        return len(state.failures)
 
     def locked(self, account: str | None, address: str | None) -> float:
         """Seconds until both keys are free again (0 when neither is locked)."""
@@ -208,6 +222,9 @@ class Busy(Exception):
 class PinVerifier:
     """PBKDF2 checks on ``workers`` threads of their own; at most ``queue`` more waiting.
 
+    Waiting checks go in order of ``priority`` (lowest first; the login
+    paths give the account's recent failures), then of arrival: an agent
+    who has not been failing goes ahead of guesses at accounts that have.
     An unknown account costs no CPU: its answer waits as long as a real
     check takes now (a moving average of the real checks, queueing
     included), so its timing tells nothing, and a flood of made-up account
@@ -221,7 +238,10 @@ class PinVerifier:
         self.workers = workers
         self.queue = queue
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-check")
-        self._waiting = 0
+        self._heap: list[tuple[int, int, asyncio.Future[bool], str, str]] = []
+        self._order = itertools.count()
+        self._running = 0
+        self._waiting = 0  # checks running or waiting
         self.typical_s: float | None = None  # moving average of a real check's duration
         self.checks = 0  # PBKDF2 checks made
         self.decoys = 0  # unknown accounts answered after a wait, without hashing
@@ -231,7 +251,9 @@ class PinVerifier:
     def __repr__(self) -> str:
         return f"<PinVerifier workers={self.workers} waiting={self._waiting}>"
 
-    async def verify(self, pin: str, encoded: str | None, *, like: str | None = None) -> bool:
+    async def verify(
+        self, pin: str, encoded: str | None, *, like: str | None = None, priority: int = 0
+    ) -> bool:
         """Whether ``pin`` matches ``encoded``; ``None`` (an unknown account) is never a match.
 
         ``like`` is a real account's hash: the first unknown account is
@@ -246,18 +268,43 @@ class PinVerifier:
             await asyncio.sleep(self.typical_s)
             return False
         target = encoded if encoded is not None else _decoy(like)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        heapq.heappush(self._heap, (priority, next(self._order), done, pin, target))
         self._waiting += 1
         self.peak = max(self.peak, self._waiting)
-        self.checks += 1
         start = time.perf_counter()
         try:
-            loop = asyncio.get_running_loop()
-            matched = await loop.run_in_executor(self._executor, verify_pin, pin, target)
+            self._pump(loop)
+            matched = await done
         finally:
             self._waiting -= 1
         took = time.perf_counter() - start
         self.typical_s = took if self.typical_s is None else 0.8 * self.typical_s + 0.2 * took
         return matched and encoded is not None
+
+    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
+        while self._running < self.workers and self._heap:
+            _, _, done, pin, target = heapq.heappop(self._heap)
+            if done.done():  # its request went away while it waited
+                continue
+            self._running += 1
+            self.checks += 1
+            work = loop.run_in_executor(self._executor, verify_pin, pin, target)
+            work.add_done_callback(functools.partial(self._finished, loop, done))
+
+    def _finished(
+        self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[bool], work: Any
+    ) -> None:
+        self._running -= 1
+        if not done.done():
+            if work.cancelled():
+                done.cancel()
+            elif work.exception() is not None:
+                done.set_exception(work.exception())
+            else:
+                done.set_result(work.result())
+        self._pump(loop)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

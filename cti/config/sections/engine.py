@@ -190,8 +190,9 @@ class Security(Section):
         default=1, description="threads that check PINs, apart from every other work"
     )
     pin_hash_queue: Annotated[Int, Field(ge=1, le=10_000)] = Field(
-        default=8,
-        description="PIN checks that may wait for a thread; more at once are answered 429",
+        default=64,
+        description="PIN checks that may wait for a thread (a whole shift logging in at"
+        " once); more at once are answered 429",
     )
     json_max_bytes: Annotated[Int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
         default=1024 * 1024, description="largest request body; larger ones are answered 413"
