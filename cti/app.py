@@ -273,7 +273,9 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app[THROTTLE] = LoginThrottle(
         _limit(security.login_per_account), _limit(security.login_per_address)
     )
-    pins = PinVerifier(security.pin_hash_workers, security.pin_hash_queue)
+    pins = PinVerifier(
+        security.pin_hash_workers, security.pin_hash_queue, nice=security.pin_hash_nice
+    )
     app[agents_api.PINS] = pins
 
     async def _close_pins(_: web.Application) -> None:

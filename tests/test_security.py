@@ -547,3 +547,18 @@ async def test_the_wallboard_keeps_its_token_in_the_tab_only(
             " localStorage.getItem('hotline.wallboard.token'), localStorage.length]"
         )
         assert kept == [WALLBOARD, None, 0]
+
+
+async def test_unknown_accounts_share_one_calibration_then_cost_no_hashing() -> None:
+    from cti.api.throttle import PinVerifier
+    from cti.config import hash_pin
+
+    like = hash_pin("1357", iterations=100_000)
+    verifier = PinVerifier(workers=1, queue=4)
+    try:
+        guesses = [verifier.verify("0000", None, like=like) for _ in range(20)]
+        results = await asyncio.wait_for(asyncio.gather(*guesses), 60)
+    finally:
+        verifier.close()
+    assert results == [False] * 20
+    assert (verifier.checks, verifier.decoys, verifier.busy) == (1, 19, 0)

@@ -129,8 +129,8 @@ async def login(request: web.Request) -> web.Response:
     try:
         # PBKDF2 costs ~0.5 s of CPU by design: on the verifier's own threads, never
         # the event loop or the shared pool; an unknown agent costs the same.
-        # Agents who have not been failing go ahead of guesses at those who have.
-        failures = request.app[THROTTLE].recent_failures(f"agent:{body.agent}")
+        # Agents who have not been failing go ahead of guesses.
+        failures = request.app[THROTTLE].recent_failures(f"agent:{body.agent}", request.remote)
         matched = await request.app[PINS].verify(
             body.pin, agent.pin_hash if agent else None, like=like, priority=failures
         )

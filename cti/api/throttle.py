@@ -28,10 +28,13 @@ a person's login) uses the same two pieces:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import heapq
 import itertools
+import os
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -154,13 +157,19 @@ class LoginThrottle:
             self._keys[key].in_flight += 1
         return Attempt(self, keys)
 
-    def recent_failures(self, account: str) -> int:
-        """Failures of ``account`` still inside its window."""
-        state = self._keys.get(f"account:{account}")
-        if state is None:
-            return 0
-        self._expire(state, self.per_account, self._clock())
-        return len(state.failures)
+    def recent_failures(self, account: str | None, address: str | None) -> int:
+        """Failures of ``account`` and of ``address`` still inside their windows."""
+        now = self._clock()
+        total = 0
+        for key, limit in (
+            (f"account:{account}" if account else None, self.per_account),
+            (f"address:{address}" if address else None, self.per_address),
+        ):
+            state = self._keys.get(key) if key else None
+            if state is not None:
+                self._expire(state, limit, now)
+                total += len(state.failures)
+        return total
 
     def locked(self, account: str | None, address: str | None) -> float:
         """Seconds until both keys are free again (0 when neither is locked)."""
@@ -223,8 +232,12 @@ class PinVerifier:
     """PBKDF2 checks on ``workers`` threads of their own; at most ``queue`` more waiting.
 
     Waiting checks go in order of ``priority`` (lowest first; the login
-    paths give the account's recent failures), then of arrival: an agent
-    who has not been failing goes ahead of guesses at accounts that have.
+    paths give the recent failures of the account and of the client
+    address), then of arrival: an agent who has not been failing goes ahead
+    of guesses from addresses and at accounts that have.  The threads run
+    ``nice`` steps below the rest of the engine (Linux), so that when the
+    machine is short of CPU the checks wait, not the calls, recordings or
+    configuration work.
     An unknown account costs no CPU: its answer waits as long as a real
     check takes now (a moving average of the real checks, queueing
     included), so its timing tells nothing, and a flood of made-up account
@@ -234,15 +247,22 @@ class PinVerifier:
     way, the same for a known and an unknown account at that moment.
     """
 
-    def __init__(self, workers: int, queue: int) -> None:
+    def __init__(self, workers: int, queue: int, *, nice: int = 0) -> None:
         self.workers = workers
         self.queue = queue
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pin-check")
+        self.nice = nice
+        self._executor = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="pin-check",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
         self._heap: list[tuple[int, int, asyncio.Future[bool], str, str]] = []
         self._order = itertools.count()
         self._running = 0
         self._waiting = 0  # checks running or waiting
         self.typical_s: float | None = None  # moving average of a real check's duration
+        self._calibration: asyncio.Future[None] | None = None
         self.checks = 0  # PBKDF2 checks made
         self.decoys = 0  # unknown accounts answered after a wait, without hashing
         self.busy = 0  # checks refused because too many were waiting
@@ -263,11 +283,24 @@ class PinVerifier:
         if self._waiting >= self.workers + self.queue:
             self.busy += 1
             raise Busy()
-        if encoded is None and self.typical_s is not None:
+        if encoded is not None:
+            return await self._check(pin, encoded, encoded, priority)
+        while self._calibration is not None:
+            # Another unknown account is calibrating: wait for it, then as long as it took.
+            await asyncio.shield(self._calibration)
+        if self.typical_s is not None:
             self.decoys += 1
             await asyncio.sleep(self.typical_s)
             return False
-        target = encoded if encoded is not None else _decoy(like)
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._calibration = mine
+        try:
+            return await self._check(pin, None, _decoy(like), priority)
+        finally:
+            self._calibration = None
+            mine.set_result(None)
+
+    async def _check(self, pin: str, encoded: str | None, target: str, priority: int) -> bool:
         loop = asyncio.get_running_loop()
         done: asyncio.Future[bool] = loop.create_future()
         heapq.heappush(self._heap, (priority, next(self._order), done, pin, target))
@@ -308,6 +341,15 @@ class PinVerifier:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this thread ``nice`` steps below the rest of the process (Linux threads)."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + nice)
 
 
 def _decoy(like: str | None) -> str:

@@ -189,6 +189,11 @@ class Security(Section):
     pin_hash_workers: Annotated[Int, Field(ge=1, le=16)] = Field(
         default=1, description="threads that check PINs, apart from every other work"
     )
+    pin_hash_nice: Annotated[Int, Field(ge=0, le=19)] = Field(
+        default=5,
+        description="how far below the engine's other threads PIN checks run (Linux nice"
+        " steps): when CPU is short, logins wait rather than calls and recordings",
+    )
     pin_hash_queue: Annotated[Int, Field(ge=1, le=10_000)] = Field(
         default=64,
         description="PIN checks that may wait for a thread (a whole shift logging in at"
