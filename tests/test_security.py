@@ -143,6 +143,7 @@ async def test_wrong_bearer_tokens_lock_the_address_for_every_role(
     ) as stack:
         status, _, _ = await raw(stack, "GET", "/api/supervisor/agents", token=SUPERVISOR)
         assert status == 200
+        seated = await stack.login("1003", "s01", ready=False)
         for guess in range(5):
             status, _, body = await raw(stack, "GET", "/api/supervisor/agents", token=f"g{guess}")
             assert status == 401, body
@@ -152,8 +153,11 @@ async def test_wrong_bearer_tokens_lock_the_address_for_every_role(
         for token in (SUPERVISOR, ADMIN, WALLBOARD):
             status, _, _ = await raw(stack, "GET", "/api/supervisor/agents", token=token)
             assert status == 429
-        status, _, _ = await login(stack, "1003", "1003")
+        status, _, _ = await login(stack, "1004", "1004", seat="s02")
         assert status == 429
+        # A live agent session cannot be guessed: the seat behind this address keeps working.
+        status, _, body = await raw(stack, "GET", "/api/agents/me", token=seated)
+        assert status == 200 and body["agent"] == "1003", body
         rows = await audit_rows(stack, "action = 'token_refused'")
         assert [(r["target"], r["detail"]["reason"]) for r in rows] == [
             ("address:127.0.0.1", "locked_out")

@@ -14,7 +14,8 @@ Contract of every endpoint under ``/api/``:
   size is a ``413``;
 - a wrong bearer token counts as a failed login of the client address
   (:mod:`cti.api.throttle`); a locked address gets ``429`` with
-  ``Retry-After`` whatever token it sends;
+  ``Retry-After`` whatever role token it sends (a live agent session still
+  passes: it cannot be guessed, and seats share addresses);
 - every error is JSON ``{"error": code, "message": text, "field"?: name}``;
   a database that cannot be reached is a ``503``; an unexpected exception is
   logged with its traceback and answered ``500`` (a bug, never a design).
@@ -128,6 +129,14 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     header = request.headers.get("Authorization")
     if not header:
         return await handler(request)
+    auth = request.app[AUTH]
+    token = auth.bearer(header)
+    # A live agent session (a random 192-bit token) passes even from a locked address:
+    # the colleagues of a seat behind the same address keep working.
+    found = auth.session(token) if token else None
+    if found is not None:
+        request[PRINCIPAL_KEY] = found
+        return await handler(request)
     throttle = request.app.get(THROTTLE)
     attempt = None
     if throttle is not None:
@@ -135,7 +144,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if isinstance(admitted, Refusal):
             return too_many(request, admitted, "token_refused")
         attempt = admitted
-    found = request.app[AUTH].from_header(header)
+    found = auth.principal(token) if token else None
     if attempt is not None:
         if found is None:
             attempt.failed()

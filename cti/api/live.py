@@ -294,6 +294,7 @@ async def _authenticated(
     request: web.Request, ws: Socket, roles: tuple[Role, ...]
 ) -> Principal | None:
     who = request.get(PRINCIPAL_KEY)
+    token: str | None = None
     if who is None:
         timeout = request.app.get(SOCKET_AUTH_S, AUTH_TIMEOUT_S)
         try:
@@ -305,6 +306,8 @@ async def _authenticated(
         if token is None:
             await _refuse(request, ws, CLOSE_POLICY, "bad_message", "send an auth message first")
             return None
+        who = request.app[AUTH].session(token)
+    if who is None and token is not None:
         throttle = request.app.get(THROTTLE)
         attempt = None
         if throttle is not None:

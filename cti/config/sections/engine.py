@@ -170,7 +170,7 @@ def _account_throttle() -> Throttle:
 
 
 def _address_throttle() -> Throttle:
-    return Throttle(failures=50, window_seconds=900, lockout_seconds=900)
+    return Throttle(failures=200, window_seconds=900, lockout_seconds=900)
 
 
 class Security(Section):
@@ -184,7 +184,8 @@ class Security(Section):
     login_per_address: Throttle = Field(
         default_factory=_address_throttle,
         description="failed logins and wrong bearer tokens per client address before a"
-        " lock-out (a call centre behind one address needs room for honest typos)",
+        " lock-out (a call centre behind one address needs room for honest typos and"
+        " for the stale tokens of every toolbar after an engine restart)",
     )
     pin_hash_workers: Annotated[Int, Field(ge=1, le=16)] = Field(
         default=1, description="threads that check PINs, apart from every other work"
