@@ -255,9 +255,10 @@ def _no_constant(name: str) -> Any:
 def parse_json(text: str | bytes, max_depth: int) -> Any:
     """JSON text to Python values; ``ValueError`` for anything a handler must not see.
 
-    Refused: text that is not JSON, ``NaN`` and infinities, nesting deeper
-    than ``max_depth``, and text PostgreSQL cannot store (NUL, unpaired
-    surrogates).  Never raises anything else, whatever the input.
+    Refused: text that is not JSON, ``NaN`` and infinities, integers of more
+    than 4300 digits, and nesting deeper than ``max_depth``.  Never raises
+    anything else, whatever the input.  (Text PostgreSQL cannot store is
+    for the caller to refuse: see :func:`cti.api.audit.unstorable`.)
     """
     try:
         value = json.loads(text, parse_constant=_no_constant)
