@@ -121,9 +121,9 @@ async def login(request: web.Request) -> web.Response:
     # The throttle is asked before any hashing: a locked account or address is
     # refused whatever the PIN (see cti.api.throttle).
     admitted = request.app[THROTTLE].admit(f"agent:{body.agent}", request.remote)
-    if isinstance(admitted, Refusal):
-        return too_many(request, admitted, "agent_login")
     agent = engine.config.agent(body.agent)
+    if isinstance(admitted, Refusal):
+        return too_many(request, admitted, "agent_login", known_account=agent is not None)
     known = engine.config.agents.agents
     like = known[0].pin_hash if known else None
     try:
@@ -144,7 +144,7 @@ async def login(request: web.Request) -> web.Response:
         raise
     if not matched:
         locked = admitted.failed()
-        _audit_login(request, body.agent, locked)
+        _audit_login(request, body.agent, locked, known=agent is not None)
         return error(401, "bad_credentials", "unknown agent or wrong PIN")
     admitted.succeeded()
     if body.seat not in engine.seats:
@@ -160,7 +160,7 @@ async def login(request: web.Request) -> web.Response:
     return reply(s.Login(token=token, expires_at=expires, **view.model_dump()))
 
 
-def _audit_login(request: web.Request, agent: str, locked: list[str]) -> None:
+def _audit_login(request: web.Request, agent: str, locked: list[str], *, known: bool) -> None:
     auditor = request.app.get(AUDITOR)
     mark_audited(request)
     if auditor is None:
@@ -168,8 +168,8 @@ def _audit_login(request: web.Request, agent: str, locked: list[str]) -> None:
     detail: dict[str, Any] = {"reason": "bad_credentials", "address": request.remote or ""}
     if locked:
         detail["locked"] = locked
-    # Bounded: at most the throttle's failures per account and address in a window;
-    # the row that starts a lock-out is never left out.
+    # The row that locks a real agent out is never left out (there are only so many
+    # agents); the others share the bound of strangers' rows (cti.api.audit).
     auditor.record(
         None,
         "agent_login",
@@ -177,7 +177,7 @@ def _audit_login(request: web.Request, agent: str, locked: list[str]) -> None:
         allowed=False,
         detail=detail,
         actor=agent,
-        rate_limited=not locked,
+        rate_limited=not (known and f"agent:{agent}" in locked),
     )
 
 

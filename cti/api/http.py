@@ -99,8 +99,16 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error(500, "internal_error", "internal error")
 
 
-def too_many(request: web.Request, refusal: Refusal, action: str) -> web.Response:
-    """The ``429`` of a throttled login; the first refusal of a lock-out is audited."""
+def too_many(
+    request: web.Request, refusal: Refusal, action: str, *, known_account: bool = False
+) -> web.Response:
+    """The ``429`` of a throttled login; the first refusal of a lock-out is audited.
+
+    A lock-out of a real account (``known_account``) always gets its row:
+    there are only so many accounts.  Lock-outs of addresses and made-up
+    accounts are as many as a guesser likes, so their rows share the bound
+    of strangers' rows.
+    """
     auditor = request.app.get(AUDITOR)
     if auditor is not None and refusal.first_of_lockout:
         auditor.record(
@@ -109,7 +117,7 @@ def too_many(request: web.Request, refusal: Refusal, action: str) -> web.Respons
             refusal.target,
             allowed=False,
             detail={"reason": "locked_out", "retry_after_s": round(refusal.retry_after_s)},
-            rate_limited=False,
+            rate_limited=not (known_account and refusal.key.startswith("account:")),
         )
     # Later refusals of the same lock-out are counted by the throttle, not written.
     mark_audited(request)
