@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ def _thresholds(data: Any) -> None:
     data["wallboard"]["connection_rate_min_offered"] = 2
 
 
+def _covered_far_ahead(data: Any) -> None:
+    # The shipped holiday list runs out each December; this test is about calls.
+    data["covered_until"] = dt.date(2099, 12, 31)
+
+
 def _open(wb: dict[str, Any], figure: str, scope: str = "total") -> list[dict[str, Any]]:
     return [
         a
@@ -33,7 +39,8 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
     tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = role_env(monkeypatch)
-    async with running_stack(tmp_path, empty_dsn, patches={"engine.yaml": _thresholds}) as stack:
+    patches = {"engine.yaml": _thresholds, "calendar.yaml": _covered_far_ahead}
+    async with running_stack(tmp_path, empty_dsn, patches=patches) as stack:
         loop = asyncio.get_running_loop()
         queued_at: dict[str, float] = {}
 

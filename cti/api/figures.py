@@ -31,10 +31,13 @@ from cti.api.auth import Role
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER, Tracker
 from cti.config import Config
+from cti.config.coverage import days_covered
 from cti.engine.core import Engine
 
 READERS = (Role.WALLBOARD, Role.SUPERVISOR, Role.ADMIN, Role.QUALITY_INSPECTOR)
 TOTAL = "total"
+CALENDAR_DAYS = "calendar_days"
+"""The alarm raised when calendar.yaml's holidays run out soon (see cti.config.coverage)."""
 SHOWN_ALARMS = 20
 
 
@@ -181,6 +184,16 @@ class WallboardState:
             out.append(Reading("pause_minutes", agent, round(minutes, 1), level, float(limit)))
         return out
 
+    def _calendar_readings(self, now: float) -> list[Reading]:
+        """The holiday calendar's days ahead, red below ``calendar_alarm_days``."""
+        config = self.engine.config
+        days = days_covered(config, datetime.fromtimestamp(now, UTC))
+        if days is None:
+            return []
+        limit = config.engine.wallboard.calendar_alarm_days
+        level = RED if days < limit else OK
+        return [Reading(CALENDAR_DAYS, TOTAL, float(days), level, float(limit))]
+
     def compute(self) -> s.Wallboard:
         """Everything the wallboard shows, now; the alarm book is updated on the way."""
         engine = self.engine
@@ -205,7 +218,7 @@ class WallboardState:
         total, found = self._board(
             TOTAL, config.platform.name, queue_views, views, core.centre_figures(now), now
         )
-        readings += found + self._pause_readings(now)
+        readings += found + self._pause_readings(now) + self._calendar_readings(now)
         self.alarms.update(readings, now)
         t = config.engine.wallboard
         return s.Wallboard(
@@ -254,7 +267,12 @@ def _point(start: float, f: acd.Figures) -> s.ChartPoint:
 
 
 def _alarm(record: AlarmRecord) -> s.Alarm:
-    if record.threshold is None:
+    if record.figure == CALENDAR_DAYS:
+        message = (
+            f"the holiday calendar covers {record.value:.0f} more days"
+            f" (alarm below {record.threshold:.0f}): add the next notice to calendar.yaml"
+        )
+    elif record.threshold is None:
         message = f"{record.figure} {record.level}"
     else:
         message = f"{record.figure} = {record.value} (threshold {record.threshold})"

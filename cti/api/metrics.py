@@ -29,6 +29,7 @@ engine_errors_total                  counter    internal errors the engine caugh
 ari_requests{state}                  gauge      ARI requests under way / waiting for a slot
 arrivals_waiting                     gauge      new calls read but not yet taken up
 alarms_open{level}                   gauge      wallboard threshold alarms now open
+calendar_days_covered                gauge      days ahead the holiday calendar covers
 ===================================  =========  ==========================================
 
 Readers: the wallboard, supervisor, admin and quality-inspector tokens
@@ -51,6 +52,7 @@ from cti.api.http import principal
 from cti.api.promtext import CONTENT_TYPE, Exposition
 from cti.api.spec import Operation, register
 from cti.api.tracker import TRACKER
+from cti.config.coverage import days_covered
 from cti.errors import StoreError
 
 OUTCOMES = ("answered", "abandoned", "callback", "voicemail", "overflowed", "transferred")
@@ -175,6 +177,14 @@ async def render(app: web.Application) -> str:
     if board is not None:
         for alarm in board.alarms.open:
             levels[alarm.level] += 1
+    days = days_covered(engine.config)
+    if days is not None:
+        out.simple(
+            "hotline_calendar_days_covered",
+            "gauge",
+            "Days ahead that calendar.yaml's holiday list covers (negative once past).",
+            [({}, days)],
+        )
     out.simple(
         "hotline_alarms_open",
         "gauge",

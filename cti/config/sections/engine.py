@@ -140,6 +140,16 @@ class Wallboard(Section):
     waiting_callers: Threshold = Field(description="callers waiting above amber/red")
     longest_wait: Threshold = Field(description="longest wait seconds above amber/red")
     refresh_seconds: PositiveSeconds = 2
+    calendar_warning_days: Annotated[Int, Field(ge=0, le=366)] = Field(
+        default=60,
+        description="`hotline check-config` warns when the holiday calendar (calendar.yaml)"
+        " covers fewer days ahead than this",
+    )
+    calendar_alarm_days: Annotated[Int, Field(ge=0, le=366)] = Field(
+        default=30,
+        description="the wallboard raises an alarm (and /metrics shows"
+        " hotline_calendar_days_covered) when the calendar covers fewer days ahead than this",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Wallboard:
