@@ -9,12 +9,14 @@ nothing behind.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -335,6 +337,69 @@ def test_the_demo_removes_its_folder_when_interrupted(demo_tmp: Path, sig: signa
     finally:
         if proc.poll() is None:
             proc.kill()
+    assert _left(demo_tmp) == []
+
+
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "*.egg-info", "__pycache__", "*_cache", "test-artifacts", "var"
+)
+
+
+def test_the_demo_runs_from_an_installed_wheel_in_any_directory(
+    tmp_path: Path, demo_tmp: Path
+) -> None:
+    """Build the wheel, install it in a fresh virtualenv, run the demo from elsewhere."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=_NOT_SOURCE)
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = wheels.glob("hotline_cti-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [*pip, "--python", str(python), "install", "--no-deps", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    # The libraries come from the test environment; the project only from the wheel.
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    ours = sysconfig.get_paths()["purelib"]
+    (Path(purelib) / "test-libraries.pth").write_text(ours + "\n", encoding="utf-8")
+    shipped = subprocess.run(
+        [str(python), "-c", "import cti.shipped as s; print(s.config_dir())"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=demo_tmp,
+    ).stdout.strip()
+    assert shipped.startswith(str(venv)) and Path(shipped, "routing.yaml").is_file()
+
+    env = {**os.environ, "TMPDIR": str(demo_tmp)}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run(
+        [str(venv / "bin" / "hotline"), *DEMO, "--duration", "20", "--json"],
+        cwd=demo_tmp,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["adds_up"] and summary["errors"] == 0 and summary["calls"] >= 1
     assert _left(demo_tmp) == []
 
 
