@@ -137,7 +137,7 @@ class _Scrape(Collector):
             "Paused agents by pause reason.",
             [({"reason": k}, v) for k, v in sorted(counts.paused_by_reason.items())],
         )
-        yield from _queues(engine, now)
+        yield from _queues(engine, app.get(WALLBOARD), now)
         yield from _links(app.get(ARI), app.get(AMI))
         stats = self.stats
         writer = app.get(WRITER)
@@ -223,14 +223,16 @@ async def render(app: web.Application) -> str:
     return generate_latest(registry).decode()
 
 
-def _queues(engine: Any, now: float) -> Iterator[Metric]:
+def _queues(engine: Any, board: Any, now: float) -> Iterator[Metric]:
     import acd
+    import figures
 
     views = []
     for queue_id in engine.config.queues.queues:
         view = engine.acd.queue_view(acd.QueueId(queue_id), now)
         if view is not None:
-            views.append((queue_id, view, engine.acd.queue_figures(acd.QueueId(queue_id), now)))
+            today = board.today(queue_id) if board is not None else figures.Tally()
+            views.append((queue_id, view, today))
     yield _family("gauge", "hotline_queue_waiting", "Callers waiting in the queue.",
                   [({"queue": q}, v.waiting) for q, v, _ in views])  # fmt: skip
     yield _family("gauge", "hotline_queue_offering", "Callers being offered to an agent.",
@@ -244,7 +246,7 @@ def _queues(engine: Any, now: float) -> Iterator[Metric]:
     yield _family(
         "gauge",
         "hotline_queue_connection_rate_today",
-        "Connection rate (answered / offered) today.",
+        "Connection rate today (answered / offered calls answered or gone).",
         [({"queue": q}, f.connection_rate) for q, _, f in views if f.connection_rate is not None],
     )
 

@@ -232,9 +232,13 @@ class ReloadResult(_Out):
 
 
 class Figures(_Out):
-    """Counts and rates of one scope over one period (formulas in :mod:`acd.stats`)."""
+    """Counts and rates of one scope over one period (formulas in :mod:`figures.calls`).
+
+    ``in_queue``: offered callers still waiting, counted in no rate yet.
+    """
 
     offered: int
+    in_queue: int = 0
     answered: int
     answered_within_sl: int
     abandoned: int

@@ -1,0 +1,1 @@
+"""Reports over the stored call records: queries, periods, exports, the assessment sheet."""
