@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cti.demo:main", "engine + pbxsim + private PostgreSQL + scripted traffic"),
     "simulate": ("cti.simulate:main", "a virtual-time day of traffic against a config"),
     "bench": ("bench.cli:main", "benchmarks that print figures (acd, load)"),
+    "report": ("cti.reports.cli:main", "figures of a period, or the monthly assessment sheet"),
     "render-asterisk-conf": (
         "cti.asterisk_conf:main",
         "generate the seat part of pjsip.conf from config/",
