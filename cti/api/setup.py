@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from cti import web as pages
-from cti.api import admin, agents, figures, history, live, metrics, supervisor
+from cti.api import admin, agents, figures, history, live, metrics, reports, supervisor
 from cti.api.described import describe_others
 from cti.api.openapi import document
 from cti.api.spec import Operation, register
@@ -70,6 +70,7 @@ def install(app: web.Application) -> None:
     figures.add_routes(app)
     live.add_routes(app)
     metrics.add_routes(app)
+    reports.add_routes(app)
     describe_others(app)
     register(
         app,

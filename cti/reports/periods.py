@@ -41,11 +41,21 @@ class Period:
         return f"{self.first.isoformat()} – {self.last.isoformat()}"
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 def _date(text: str, what: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        found = dt.date.fromisoformat(text)
     except ValueError:
         raise PeriodError(f"{what}: {text!r} is not a date (YYYY-MM-DD)") from None
+    return _in_range(found, what)
+
+
+def _in_range(day: dt.date, what: str) -> dt.date:
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise PeriodError(f"{what}: {day.isoformat()} is outside {FIRST_YEAR}-{LAST_YEAR}")
+    return day
 
 
 def days(first: str, last: str, zone: ZoneInfo) -> Period:
@@ -61,7 +71,7 @@ def month(text: str, zone: ZoneInfo) -> Period:
     m = _MONTH.match(text)
     if m is None or not 1 <= int(m.group(2)) <= 12:
         raise PeriodError(f"--month: {text!r} is not a month (YYYY-MM)")
-    first = dt.date(int(m.group(1)), int(m.group(2)), 1)
+    first = _in_range(dt.date(int(m.group(1)), int(m.group(2)), 1), "--month")
     following = (first + dt.timedelta(days=32)).replace(day=1)
     return Period(first, following - dt.timedelta(days=1), zone)
 
@@ -75,6 +85,7 @@ def week(text: str, zone: ZoneInfo) -> Period:
         first = dt.date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError:
         raise PeriodError(f"--week: {text!r} is not an ISO week") from None
+    _in_range(first, "--week")
     return Period(first, first + dt.timedelta(days=6), zone)
 
 
