@@ -147,9 +147,9 @@ class WallboardState:
         self.day.on_call(call.record())
 
     def on_agent(self, change: acd.AgentStateChanged) -> None:
-        """An agent's state changed (``Engine.agent_listeners``)."""
-        self.day.on_agent(str(change.agent), change.status.value, change.state.value,
-                          self.engine.now_dt())  # fmt: skip
+        """An agent's state changed (``Engine.agent_listeners``), at the time stored with it."""
+        at = self.engine.agent_change_at or self.engine.now_dt()
+        self.day.on_agent(str(change.agent), change.status.value, change.state.value, at)
 
     def today(self, queue: str | None = None) -> figures.Tally:
         """Today's tally of ``queue`` (``None``: every queue), rolled to today first."""
@@ -313,6 +313,8 @@ def _alarm(record: AlarmRecord) -> s.Alarm:
         raised_at=_utc(record.raised_at),
         cleared_at=_utc(record.cleared_at) if record.cleared_at is not None else None,
         message=message,
+        acked_by=record.acked_by,
+        acked_at=_utc(record.acked_at) if record.acked_at is not None else None,
     )
 
 

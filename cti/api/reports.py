@@ -51,7 +51,6 @@ class MonthQuery(BaseModel):
 async def _report(request: web.Request, period_of: Callable[[Any], Any], by: str) -> Report:
     from cti.app import DATABASE
 
-    principal(request, *READERS)
     config = request.app[ENGINE].config
     try:
         period = period_of(config.timezone)
@@ -67,11 +66,13 @@ async def _report(request: web.Request, period_of: Callable[[Any], Any], by: str
 
 
 async def _figures(request: web.Request) -> Report:
+    principal(request, *READERS)
     q = query_of(request, FiguresQuery)
     return await _report(request, lambda zone: days(q.first, q.last, zone), q.by)
 
 
 async def _month(request: web.Request) -> Report:
+    principal(request, *READERS)
     q = query_of(request, MonthQuery)
     return await _report(request, lambda zone: month(q.month, zone), "queue")
 

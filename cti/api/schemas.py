@@ -302,6 +302,8 @@ class Alarm(_Out):
     raised_at: datetime
     cleared_at: datetime | None
     message: str
+    acked_by: str | None = None
+    acked_at: datetime | None = None
 
 
 class Wallboard(_Out):

@@ -8,7 +8,18 @@ from typing import Any
 from aiohttp import web
 
 from cti import web as pages
-from cti.api import admin, agents, figures, history, live, metrics, reports, supervisor
+from cti.api import (
+    admin,
+    agents,
+    console,
+    figures,
+    history,
+    live,
+    metrics,
+    persons,
+    reports,
+    supervisor,
+)
 from cti.api.described import describe_others
 from cti.api.openapi import document
 from cti.api.spec import Operation, register
@@ -71,6 +82,8 @@ def install(app: web.Application) -> None:
     live.add_routes(app)
     metrics.add_routes(app)
     reports.add_routes(app)
+    persons.add_routes(app)
+    console.add_routes(app)
     describe_others(app)
     register(
         app,
