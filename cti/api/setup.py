@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -54,12 +53,7 @@ def install(app: web.Application) -> None:
     Needs ``cti.api.agents.ENGINE`` and, for the parts that use them, the
     database, writer, outbox and recording service keys of ``cti.app``.
     """
-    engine = app[agents.ENGINE]
-
-    def local_date(ts: float) -> object:
-        return engine.config.local_date(datetime.fromtimestamp(ts, UTC))
-
-    tracker = Tracker(local_date)
+    tracker = Tracker()
     app[TRACKER] = tracker
     app[_DOCUMENT] = {}
     from cti.app import RECORDINGS
