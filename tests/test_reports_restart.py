@@ -123,8 +123,9 @@ async def test_figures_are_identical_before_a_sigkill_and_after_the_restart(
         async def settled() -> Any:
             board = await _get(http, f"{url}/api/wallboard")
             health = await _get(http, f"{url}/healthz")
-            if board is None or health is None or health["pending_writes"]:
-                return None
+            live = await _get(http, f"{url}/api/supervisor/calls")
+            if board is None or health is None or health["pending_writes"] or live != []:
+                return None  # a call still in progress (its survey, say) may change a figure
             today = board["total"]["today"]
             done = today["offered"] == 3 and today["in_queue"] == 0
             agents = board["total"]["agents"]
