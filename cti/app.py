@@ -34,6 +34,7 @@ from aiohttp import web
 from cti import logs
 from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
+from cti.api import figures as figures_api
 from cti.api import install as install_api
 from cti.api import transfers as transfers_api
 from cti.api.auth import Authenticator
@@ -294,6 +295,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         app[AMI] = ami
     manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)

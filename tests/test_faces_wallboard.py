@@ -65,9 +65,9 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
             assert wb["total"]["levels"]["waiting"] == "amber"
             general = next(q for q in wb["queues"] if q["id"] == "general")
             assert general["waiting"] == 1 and general["levels"]["waiting"] == "amber"
-            assert general["today"]["offered"] == 1
-            # One call offered, none answered yet: too few to judge the connection rate.
-            assert wb["total"]["today"]["connection_rate"] == 0
+            assert general["today"]["offered"] == 1 and general["today"]["in_queue"] == 1
+            # A caller still waiting is in no rate yet (docs/reports.md): none to judge.
+            assert wb["total"]["today"]["connection_rate"] is None
             assert wb["total"]["levels"]["connection_rate"] == "ok"
             assert general["levels"]["connection_rate"] == "ok"
             assert _open(wb, "connection_rate") == []
@@ -89,6 +89,7 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
             total = msg["wallboard"]["total"]
             assert total["waiting"] == 0 and total["levels"]["waiting"] == "ok"
             assert total["today"]["offered"] == 2 and total["today"]["connection_rate"] == 0
+            assert total["today"]["in_queue"] == 0
             assert total["levels"]["connection_rate"] == "red"
             assert _open(msg["wallboard"], "waiting") == []
             assert _open(msg["wallboard"], "connection_rate")
