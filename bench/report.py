@@ -23,18 +23,17 @@ import asyncio
 import json
 import time
 import uuid
-from pathlib import Path
 
 from bench.reportdata import fill_sql
 from cti.config import Config, load_config
 from cti.pgserver import PrivatePostgres
 from cti.reports.periods import month, year
 from cti.reports.report import build
+from cti.shipped import config_dir
 from cti.store.db import Database
 
 MONTH_TARGET_S = 2.0
 YEAR_TARGET_S = 10.0
-REPO = Path(__file__).resolve().parents[1]
 
 
 async def _measure(dsn: str, config: Config, ns: argparse.Namespace) -> dict[str, object]:
@@ -86,7 +85,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--by", default="queue")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--dsn", help="an empty database to fill (default: a private server)")
-    p.add_argument("--config", default=str(REPO / "config"))
+    p.add_argument("--config", default=str(config_dir()))
     p.add_argument("--parallel", action="store_true", help="let PostgreSQL use parallel workers")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     ns = p.parse_args(argv)

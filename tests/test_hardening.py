@@ -182,6 +182,13 @@ def _bad_inputs(tmp: Path, port: int) -> dict[str, list[list[str]]]:
         "demo": [["--config", missing], ["--duration", "soon"], ["--agents", "0"]],
         "bench": [["nosuch"], ["acd", "--seed", "x"], ["load", "--config", missing]],
         "render-asterisk-conf": [["--config", missing], ["--passwords", missing]],
+        "report": [
+            ["--month", "2026-13"],
+            ["--from", "2026-02-30", "--to", "2026-03-01"],
+            ["--format", "pdf"],
+            ["--by", "nosuch"],
+            ["--month", "2026-11", "--config", missing],
+        ],
     }
 
 

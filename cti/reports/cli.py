@@ -23,6 +23,7 @@ from cti.errors import ConfigError, StoreError
 from cti.reports import assessment, export
 from cti.reports.periods import Period, PeriodError, days, month, week
 from cti.reports.report import GROUPINGS, build
+from cti.shipped import config_dir
 from cti.store.db import Database
 
 ASSESSMENT_FORMATS = ("xlsx", "html", "json")
@@ -38,7 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--by", choices=GROUPINGS, help="grouping (default queue)")
     p.add_argument("--format", default="json", help="json | csv | xlsx (sheet: xlsx | html | json)")
     p.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    p.add_argument("--config", default="config", help="configuration directory")
+    p.add_argument(
+        "--config",
+        default=str(config_dir()),
+        help="configuration directory (default: the shipped deployment)",
+    )
     return p
 
 
