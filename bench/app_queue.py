@@ -3,7 +3,7 @@
 What is measured: from the caller's INVITE (SIPp, through the carrier trunk)
 to the INVITE the chosen agent's phone receives, at p50 and p99, under
 bursts of calls arriving at 5 and 20 calls per second.  The same SIPp load
-runs twice on one Asterisk booted from asterisk-conf/:
+runs three times on one Asterisk booted from asterisk-conf/:
 
 * **engine**: a call to 12345 goes to ``Stasis(hotline,...)``; ``hotline
   run`` (its own process, with PostgreSQL) answers it, queues it in the
@@ -12,12 +12,21 @@ runs twice on one Asterisk booted from asterisk-conf/:
   route, so both columns measure routing and not a prompt's length;
 * **app_queue**: a call to 7777xxxx goes to ``Queue(bench)`` (site addition
   ``extensions_local.conf``), a queue of the same seats with the equivalent
-  strategy ``leastrecent`` and no announcements.
+  strategy ``leastrecent`` and no announcements;
+* **floor**: the smallest Python ARI application that connects a caller to
+  an agent (:mod:`bench.floor_app`): it originates the agent leg the moment
+  it sees the caller's ``StasisStart`` and does nothing before.  The
+  engine's figure divided by this one is the cost of everything the engine
+  decides on the way (routing, queueing, the ACD, its records).
 
 Seat phones: every seat registers (its own credentials) to one SIPp that
 answers after 100 ms; callers hang up a second after being answered, and
 every burst has no more calls than there are seats, so no caller waits for
-a free agent: the figure is the decision and signalling path alone.
+a free agent: the figure is the decision and signalling path alone.  Before
+the first burst every seat must be reachable: Asterisk qualifies a contact
+right after it registers, and the SIPp that registered it is gone by then, so
+the bench qualifies each seat again once the answering SIPp listens, and
+stops if one stays unreachable.
 
 Run from a checkout (it uses asterisk-conf/ and the SIPp scenarios of
 tests/asterisk/), with an installed Asterisk (``ASTERISK_BIN`` or PATH),
@@ -41,6 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.floor_app import FloorApp
 from cti.config import load_config
 from cti.pgserver import PrivatePostgres
 
@@ -61,6 +71,7 @@ from tests.asterisk.pbx import (  # noqa: E402
 from tests.asterisk.sip import Phone, Sipp, call, render, sipp_binary  # noqa: E402
 
 RATES = (5, 20)
+MODES = ("app_queue", "engine", "floor")
 QUEUE_PREFIX = "7777"
 _STAMP = re.compile(r"^-{47} (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d+)$")
 _FROM_NUMBER = re.compile(r"^From:.*<sip:(\d+)@", re.M)
@@ -182,6 +193,28 @@ class Bench:
         self.phones = await Sipp.start(
             "phones", self.workdir, scenario, "-p", str(self.phones_port), "-aa", "-bind_local"
         )
+        await self.seats_reachable()
+
+    async def seats_reachable(self, timeout: float = 30.0) -> None:
+        """Qualify every seat until Asterisk finds each one reachable (ARI ``online``)."""
+        watcher = self.asterisk.ari(app="bench-watcher")
+        pending = {endpoint for _, _, endpoint in self.pairs}
+        try:
+            async with asyncio.timeout(timeout):
+                while pending:
+                    for endpoint in sorted(pending):
+                        self.asterisk.cli(f"pjsip qualify {endpoint}")
+                    await asyncio.sleep(0.5)  # the qualify's answer arrives on Asterisk's side
+                    for endpoint in sorted(pending):
+                        found = await watcher.endpoints.get("PJSIP", endpoint)
+                        if found.state == "online":
+                            pending.discard(endpoint)
+        except TimeoutError:
+            raise RuntimeError(
+                f"seats still unreachable after {timeout:.0f} s: {', '.join(sorted(pending))}"
+            ) from None
+        finally:
+            await watcher.close()
 
     async def burst(self, dialled: str, prefix: str, rate: int, calls: int) -> list[float]:
         """One burst of ``calls`` at ``rate``/s; the latency of each call in ms."""
@@ -236,7 +269,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     engine.workdir.mkdir(parents=True)
     try:
         await bench.register_phones()
-        latencies: dict[str, dict[int, list[float]]] = {"engine": {}, "app_queue": {}}
+        latencies: dict[str, dict[int, list[float]]] = {mode: {} for mode in MODES}
         # app_queue first, with no engine connected (its calls never touch Stasis).
         for rate in RATES:
             for _ in range(args.bursts):
@@ -252,13 +285,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 got = await bench.burst("12345", "13811", rate, min(seats, rate * 2))
                 latencies["engine"].setdefault(rate, []).extend(got)
                 await bench.settle(3)
+        await engine.stop()
+        # The floor: the same application name, now held by the minimal application.
+        client = bench.asterisk.ari()
+        await client.connect()
+        floor = FloorApp(client, [endpoint for _, _, endpoint in bench.pairs])
+        try:
+            for rate in RATES:
+                for _ in range(args.bursts):
+                    got = await bench.burst("12345", "13833", rate, min(seats, rate * 2))
+                    latencies["floor"].setdefault(rate, []).extend(got)
+                    await bench.settle(3)
+        finally:
+            await floor.close()
+            await client.close()
         for mode, by_rate in latencies.items():
             results[mode] = {str(rate): figures(v).as_json() for rate, v in by_rate.items()}
         results["ratio_p99"] = {
-            str(rate): round(
-                results["engine"][str(rate)]["p99_ms"] / results["app_queue"][str(rate)]["p99_ms"],
-                2,
-            )
+            str(rate): _ratio(results, "engine", "app_queue", rate, "p99_ms") for rate in RATES
+        }
+        results["engine_over_floor"] = {
+            str(rate): {
+                "p50": _ratio(results, "engine", "floor", rate, "p50_ms"),
+                "p99": _ratio(results, "engine", "floor", rate, "p99_ms"),
+            }
             for rate in RATES
         }
     finally:
@@ -271,19 +321,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _ratio(results: dict[str, Any], top: str, bottom: str, rate: int, key: str) -> float:
+    below = results[bottom][str(rate)][key]
+    return round(results[top][str(rate)][key] / below, 2) if below else float("nan")
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [
         f"INVITE -> agent INVITE on {results['asterisk']}, {results['seats']} seats, "
-        f"{results['bursts_per_rate']} bursts per rate",
-        f"{'calls/s':>8} | {'app_queue p50':>13} {'p99':>8} | {'engine p50':>10} {'p99':>8} "
-        f"| {'p99 ratio':>9}",
+        f"{results['bursts_per_rate']} bursts per rate (p50 / p99, ms)",
+        f"{'calls/s':>8} | {'app_queue':>15} | {'floor (ARI)':>15} | {'engine':>15} "
+        f"| {'engine / floor':>15}",
     ]
     for rate in RATES:
-        q = results["app_queue"][str(rate)]
-        e = results["engine"][str(rate)]
+        cells = [results[mode][str(rate)] for mode in ("app_queue", "floor", "engine")]
+        ratio = results["engine_over_floor"][str(rate)]
         lines.append(
-            f"{rate:>8} | {q['p50_ms']:>10.1f} ms {q['p99_ms']:>5.1f} ms | {e['p50_ms']:>7.1f} ms "
-            f"{e['p99_ms']:>5.1f} ms | {results['ratio_p99'][str(rate)]:>9.2f}"
+            f"{rate:>8} | "
+            + " | ".join(f"{c['p50_ms']:>6.1f} / {c['p99_ms']:>6.1f}" for c in cells)
+            + f" | {ratio['p50']:>5.2f}x / {ratio['p99']:>5.2f}x"
         )
     return "\n".join(lines)
 

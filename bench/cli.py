@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.logins:main",
         "recording download and config validation during a wrong-PIN flood",
     ),
+    "report": ("bench.report:main", "seconds to report a month and a year of 3 million calls"),
     "app-queue": (
         "bench.app_queue:main",
         "INVITE to agent INVITE: the engine vs app_queue on a real Asterisk",

@@ -80,6 +80,7 @@ from bench.loadsupport import (
 )
 from cti import logs
 from cti.config import ConfigManager
+from cti.shipped import config_dir
 
 BENCH_PIN = "2468"
 SPARE_AGENTS = 10
@@ -618,7 +619,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--talk", type=float, default=20.0, help="talk time, seconds")
     parser.add_argument("--time-scale", type=float, default=1.0, help="pbxsim's time scale")
     parser.add_argument("--ingest-seconds", type=float, default=2.0, help="CPU s per stream")
-    parser.add_argument("--config", default="config", help="configuration to start from")
+    parser.add_argument(
+        "--config", default=str(config_dir()), help="configuration to start from (the shipped one)"
+    )
     parser.add_argument("--profile", help="py-spy raw profile of the engine in the rate phases")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +34,7 @@ from aiohttp import web
 from cti import logs
 from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
+from cti.api import figures as figures_api
 from cti.api import install as install_api
 from cti.api import live as live_api
 from cti.api import transfers as transfers_api
@@ -68,6 +70,7 @@ from cti.errors import ConfigError, StoreError
 from cti.recording_api import add_recording_routes
 from cti.recording_service import RecordingService, RecordingSettings
 from cti.recording_source import AriRecordingSource
+from cti.shipped import config_dir
 from cti.store import Database
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
 from cti.writer import BufferedWriter
@@ -336,6 +339,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         app[AMI] = ami
     manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
     app.cleanup_ctx.append(_store)
+    app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
@@ -440,7 +444,11 @@ async def serve(settings: Settings, manager: ConfigManager) -> None:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="hotline run", description="Run the engine.")
-    parser.add_argument("--config", default="config", help="configuration directory")
+    parser.add_argument(
+        "--config",
+        default=str(config_dir()),
+        help="configuration directory (default: the shipped deployment)",
+    )
     parser.add_argument("--log-json", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -449,10 +457,13 @@ def main(argv: list[str]) -> int:
         manager = ConfigManager(args.config)
         settings = Settings.from_config(args.config, manager.current)
     except ConfigError as exc:
-        print(f"hotline run: {exc}")
+        print(f"hotline run: {exc}", file=sys.stderr)
         return 1
     if not settings.database_url:
-        print("hotline run: the database URL is not set (see engine.yaml database.dsn_env)")
+        print(
+            "hotline run: the database URL is not set (see engine.yaml database.dsn_env)",
+            file=sys.stderr,
+        )
         return 1
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings, manager))

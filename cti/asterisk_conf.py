@@ -32,6 +32,7 @@ from cti.config import ConfigInvalid, load_config
 from cti.config.config import Config
 from cti.config.errors import ConfigDirectoryMissing
 from cti.errors import CtiError
+from cti.shipped import config_dir
 
 SEATS_FILE = "pjsip_seats.conf"
 QUEUE_MEMBERS_FILE = "queues_seats.conf"
@@ -179,7 +180,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="hotline render-asterisk-conf",
         description="Generate the seat and DID parts of the Asterisk configuration from config/.",
     )
-    parser.add_argument("--config", default="config", help="configuration directory (config/)")
+    parser.add_argument(
+        "--config",
+        default=str(config_dir()),
+        help="configuration directory (default: the shipped deployment)",
+    )
     parser.add_argument(
         "--out", default="asterisk-conf", help="where to write (asterisk-conf/ or /etc/asterisk)"
     )

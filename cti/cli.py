@@ -3,7 +3,9 @@
 Each sub-command lives in the module that owns it and is imported only when
 it runs, so ``hotline check-config`` never pays for the engine's imports and a
 broken optional part cannot stop the others.  A sub-command handler takes the
-remaining arguments and returns the process exit status.
+remaining arguments and returns the process exit status.  Only commands that
+run are listed.  The project's own errors and the operating system's refusals
+that reach this point are printed as one line (exit 1), never a traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from cti.errors import CtiError
+
 # name -> ("module:function", one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("cti.app:main", "run the engine against Asterisk (or pbxsim)"),
@@ -20,8 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "config-schema": ("cti.config.cli:schema_main", "write the JSON Schema of the YAML files"),
     "sim": ("pbxsim.cli:main", "run pbxsim, the stand-in Asterisk, alone"),
     "demo": ("cti.demo:main", "engine + pbxsim + private PostgreSQL + scripted traffic"),
-    "simulate": ("cti.simulate:main", "a virtual-time day of traffic against a config"),
     "bench": ("bench.cli:main", "benchmarks that print figures (acd, load)"),
+    "report": ("cti.reports.cli:main", "figures of a period, or the monthly assessment sheet"),
     "render-asterisk-conf": (
         "cti.asterisk_conf:main",
         "generate the seat part of pjsip.conf from config/",
@@ -56,7 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ImportError, AttributeError) as exc:
         print(f"hotline {ns.command}: not available in this build ({exc})", file=sys.stderr)
         return 2
-    return handler(args[1:])
+    try:
+        return handler(args[1:])
+    except KeyboardInterrupt:
+        return 130
+    except (CtiError, OSError) as exc:
+        # A user's mistake or the machine's refusal (a missing directory, a
+        # port in use, an unreadable file): one line, never a traceback.
+        print(f"hotline {ns.command}: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror.lower()}"
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,6 +15,9 @@ What runs, all on loopback:
 
 It prints where to look, a status line every few seconds, and at the end a
 summary of the call records in PostgreSQL (``--json``: one JSON object).
+Everything it writes (recordings, the engine's state, the database) lives in
+one working folder that is removed on exit, whether the run ends by
+``--duration``, Ctrl-C or SIGTERM, unless ``--keep`` is given.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import sys
 import tempfile
@@ -43,6 +47,7 @@ from cti import logs
 from cti.app import EngineProcess, Settings
 from cti.config import AfterCutover, Config, ConfigManager
 from cti.pgserver import PrivatePostgres
+from cti.shipped import config_dir
 from cti.store import Database
 from pbxsim import CallerScript, DigitPress, PbxSim, PhoneScript, SimConfig
 
@@ -170,10 +175,25 @@ async def _drained(process: EngineProcess, stop: asyncio.Event, timeout: float) 
 
 
 async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the demo in a fresh working folder, removed at the end unless ``--keep``."""
+    workdir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            return await _run(args, workdir, stack)
+    finally:
+        if args.keep:
+            if not args.json:
+                print(f"working folder kept: {workdir}", flush=True)
+        else:
+            await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+
+async def _run(
+    args: argparse.Namespace, workdir: Path, stack: contextlib.AsyncExitStack
+) -> dict[str, Any]:
     rng = random.Random(args.seed)
     secret = os.environ.get(SECRET_ENV) or f"demo-{rng.getrandbits(48):x}"
     os.environ.setdefault("HOTLINE_TICKET_TOKEN", "demo-backend-token")
-    workdir = Path(tempfile.mkdtemp(prefix="hotline-demo-"))
     manager = ConfigManager(args.config)
     config = manager.current
     agents = [a for a in config.agents.agents if "general" in a.skills][: args.agents]
@@ -194,8 +214,10 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
     say("starting a private PostgreSQL ...")
     pg = PrivatePostgres()
+    stack.push_async_callback(asyncio.to_thread, pg.cleanup)
     await asyncio.to_thread(pg.start)
     backend = await DemoBackend().start()
+    stack.push_async_callback(backend.stop)
     sim = PbxSim(
         SimConfig(
             user="hotline",
@@ -205,6 +227,7 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
             keep_history=False,
         )
     )
+    stack.push_async_callback(sim.stop)
     await sim.start()
     settings = Settings.from_config(args.config, config, environ={}).with_(
         ari_url=sim.ari_url,
@@ -291,9 +314,6 @@ async def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await db.close()
         await process.stop()
-        await sim.stop()
-        await backend.stop()
-        await asyncio.to_thread(pg.cleanup)
     return summary
 
 
@@ -302,7 +322,11 @@ def main(argv: list[str]) -> int:
         prog="hotline demo",
         description="Run the engine on pbxsim with a private PostgreSQL and scripted calls.",
     )
-    parser.add_argument("--config", default="config", help="configuration directory")
+    parser.add_argument(
+        "--config",
+        default=str(config_dir()),
+        help="configuration directory (default: the shipped deployment)",
+    )
     parser.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     parser.add_argument("--calls-per-minute", type=float, default=10)
     parser.add_argument("--agents", type=int, default=8, help="scripted agents (<= 35)")
@@ -311,6 +335,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--json", action="store_true", help="print one JSON summary at the end")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the working folder (recordings, state) on exit"
+    )
     args = parser.parse_args(argv)
     if args.calls_per_minute <= 0 or args.agents < 1:
         parser.error("--calls-per-minute must be positive and --agents at least 1")

@@ -31,6 +31,8 @@ NUMBER_KEYS = frozenset(
         "from_number",
         "connected",
         "callback_number",
+        "presented",
+        "caller_id",
     }
 )
 SECRET_MARKERS = ("password", "secret", "token", "pin", "authorization", "passwd")

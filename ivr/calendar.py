@@ -133,6 +133,11 @@ class Calendar(BaseModel):
         default=None, description="weekly opening hours; absent means 7x24 (GB/T 33358)"
     )
     holidays: tuple[Holiday, ...] = ()
+    covered_until: dt.date | None = Field(
+        default=None,
+        description="the last day the holiday list is complete for (the end of the period the"
+        " latest official notice covers); absent: 31 December of the latest year listed",
+    )
 
     @model_validator(mode="after")
     def _disjoint(self) -> Calendar:
@@ -158,6 +163,26 @@ class Calendar(BaseModel):
         if now.tzinfo is None or now.utcoffset() is None:
             raise CalendarError(f"naive datetime {now.isoformat()} has no time zone")
         return now.astimezone(ZoneInfo(self.timezone))
+
+    def coverage_end(self) -> dt.date | None:
+        """The last day the holiday list speaks for, or None when it lists nothing.
+
+        Holidays are published a year at a time (国务院办公厅 notices), so a
+        list is taken to cover the whole of the latest year it names, unless
+        ``covered_until`` says otherwise.  After that day, holiday menus and
+        time conditions treat every day as an ordinary one.
+        """
+        if self.covered_until is not None:
+            return self.covered_until
+        days = [d for h in self.holidays for d in (h.end, *h.workdays)]
+        if not days:
+            return None
+        return dt.date(max(days).year, 12, 31)
+
+    def days_covered(self, today: dt.date) -> int | None:
+        """Days from ``today`` (local) to :meth:`coverage_end`; negative once past, None if empty."""
+        end = self.coverage_end()
+        return None if end is None else (end - today).days
 
     def holiday_name(self, day: dt.date) -> str | None:
         """The name of the holiday ``day`` falls in, or None."""

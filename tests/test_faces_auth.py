@@ -24,7 +24,13 @@ from tests.support.stack import running_stack
 pytestmark = pytest.mark.faces
 
 PRINCIPALS = ("none", "bogus", "agent", "supervisor", "quality_inspector", "admin", "wallboard")
-PARAMS = {"call_id": "c-unknown-1", "agent": "9999", "outbox_id": "424242", "action": "join"}
+PARAMS = {
+    "call_id": "c-unknown-1",
+    "agent": "9999",
+    "outbox_id": "424242",
+    "action": "join",
+    "alarm_id": "424242",
+}
 
 
 async def _call(stack: Any, method: str, path: str, token: str | None, body: Any) -> Any:

@@ -104,6 +104,13 @@ true
 """
 
 
+_TILES = """
+Object.fromEntries([...document.querySelectorAll('.tile')]
+  .filter(t => t.id.startsWith('tile-') && t.querySelector('.value'))
+  .map(t => [t.id.slice(5), t.querySelector('.value').textContent]))
+"""
+
+
 def _judge_the_rate_from_one_call(data: Any) -> None:
     data["wallboard"]["connection_rate_min_offered"] = 1
 
@@ -145,8 +152,12 @@ async def test_wallboard_follows_a_call_within_a_second_and_reconnects_after_res
         await page.wait_for("document.getElementById('tile-rate').dataset.level === 'red'")
         await page.wait_for("!!document.querySelector('#alarm-list li.alarm.red')")
         await page.screenshot("wallboard-alarm.png")
+        tiles = await page.evaluate(_TILES)
+        assert tiles["offered"] == "1" and tiles["abandoned"] == "1", tiles
 
-        # The engine restarts on the same port: the page reconnects by itself.
+        # The engine restarts on the same port: the page reconnects by itself, and
+        # today's figures, rebuilt from the store, are the ones it showed before.
+        await stack.flushed()
         old = stack.engine_process
         port = old.port
         await old.stop()
@@ -155,7 +166,8 @@ async def test_wallboard_follows_a_call_within_a_second_and_reconnects_after_res
         await again.start()
         try:
             await page.wait_for("document.body.dataset.conn === 'online'", 10)
-            await page.wait_for(f"{_text('#tile-abandoned .value')} === '0'", 5)
+            await page.wait_for(f"{_text('#tile-abandoned .value')} === '1'", 5)
+            assert await page.evaluate(_TILES) == tiles
         finally:
             await again.stop()
         assert page.exceptions == []

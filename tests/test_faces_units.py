@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
 
 import acd
 from cti.api.alarms import AMBER, OK, RED, AlarmBook, Reading, level_of
 from cti.api.auth import Authenticator, Principal, Role
 from cti.api.openapi import document
-from cti.api.promtext import Exposition, Histogram
 from cti.api.tracker import Tracker
 from cti.app import Settings, build_app
 from cti.config import ConfigManager
@@ -31,47 +31,37 @@ REPO = Path(__file__).resolve().parents[1]
 # -- Prometheus text -----------------------------------------------------------------
 
 
-def test_exposition_round_trips_through_a_strict_parser() -> None:
-    out = Exposition()
-    out.simple("x_total", "counter", "things\nseen", [({"kind": 'a"b\\c\nd'}, 3)])
-    out.simple("g", "gauge", "a gauge", [({}, 0.25), ({"q": "综合"}, math.nan)])
-    h = Histogram([1, 5, 10])
+def _count_sum(histogram: Any) -> tuple[float, float]:
+    (metric,) = histogram.collect()
+    found = {s.name.rsplit("_", 1)[-1]: s.value for s in metric.samples}
+    return found["count"], found["sum"]
+
+
+def test_tracker_histograms_round_trip_through_a_strict_parser() -> None:
+    tracker = Tracker()
     for v in (0.5, 1, 3, 7, 20):
-        h.observe(v)
-    out.histogram("wait_seconds", "waits", h, {"queue": "general"})
-    families = parse_exposition(out.text())
-    assert families["x_total"].value(kind='a"b\\c\nd') == 3
-    assert families["g"].value() == 0.25 and math.isnan(families["g"].value(q="综合"))
-    buckets = {
-        lab["le"]: v for n, lab, v in families["wait_seconds"].samples if n.endswith("_bucket")
-    }
-    # le is inclusive: 1 falls in the 1 bucket.
-    assert buckets == {"1": 2, "5": 3, "10": 4, "+Inf": 5}
-    assert families["wait_seconds"].samples[-2] == ("wait_seconds_sum", {"queue": "general"}, 31.5)
-
-
-def test_exposition_refuses_what_prometheus_would() -> None:
-    out = Exposition()
-    with pytest.raises(ValueError):
-        out.family("calls", "counter", "a counter must end in _total")
-    with pytest.raises(ValueError):
-        out.family("bad-name", "gauge", "")
-    out.family("g", "gauge", "")
-    with pytest.raises(ValueError):
-        out.family("g", "gauge", "twice")
-    with pytest.raises(ValueError):
-        out.sample("g", 1, {"__reserved": "x"})
+        tracker.wait.observe(v)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(tracker.wait)
+    families = parse_exposition(generate_latest(registry).decode())
+    samples = families["hotline_call_wait_seconds"].samples
+    buckets = {lab["le"]: v for n, lab, v in samples if n.endswith("_bucket")}
+    # le is inclusive: 1 falls in the 1.0 bucket.
+    assert buckets["1.0"] == 2 and buckets["5.0"] == 3 and buckets["10.0"] == 4
+    assert buckets["+Inf"] == 5
+    assert _count_sum(tracker.wait) == (5, 31.5)
 
 
 @given(st.lists(st.floats(min_value=0, max_value=1e6), max_size=50))
 def test_histogram_buckets_are_cumulative_and_count_everything(values: list[float]) -> None:
-    h = Histogram([1, 10, 100])
+    tracker = Tracker()
     for v in values:
-        h.observe(v)
-    counts = [n for _, n in h.cumulative()]
+        tracker.handle.observe(v)
+    (metric,) = tracker.handle.collect()
+    counts = [s.value for s in metric.samples if s.name.endswith("_bucket")]
     assert counts == sorted(counts) and counts[-1] == len(values)
-    assert counts[0] == sum(1 for v in values if v <= 1)
-    assert math.isclose(h.sum, sum(values))
+    assert counts[0] == sum(1 for v in values if v <= 15)
+    assert math.isclose(_count_sum(tracker.handle)[1], sum(values), abs_tol=1e-6)
 
 
 # -- alarms --------------------------------------------------------------------------
@@ -138,14 +128,14 @@ def _change(state: str, status: str = "ready", reason: str = "") -> acd.AgentSta
 
 
 def test_tracker_handle_time_is_talk_plus_wrapup() -> None:
-    tracker = Tracker(lambda ts: dt.date(2026, 1, 1))
+    tracker = Tracker()
     tracker.on_agent(_change("idle"), 0)
     tracker.on_agent(_change("ringing"), 10)
     tracker.on_agent(_change("on_call"), 12)
     tracker.on_agent(_change("wrapup"), 100)
     tracker.on_agent(_change("wrapup", "paused", "meeting"), 105)
     tracker.on_agent(_change("idle", "paused", "meeting"), 115)
-    assert tracker.handle.count == 1 and tracker.handle.sum == 103
+    assert _count_sum(tracker.handle) == (1, 103)
     assert tracker.since["1003"] == 115
     assert tracker.paused_since["1003"] == ("meeting", 105)
     tracker.on_agent(_change("idle", "paused", "break"), 120)
@@ -160,18 +150,12 @@ def _ended(queue: str, rating: int | None, outcome: str = "answered") -> Any:
     return SimpleNamespace(queue=queue, rating=rating, outcome=outcome, stamps=stamps)
 
 
-def test_tracker_satisfaction_per_queue_and_day() -> None:
-    day = {"today": dt.date(2026, 1, 1)}
-    tracker = Tracker(lambda ts: day["today"])
+def test_tracker_counts_outcomes_and_waits() -> None:
+    tracker = Tracker()
     for queue, rating in (("general", 1), ("general", 2), ("general", 4), ("desk", None)):
         tracker.on_ended(_ended(queue, rating), 0)
-    assert tracker.rated("general", 0).rate == pytest.approx(2 / 3)
-    assert tracker.rated(None, 0).rated == 3
-    assert tracker.rated("desk", 0).rate is None
-    assert tracker.wait.count == 4 and tracker.wait.sum == 32
+    assert _count_sum(tracker.wait) == (4, 32)
     assert tracker.outcomes["answered"] == 4
-    day["today"] = dt.date(2026, 1, 2)
-    assert tracker.rated(None, 1).rated == 0
 
 
 # -- the OpenAPI document of a built application ---------------------------------------

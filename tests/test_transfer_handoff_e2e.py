@@ -4,6 +4,7 @@ and supervisors whispering then barging in, end to end over real sockets."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +94,7 @@ async def test_blind_transfer_to_another_queue_keeps_the_waiting_time(
         assert ticket.body["agents"] == {"first_contact": "1003", "others": ["1004"]}
 
 
+@pytest.mark.hardening
 async def test_one_key_transfer_to_110_preempts_a_ringing_transfer(
     tmp_path: Path, empty_dsn: str
 ) -> None:
@@ -139,27 +141,89 @@ async def test_one_key_transfer_to_110_preempts_a_ringing_transfer(
             r for r in stack.requests("POST", "/channels") if r.params.get("channelId") == leg
         ]
         assert originate.params["endpoint"] == "PJSIP/110@carrier"
+        # 110 calls the person in danger back: it is shown the citizen's number, and the
+        # parallel line the hotline's.
+        assert originate.params["callerId"] == CALLER
+        (three_way,) = [
+            r
+            for r in stack.requests("POST", "/channels")
+            if r.params.get("channelId") == ringing["leg"]
+        ]
+        assert three_way.params["callerId"] == "12345"
         stack.sim.hangup_call(handle)
         (ended,) = await stack.wait_ended(1)
         row = await stack.call_row(ended.call_id)
         assert row["tags"]["emergency"] == "110", "the call record marks the hand-off"
         timeline = await rows(stack, ended.call_id)
         legs = [r["detail"] for r in timeline if r["kind"] == "leg_ended"]
-        assert [(x["kind"], x["target"], x["outcome"]) for x in legs] == [
-            ("three_way", "12319", "cancelled"),
-            ("emergency", "110", "completed"),
+        assert [(x["kind"], x["target"], x["outcome"], x["presented"]) for x in legs] == [
+            ("three_way", "12319", "cancelled", "12345"),
+            ("emergency", "110", "completed", CALLER),
         ]
+        assert row["tags"]["emergency_presented"] == CALLER
         kinds = [r["kind"] for r in timeline]
         order = ["transfer_started", "transfer_cancelled", "emergency", "transfer_started"]
         order += ["agent_left", "consultee_answered", "handed_over"]
         assert [k for k in kinds if k in order] == order, kinds
-        assert first(timeline, "emergency")["detail"] == {"number": "110", "mode": "blind"}
+        assert first(timeline, "emergency")["detail"] == {
+            "number": "110",
+            "mode": "blind",
+            "presented": CALLER,
+        }
         assert_handle_time(
             stack, "1003", first(timeline, "answered"), first(timeline, "agent_left")
         )
         await stack.backend.wait_until(lambda: len(stack.backend.creates_received()) == 1)
         (ticket,) = stack.backend.creates_received()
-        assert [t["kind"] for t in ticket.body["transfers"]] == ["three_way", "emergency"]
+        assert [(t["kind"], t["presented"]) for t in ticket.body["transfers"]] == [
+            ("three_way", "12345"),
+            ("emergency", CALLER),
+        ]
+
+
+def _hotline_shown_to_119(data: Any) -> None:
+    """lines.yaml: 119 is shown the hotline's number; 12319 the citizen's."""
+    for line in data["emergency"]:
+        if line["number"] == "119":
+            line["present"] = "hotline"
+    for line in data["parallel"]:
+        if "12319" in line["numbers"]:
+            line["present"] = "citizen"
+
+
+@pytest.mark.hardening
+async def test_the_presented_number_is_configured_per_target(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    remotes = (
+        RemoteScript(number="12319", trunk="hotline-12319", answer_after=None),
+        RemoteScript(number="119", answer_after=None),
+    )
+    async with running_stack(
+        tmp_path,
+        empty_dsn,
+        phones=[AGENT_PHONE],
+        patches={**PATCHES, "lines.yaml": _hotline_shown_to_119},
+        sim_options={"remotes": remotes},
+    ) as stack:
+        call, handle, token = await connected_call(stack, "1003", "s01", CallerScript(CALLER))
+        base = f"/api/calls/{call.call_id}"
+        body = {"mode": "three_way", "target": {"kind": "line", "ref": "city_management"}}
+        status, line = await stack.api("POST", base + "/transfer", token=token, json=body)
+        assert status == 201, line
+        status, fire = await stack.api(
+            "POST", base + "/emergency", token=token, json={"number": "119"}
+        )
+        assert status == 201, fire
+        await stack.engine.drain()
+        shown = {
+            r.params.get("channelId"): r.params.get("callerId")
+            for r in stack.requests("POST", "/channels")
+        }
+        assert shown[line["leg"]] == CALLER
+        assert shown[fire["leg"]] == "12345"
+        stack.sim.hangup_call(handle)
+        await stack.wait_ended(1)
 
 
 async def test_supervisor_whispers_then_barges(

@@ -69,6 +69,7 @@ def test_three_way_call_then_the_agent_drops_out() -> None:
         "started_at": T0.isoformat(),
         "outcome": "completed",
         "duration_s": 81.0,
+        "presented": "",
     }
     world.check()
 

@@ -80,7 +80,9 @@ class Target:
     dial string for targets reached by a leg (empty for a queue); ``label``
     a human name for the toolbar and the timeline; ``extension`` DTMF digits
     to key once the target answers (a parallel line's menu choice, e.g. 2 for
-    12366-2).
+    12366-2); ``caller_id`` what the target's phone shows as the caller
+    (``"name" <number>`` or a number): the citizen's number for 110/119/120,
+    who call the person in danger back, the hotline's for most others.
     """
 
     kind: TargetKind
@@ -88,6 +90,15 @@ class Target:
     dial: str = ""
     label: str = ""
     extension: str = ""
+    caller_id: str = ""
+
+    @property
+    def presented(self) -> str:
+        """The number in :attr:`caller_id`, without a display name."""
+        text = self.caller_id
+        if "<" in text and text.endswith(">"):
+            return text[text.rindex("<") + 1 : -1]
+        return text
 
     def __post_init__(self) -> None:
         if not self.ref:
@@ -111,6 +122,8 @@ class LegRecord:
     started_at: dt.datetime
     outcome: Outcome
     duration_s: float
+    presented: str = ""
+    """The number the target was shown as the caller ("" when none was set)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -120,4 +133,5 @@ class LegRecord:
             "started_at": self.started_at.isoformat(),
             "outcome": self.outcome.value,
             "duration_s": round(self.duration_s, 3),
+            "presented": self.presented,
         }

@@ -441,6 +441,7 @@ class TransferPlan:
             started_at=self.started_at,
             outcome=outcome,
             duration_s=duration,
+            presented=self.target.presented,
         )
         out.append(c.LegEnded(record))
         return S.DONE

@@ -115,24 +115,30 @@ def _view(request: web.Request, agent: str) -> s.AgentView:
     return agent_model(request.app[ENGINE], agent, _since(request, agent))
 
 
-async def login(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    body = await body_of(request, LoginRequest)
-    # The throttle is asked before any hashing: a locked account or address is
-    # refused whatever the PIN (see cti.api.throttle).
-    admitted = request.app[THROTTLE].admit(f"agent:{body.agent}", request.remote)
-    agent = engine.config.agent(body.agent)
+async def checked_pin(
+    request: web.Request, account: str, secret: str, encoded: str | None, *, action: str
+) -> web.Response | None:
+    """The one guarded PIN check of every login path (agents, persons): ``None`` when
+    ``secret`` matches ``encoded``, else the answer to give (401, or 429 with Retry-After).
+
+    ``account`` names the account for the throttle and the audit
+    (``agent:1003``); ``encoded`` is its stored hash, ``None`` when there is
+    no such account (or it may not log in here): it is answered as slowly as
+    a wrong PIN.  The throttle is asked before any hashing, so a locked
+    account or address is refused whatever the PIN (:mod:`cti.api.throttle`);
+    the PBKDF2 work runs on the verifier's own threads, never the event loop
+    or the shared pool; accounts and addresses that have not been failing go
+    ahead of guesses.
+    """
+    throttle = request.app[THROTTLE]
+    admitted = throttle.admit(account, request.remote)
     if isinstance(admitted, Refusal):
-        return too_many(request, admitted, "agent_login", known_account=agent is not None)
-    known = engine.config.agents.agents
+        return too_many(request, admitted, action, known_account=encoded is not None)
+    known = request.app[ENGINE].config.agents.agents
     like = known[0].pin_hash if known else None
     try:
-        # PBKDF2 costs ~0.5 s of CPU by design: on the verifier's own threads, never
-        # the event loop or the shared pool; an unknown agent costs the same.
-        # Agents who have not been failing go ahead of guesses.
-        failures = request.app[THROTTLE].recent_failures(f"agent:{body.agent}", request.remote)
         matched = await request.app[PINS].verify(
-            body.pin, agent.pin_hash if agent else None, like=like, priority=failures
+            secret, encoded, like=like, priority=throttle.recent_failures(account, request.remote)
         )
     except Busy:
         admitted.abandon()
@@ -142,11 +148,27 @@ async def login(request: web.Request) -> web.Response:
     except BaseException:
         admitted.abandon()
         raise
-    if not matched:
-        locked = admitted.failed()
-        _audit_login(request, body.agent, locked, known=agent is not None)
-        return error(401, "bad_credentials", "unknown agent or wrong PIN")
-    admitted.succeeded()
+    if matched:
+        admitted.succeeded()
+        return None
+    locked = admitted.failed()
+    _audit_login(request, action, account, locked, known=encoded is not None)
+    return error(401, "bad_credentials", "unknown account or wrong PIN")
+
+
+async def login(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    body = await body_of(request, LoginRequest)
+    agent = engine.config.agent(body.agent)
+    refusal_answer = await checked_pin(
+        request,
+        f"agent:{body.agent}",
+        body.pin,
+        agent.pin_hash if agent else None,
+        action="agent_login",
+    )
+    if refusal_answer is not None:
+        return refusal_answer
     if body.seat not in engine.seats:
         raise bad_request("seat", f"unknown seat {body.seat!r}")
     refusal = engine.agent_request(acd.AgentLogin(acd.AgentId(body.agent), acd.SeatId(body.seat)))
@@ -160,7 +182,9 @@ async def login(request: web.Request) -> web.Response:
     return reply(s.Login(token=token, expires_at=expires, **view.model_dump()))
 
 
-def _audit_login(request: web.Request, agent: str, locked: list[str], *, known: bool) -> None:
+def _audit_login(
+    request: web.Request, action: str, account: str, locked: list[str], *, known: bool
+) -> None:
     auditor = request.app.get(AUDITOR)
     mark_audited(request)
     if auditor is None:
@@ -168,16 +192,16 @@ def _audit_login(request: web.Request, agent: str, locked: list[str], *, known: 
     detail: dict[str, Any] = {"reason": "bad_credentials", "address": request.remote or ""}
     if locked:
         detail["locked"] = locked
-    # The row that locks a real agent out is never left out (there are only so many
-    # agents); the others share the bound of strangers' rows (cti.api.audit).
+    # The row that locks a real account out is never left out (there are only so many
+    # accounts); the others share the bound of strangers' rows (cti.api.audit).
     auditor.record(
         None,
-        "agent_login",
-        f"agent:{agent}",
+        action,
+        account,
         allowed=False,
         detail=detail,
-        actor=agent,
-        rate_limited=not (known and f"agent:{agent}" in locked),
+        actor=account.partition(":")[2],
+        rate_limited=not (known and account in locked),
     )
 
 

@@ -48,6 +48,8 @@ class AlarmRecord:
     threshold: float | None
     raised_at: float
     cleared_at: float | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
 
     def __repr__(self) -> str:
         state = "open" if self.cleared_at is None else "cleared"
@@ -124,6 +126,18 @@ class AlarmBook:
             drop = set(sorted(drop)[:excess])
             self.records = [r for r in self.records if r.id not in drop]
         return record
+
+    def acknowledge(self, alarm_id: int, who: str, now: float) -> AlarmRecord | None:
+        """``who`` has seen alarm ``alarm_id``; the record, or ``None`` when it is not kept.
+
+        The first acknowledgement stands; an alarm stays open until its figure recovers.
+        """
+        for record in self.records:
+            if record.id == alarm_id:
+                if record.acked_by is None:
+                    record.acked_by, record.acked_at = who, now
+                return record
+        return None
 
     def _close(self, key: tuple[str, str], now: float) -> AlarmRecord:
         record = self._open.pop(key)

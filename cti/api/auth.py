@@ -15,7 +15,10 @@ wallboard          ``HOTLINE_WALLBOARD_TOKEN``
 =================  ==============================
 
 Several tokens may be given for one role, separated by commas, each
-optionally as ``name:token`` so the audit log names the person.
+optionally as ``name:token`` so the audit log names the person.  Persons
+with a role of their own in ``agents.yaml`` (supervisors) may also log in
+with their number and PIN (:mod:`cti.api.persons`) and receive a session
+token for that role, named after them.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ class Authenticator:
                 name, _, token = item.strip().rpartition(":")
                 self._role_tokens.append((token, Principal(name or f"{role}-{index + 1}", role)))
         self._sessions: dict[str, AgentSession] = {}
+        self._persons: dict[str, tuple[Principal, float]] = {}
         self.on_closed: list[Callable[[str], None]] = []
 
     def __repr__(self) -> str:
@@ -96,6 +100,16 @@ class Authenticator:
         self._sessions[token] = AgentSession(agent, seat, expires)
         return token, expires
 
+    def open_person_session(self, person: str, role: Role) -> tuple[str, float]:
+        """A new token acting as ``role`` in the name of ``person`` (``"<number> <name>"``)."""
+        token = secrets.token_urlsafe(24)
+        expires = self._clock() + self.session_ttl_s
+        self._persons[token] = (Principal(person, role), expires)
+        return token, expires
+
+    def close_person_session(self, token: str) -> None:
+        self._persons.pop(token, None)
+
     def close_sessions(self, agent: str) -> None:
         """End every session of ``agent``; ``on_closed`` listeners hear of it."""
         tokens = [t for t, s in self._sessions.items() if s.agent == agent]
@@ -106,14 +120,23 @@ class Authenticator:
                 listener(agent)
 
     def session(self, token: str) -> Principal | None:
-        """The agent of a live session token (random, 192 bits: never worth throttling)."""
-        session = self._sessions.get(token) if token else None
-        if session is None:
+        """The agent or person of a live session token (random, 192 bits: never worth
+        throttling); ``None`` for anything else, role tokens included."""
+        if not token:
             return None
-        if session.expires < self._clock():
-            del self._sessions[token]
-            return None
-        return Principal(session.agent, Role.AGENT, session.seat)
+        session = self._sessions.get(token)
+        if session is not None:
+            if session.expires < self._clock():
+                del self._sessions[token]
+                return None
+            return Principal(session.agent, Role.AGENT, session.seat)
+        person = self._persons.get(token)
+        if person is not None:
+            if person[1] < self._clock():
+                del self._persons[token]
+                return None
+            return person[0]
+        return None
 
     @staticmethod
     def bearer(header: str | None) -> str | None:

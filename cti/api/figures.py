@@ -1,14 +1,17 @@
 """The wallboard's figures: per queue and in total, today, the last hour, the alarms.
 
-Counts and rates come from the ACD's own event stream (``acd.Acd`` views;
-formulas in :mod:`acd.stats`): calls waiting, longest current wait, today's
-offered / answered / abandoned, connection rate (接通率 = answered /
-offered), 15-second answer rate, average wait and handle time.  Agents by
-state are counted per queue over the agents whose skills meet the queue's
-requirements once fully relaxed.  Satisfaction comes from the
-:class:`~cti.api.tracker.Tracker`; the callback list length from the
-``callbacks`` table (refreshed by the live publisher), or the engine's own
-count while the database is away.
+Calls waiting, offering and the longest current wait come from the ACD's
+views.  Today's figures (offered / answered / abandoned, 接通率, 15-second
+answer rate, average wait and handle time, satisfaction) and the last hour's
+chart come from a :class:`figures.Day` fed with every call record and agent
+state change as the engine writes them (formulas in :mod:`figures.calls`; a
+caller still waiting counts as offered and in no rate until answered or
+gone).  On start the day is rebuilt from the stored records
+(:func:`rebuild`), so a restart changes no figure.  Agents by state are
+counted per queue over the agents whose skills meet the queue's requirements
+once fully relaxed.  The callback list length comes from the ``callbacks``
+table (refreshed by the live publisher), or the engine's own count while the
+database is away.
 
 The thresholds of ``engine.yaml`` (``wallboard``) set each figure's level;
 every computation feeds the :class:`~cti.api.alarms.AlarmBook`, and agents
@@ -18,12 +21,15 @@ paused longer than their reason's ``max_minutes`` raise an alarm too.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 import acd
+import figures
 from cti.api import schemas as s
 from cti.api.agents import ENGINE
 from cti.api.alarms import OK, RED, AlarmBook, AlarmRecord, Reading, level_of
@@ -31,10 +37,18 @@ from cti.api.auth import Role
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER, Tracker
 from cti.config import Config
+from cti.config.coverage import days_covered
+from cti.engine.acdmap import acd_config
 from cti.engine.core import Engine
+from cti.errors import StoreError
+from cti.reports.queries import agent_changes_since, call_rows_since
+
+log = structlog.get_logger(__name__)
 
 READERS = (Role.WALLBOARD, Role.SUPERVISOR, Role.ADMIN, Role.QUALITY_INSPECTOR)
 TOTAL = "total"
+CALENDAR_DAYS = "calendar_days"
+"""The alarm raised when calendar.yaml's holidays run out soon (see cti.config.coverage)."""
 SHOWN_ALARMS = 20
 
 
@@ -42,23 +56,43 @@ def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _figures(f: acd.Figures) -> s.Figures:
-    def r(v: float | None) -> float | None:
-        return None if v is None else round(v, 4)
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 4)
 
+
+def _figures(f: figures.Tally) -> s.Figures:
     return s.Figures(
         offered=f.offered,
+        in_queue=f.in_queue,
         answered=f.answered,
         answered_within_sl=f.answered_within_sl,
         abandoned=f.abandoned,
         short_abandoned=f.short_abandoned,
         overflowed=f.overflowed,
-        connection_rate=r(f.connection_rate),
-        answer_rate_sl=r(f.answer_rate_sl),
-        avg_wait_s=r(f.avg_wait_s),
-        longest_wait_s=round(f.longest_wait_s, 1),
-        avg_handle_s=r(f.avg_handle_s),
+        connection_rate=_r(f.connection_rate),
+        answer_rate_sl=_r(f.answer_rate_sl),
+        avg_wait_s=_r(f.asa_s),
+        longest_wait_s=round(f.wait_max_s, 1),
+        avg_handle_s=_r(f.avg_handle_s),
     )
+
+
+def rules_of(engine: Engine) -> figures.RulesOf:
+    """Each queue's service level and short-abandon threshold, as configured now."""
+
+    def rules(queue: str | None) -> figures.Rules:
+        cfg = engine.config.queues.queues.get(queue) if queue is not None else None
+        if cfg is None:
+            return figures.Rules()
+        return figures.Rules(float(cfg.service_level), float(cfg.short_abandon))
+
+    return rules
+
+
+def new_day(engine: Engine) -> figures.Day:
+    """An empty :class:`figures.Day` shaped like the engine's ACD chart."""
+    shape = acd_config(engine.config)
+    return figures.Day(engine.config.local_date, rules_of(engine), shape.bucket_s, shape.buckets)
 
 
 def _count(views: list[acd.AgentView]) -> s.AgentCounts:
@@ -109,6 +143,21 @@ class WallboardState:
         self.tracker = tracker
         self.alarms = AlarmBook()
         self.callbacks: dict[str, int] | None = None
+        self.day = new_day(engine)
+
+    def on_call(self, call: Any) -> None:
+        """A call's record changed (``Engine.call_listeners`` / ``ended_listeners``)."""
+        self.day.on_call(call.record())
+
+    def on_agent(self, change: acd.AgentStateChanged) -> None:
+        """An agent's state changed (``Engine.agent_listeners``), at the time stored with it."""
+        at = self.engine.agent_change_at or self.engine.now_dt()
+        self.day.on_agent(str(change.agent), change.status.value, change.state.value, at)
+
+    def today(self, queue: str | None = None) -> figures.Tally:
+        """Today's tally of ``queue`` (``None``: every queue), rolled to today first."""
+        self.day.roll(self.engine.now_dt())
+        return self.day.total if queue is None else self.day.queue(queue)
 
     def __repr__(self) -> str:
         return f"<WallboardState {self.alarms!r}>"
@@ -116,7 +165,7 @@ class WallboardState:
     def _levels(self, scope: str, board: dict[str, Any]) -> tuple[dict[str, str], list[Reading]]:
         t = self.engine.config.engine.wallboard
         today = board["today"]
-        judged = today.offered >= t.connection_rate_min_offered
+        judged = today.offered - today.in_queue >= t.connection_rate_min_offered
         checks = {
             "connection_rate": level_of(
                 today.connection_rate if judged else None,
@@ -144,10 +193,9 @@ class WallboardState:
         name: str,
         queues: list[acd.QueueView],
         views: list[acd.AgentView],
-        today: acd.Figures,
+        today: figures.Tally,
         now: float,
     ) -> tuple[s.Board, list[Reading]]:
-        rated = self.tracker.rated(None if scope == TOTAL else scope, now)
         if self.callbacks is None:
             callbacks = self.engine.callbacks_open if scope == TOTAL else 0
         elif scope == TOTAL:
@@ -162,8 +210,8 @@ class WallboardState:
             "longest_wait_s": round(max((q.longest_wait_s for q in queues), default=0.0), 1),
             "agents": _count(views),
             "today": _figures(today),
-            "satisfaction_rate": None if rated.rate is None else round(rated.rate, 4),
-            "rated": rated.rated,
+            "satisfaction_rate": _r(today.satisfaction_rate),
+            "rated": today.rated,
             "callbacks_open": callbacks,
         }
         levels, readings = self._levels(scope, fields)
@@ -180,6 +228,16 @@ class WallboardState:
             level = "amber" if minutes > limit else OK
             out.append(Reading("pause_minutes", agent, round(minutes, 1), level, float(limit)))
         return out
+
+    def _calendar_readings(self, now: float) -> list[Reading]:
+        """The holiday calendar's days ahead, red below ``calendar_alarm_days``."""
+        config = self.engine.config
+        days = days_covered(config, datetime.fromtimestamp(now, UTC))
+        if days is None:
+            return []
+        limit = config.engine.wallboard.calendar_alarm_days
+        level = RED if days < limit else OK
+        return [Reading(CALENDAR_DAYS, TOTAL, float(days), level, float(limit))]
 
     def compute(self) -> s.Wallboard:
         """Everything the wallboard shows, now; the alarm book is updated on the way."""
@@ -198,21 +256,21 @@ class WallboardState:
             qviews = [view] if view is not None else []
             queue_views += qviews
             members = [by_agent[a] for a in sorted(eligible[queue_id]) if a in by_agent]
-            today = core.queue_figures(acd.QueueId(queue_id), now)
+            today = self.today(queue_id)
             board, found = self._board(queue_id, queue.name, qviews, members, today, now)
             boards.append(board)
             readings += found
         total, found = self._board(
-            TOTAL, config.platform.name, queue_views, views, core.centre_figures(now), now
+            TOTAL, config.platform.name, queue_views, views, self.today(), now
         )
-        readings += found + self._pause_readings(now)
+        readings += found + self._pause_readings(now) + self._calendar_readings(now)
         self.alarms.update(readings, now)
         t = config.engine.wallboard
         return s.Wallboard(
             at=_utc(now),
             total=total,
             queues=boards,
-            chart=[_point(start, f) for start, f in core.chart(None, now, count=12)],
+            chart=[_point(start, f) for start, f in self.day.chart(now, count=12)],
             alarms=self._alarm_list(),
             thresholds={
                 "connection_rate": {"amber": t.connection_rate.amber, "red": t.connection_rate.red},
@@ -242,8 +300,8 @@ class WallboardState:
         return items[:SHOWN_ALARMS]
 
 
-def _point(start: float, f: acd.Figures) -> s.ChartPoint:
-    rate = None if f.connection_rate is None else round(f.connection_rate, 4)
+def _point(start: float, f: figures.Tally) -> s.ChartPoint:
+    rate = _r(f.connection_rate)
     return s.ChartPoint(
         start=_utc(start),
         offered=f.offered,
@@ -254,7 +312,12 @@ def _point(start: float, f: acd.Figures) -> s.ChartPoint:
 
 
 def _alarm(record: AlarmRecord) -> s.Alarm:
-    if record.threshold is None:
+    if record.figure == CALENDAR_DAYS:
+        message = (
+            f"the holiday calendar covers {record.value:.0f} more days"
+            f" (alarm below {record.threshold:.0f}): add the next notice to calendar.yaml"
+        )
+    elif record.threshold is None:
         message = f"{record.figure} {record.level}"
     else:
         message = f"{record.figure} = {record.value} (threshold {record.threshold})"
@@ -268,6 +331,8 @@ def _alarm(record: AlarmRecord) -> s.Alarm:
         raised_at=_utc(record.raised_at),
         cleared_at=_utc(record.cleared_at) if record.cleared_at is not None else None,
         message=message,
+        acked_by=record.acked_by,
+        acked_at=_utc(record.acked_at) if record.acked_at is not None else None,
     )
 
 
@@ -281,8 +346,47 @@ async def wallboard_figures(request: web.Request) -> web.Response:
     return reply(request.app[WALLBOARD].compute())
 
 
+async def rebuild(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: today's figures rebuilt from the store before calls are adopted.
+
+    Reads the calls queued since local midnight (or since the chart's first
+    bucket, if earlier) and today's agent state changes, in the order they
+    happened; a database that does not answer leaves the figures to start
+    from what the engine sees (logged).
+    """
+    from cti.app import DATABASE
+
+    board = app.get(WALLBOARD)
+    db = app.get(DATABASE)
+    if board is not None and db is not None:
+        engine = board.engine
+        now = engine.now_dt()
+        zone = engine.config.timezone
+        midnight = datetime.combine(engine.config.local_date(now), time(0), tzinfo=zone)
+        chart_from = now - timedelta(seconds=board.day.bucket_s * board.day.keep)
+        try:
+            rows = await call_rows_since(db, min(midnight, chart_from))
+            changes = await agent_changes_since(db, midnight)
+        except StoreError as exc:
+            log.error("figures_not_rebuilt", error=str(exc))
+        else:
+            day = new_day(engine)
+            day.roll(now)
+            for row in rows:
+                day.on_call(row)
+            for change in changes:
+                day.on_agent(change["agent_id"], change["status"], change["state"], change["at"])
+            board.day = day
+            log.info("figures_rebuilt", calls=len(rows), agent_changes=len(changes))
+    yield
+
+
 def add_routes(app: web.Application) -> None:
-    app[WALLBOARD] = WallboardState(app[ENGINE], app[TRACKER])
+    board = app[WALLBOARD] = WallboardState(app[ENGINE], app[TRACKER])
+    engine = app[ENGINE]
+    engine.call_listeners.append(board.on_call)
+    engine.ended_listeners.append(board.on_call)
+    engine.agent_listeners.append(board.on_agent)
     register(
         app,
         Operation(

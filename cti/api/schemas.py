@@ -232,9 +232,13 @@ class ReloadResult(_Out):
 
 
 class Figures(_Out):
-    """Counts and rates of one scope over one period (formulas in :mod:`acd.stats`)."""
+    """Counts and rates of one scope over one period (formulas in :mod:`figures.calls`).
+
+    ``in_queue``: offered callers still waiting, counted in no rate yet.
+    """
 
     offered: int
+    in_queue: int = 0
     answered: int
     answered_within_sl: int
     abandoned: int
@@ -298,6 +302,8 @@ class Alarm(_Out):
     raised_at: datetime
     cleared_at: datetime | None
     message: str
+    acked_by: str | None = None
+    acked_at: datetime | None = None
 
 
 class Wallboard(_Out):

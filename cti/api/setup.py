@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from cti import web as pages
-from cti.api import admin, agents, figures, history, live, metrics, supervisor
+from cti.api import (
+    admin,
+    agents,
+    console,
+    figures,
+    history,
+    live,
+    metrics,
+    persons,
+    reports,
+    supervisor,
+)
 from cti.api.described import describe_others
 from cti.api.openapi import document
 from cti.api.spec import Operation, register
@@ -43,12 +53,7 @@ def install(app: web.Application) -> None:
     Needs ``cti.api.agents.ENGINE`` and, for the parts that use them, the
     database, writer, outbox and recording service keys of ``cti.app``.
     """
-    engine = app[agents.ENGINE]
-
-    def local_date(ts: float) -> object:
-        return engine.config.local_date(datetime.fromtimestamp(ts, UTC))
-
-    tracker = Tracker(local_date)
+    tracker = Tracker()
     app[TRACKER] = tracker
     app[_DOCUMENT] = {}
     from cti.app import RECORDINGS
@@ -70,6 +75,9 @@ def install(app: web.Application) -> None:
     figures.add_routes(app)
     live.add_routes(app)
     metrics.add_routes(app)
+    reports.add_routes(app)
+    persons.add_routes(app)
+    console.add_routes(app)
     describe_others(app)
     register(
         app,

@@ -5,44 +5,30 @@ The :class:`Tracker` listens to the engine (``agent_listeners``,
 
 - since when each agent is in their current status/state (the toolbar's
   timer, the wallboard's pause-overrun alarm);
-- today's ratings per queue and in total (satisfaction rate: the share of
-  rated calls rated 1 非常满意 or 2 满意 on the five-level survey);
 - for ``/metrics``: calls by outcome, the wait-time and handle-time
   histograms, recording failures by kind.
 
-"Today" is the platform's local day (``calendar.yaml`` time zone); the
-ratings start again at local midnight.  Wait time is from joining a queue to
-the answer (or to leaving unanswered); handle time is from the moment an
-agent's state becomes ``on_call`` until it is neither ``on_call`` nor
-``wrapup`` (talk plus after-call work).
+Today's figures (satisfaction among them) are kept by the wallboard's
+:class:`figures.Day`, which survives a restart.  Wait time is from joining a
+queue to the answer (or to leaving unanswered); handle time is from the
+moment an agent's state becomes ``on_call`` until it is neither ``on_call``
+nor ``wrapup`` (talk plus after-call work).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import Histogram
 
 import acd
-from cti.api.promtext import Histogram
 
 WAIT_BUCKETS = (1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0)
 HANDLE_BUCKETS = (15.0, 30.0, 60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0)
-SATISFIED_LEVELS = frozenset({1, 2})
 _WORKING = frozenset({acd.AgentState.ON_CALL, acd.AgentState.WRAPUP})
-
-
-@dataclass
-class Rated:
-    rated: int = 0
-    satisfied: int = 0
-
-    @property
-    def rate(self) -> float | None:
-        return self.satisfied / self.rated if self.rated else None
 
 
 @dataclass(frozen=True)
@@ -56,32 +42,32 @@ class Fault:
 
 
 class Tracker:
-    """See the module docstring.  ``local_date`` maps an epoch time to the local day."""
+    """See the module docstring."""
 
-    def __init__(self, local_date: Any) -> None:
-        self._local_date = local_date
+    def __init__(self) -> None:
         self.since: dict[str, float] = {}
         self.paused_since: dict[str, tuple[str, float]] = {}
         self._last: dict[str, tuple[str, str, str]] = {}
         self._handle_start: dict[str, float] = {}
         self.outcomes: Counter[str] = Counter()
-        self.wait = Histogram(WAIT_BUCKETS)
-        self.handle = Histogram(HANDLE_BUCKETS)
+        # Not registered anywhere: /metrics collects them with the rest of a scrape.
+        self.wait = Histogram(
+            "hotline_call_wait_seconds",
+            "Seconds from joining a queue to the answer, or to leaving unanswered.",
+            buckets=WAIT_BUCKETS,
+            registry=None,
+        )
+        self.handle = Histogram(
+            "hotline_call_handle_seconds",
+            "Seconds an agent spent on one call: talk plus wrap-up.",
+            buckets=HANDLE_BUCKETS,
+            registry=None,
+        )
         self.recording_failures: Counter[str] = Counter()
         self.faults: list[Fault] = []
-        self.day: dt.date | None = None
-        self.ratings: dict[str, Rated] = {}
-        self.total_rated = Rated()
 
     def __repr__(self) -> str:
-        return f"<Tracker agents={len(self.since)} day={self.day}>"
-
-    def _roll(self, now: float) -> None:
-        today = self._local_date(now)
-        if today != self.day:
-            self.day = today
-            self.ratings = {}
-            self.total_rated = Rated()
+        return f"<Tracker agents={len(self.since)}>"
 
     def on_agent(self, change: acd.AgentStateChanged, now: float) -> None:
         """An agent's status/state changed (``Engine.agent_listeners``)."""
@@ -105,31 +91,18 @@ class Tracker:
 
     def on_ended(self, call: Any, now: float) -> None:
         """A call ended (``Engine.ended_listeners``)."""
-        self._roll(now)
         self.outcomes[call.outcome or "ended"] += 1
         queued = call.stamps.get("queued_at")
         if queued is not None:
             until = call.stamps.get("answered_at") or call.stamps.get("ended_at")
             if until is not None:
                 self.wait.observe(max(0.0, (until - queued).total_seconds()))
-        if call.rating is not None and call.stamps.get("answered_at") is not None:
-            satisfied = int(call.rating in SATISFIED_LEVELS)
-            for scope in (self.ratings.setdefault(call.queue or "", Rated()), self.total_rated):
-                scope.rated += 1
-                scope.satisfied += satisfied
 
     def on_recording_alarm(self, alarm: Any) -> None:
         """A recording failed or was lost (``RecordingService.on_alarm``)."""
         self.recording_failures[alarm.kind] += 1
         self.faults.append(Fault(alarm.at.timestamp(), alarm.kind, alarm.call_id, alarm.message))
         del self.faults[:-50]
-
-    def rated(self, queue: str | None, now: float) -> Rated:
-        """Today's ratings of ``queue`` (``None``: every queue)."""
-        self._roll(now)
-        if queue is None:
-            return self.total_rated
-        return self.ratings.get(queue, Rated())
 
 
 TRACKER = web.AppKey("faces_tracker", Tracker)

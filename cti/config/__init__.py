@@ -21,7 +21,7 @@ from cti.config.phase import LineDates, LinePhase
 from cti.config.pins import hash_pin, verify_pin
 from cti.config.reload import ConfigManager, ConfigVersion, ReloadResult
 from cti.config.schema import json_schema
-from cti.config.sections.lines import AfterCutover, Mode
+from cti.config.sections.lines import AfterCutover, Mode, Presented
 
 __all__ = [
     "CONFIG_FILES",
@@ -36,6 +36,7 @@ __all__ = [
     "LineDates",
     "LinePhase",
     "Mode",
+    "Presented",
     "ReloadResult",
     "RouteDecision",
     "Summary",

@@ -8,14 +8,17 @@ stderr), 1 invalid (every issue on stderr, ``file:line: key.path: message``),
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 
+from cti.config.coverage import coverage_warning
 from cti.config.errors import ConfigDirectoryMissing
 from cti.config.loader import check_config
 from cti.config.schema import json_schema
 from cti.config.sections import SECTIONS
+from cti.shipped import config_dir
 
 
 def check_config_main(argv: list[str]) -> int:
@@ -23,7 +26,19 @@ def check_config_main(argv: list[str]) -> int:
         prog="hotline check-config",
         description="Validate a configuration directory; print every error as file:line.",
     )
-    parser.add_argument("directory", help="the directory holding platform.yaml, lines.yaml, ...")
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        default=str(config_dir()),
+        help="the directory holding platform.yaml, lines.yaml, ... (default: the shipped one)",
+    )
+    parser.add_argument(
+        "--today",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="judge how far ahead calendar.yaml's holidays reach as of this day"
+        " (e.g. a go-live date; default: today)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -33,7 +48,12 @@ def check_config_main(argv: list[str]) -> int:
     except ConfigDirectoryMissing as exc:
         print(f"hotline check-config: {exc}", file=sys.stderr)
         return 2
-    for issue in result.warnings:
+    warnings = list(result.warnings)
+    if result.config is not None:
+        stale = coverage_warning(result.config, args.directory, args.today)
+        if stale is not None:
+            warnings.append(stale)
+    for issue in warnings:
         print(issue, file=sys.stderr)
     if result.config is None:
         for issue in result.errors:
@@ -83,6 +103,13 @@ def schema_main(argv: list[str]) -> int:
     else:
         Path(args.output).write_text(text, encoding="utf-8")
     return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _file_name(text: str) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 Loc = tuple[str | int, ...]
@@ -41,6 +42,37 @@ class YamlParseError(Exception):
         self.message = message
 
 
+class _Constructor(RoundTripConstructor):
+    """The round-trip constructor, with its bare exceptions given a line.
+
+    ruamel raises a plain ``ValueError`` (no line, no file) for a value its
+    tag cannot hold: an impossible date such as ``2015-13-01`` or
+    ``2026-04-31``, ``!!int abc``, ``!!bool maybe``.  A timestamp that is no
+    real date stays the text as written, so the field's own validator reports
+    it at its key path (``platform.yaml:17: transition.go_live: '2015-13-01'
+    is not a calendar date``); any other such value becomes a YAML error at
+    its line.
+    """
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return str(node.value)
+
+    def construct_non_recursive_object(self, node: Any, tag: str | None = None) -> Any:
+        try:
+            return super().construct_non_recursive_object(node, tag)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            shown = str(node.tag if tag is None else tag).replace("tag:yaml.org,2002:", "!!")
+            raise ConstructorError(
+                None, None, f"{node.value!r} cannot be read as {shown}", node.start_mark
+            ) from exc
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
 def parse_yaml(path: Path, raw: bytes) -> YamlDocument:
     """Parse ``raw`` (the bytes of ``path``) or raise :class:`YamlParseError`.
 
@@ -53,6 +85,7 @@ def parse_yaml(path: Path, raw: bytes) -> YamlDocument:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlParseError(line, "the file is not UTF-8 text") from exc
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         tree = yaml.load(text)
     except MarkedYAMLError as exc:
@@ -62,6 +95,9 @@ def parse_yaml(path: Path, raw: bytes) -> YamlDocument:
         raise YamlParseError(line, f"YAML syntax: {what}".rstrip()) from exc
     except YAMLError as exc:
         raise YamlParseError(1, f"YAML syntax: {exc}") from exc
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        # A value the constructor could not hold, found after its node was left.
+        raise YamlParseError(1, f"YAML value: {exc}") from exc
     try:
         data = plain(tree)
     except _TooLarge as exc:

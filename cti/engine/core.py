@@ -121,6 +121,9 @@ class Engine(EventsMixin, RoutingMixin, IvrMixin, QueueingMixin, EndingMixin, Ho
         self.call_listeners: list[CallListener] = []
         self.ended_listeners: list[CallListener] = []
         self.agent_listeners: list[AgentListener] = []
+        # The time written with the agent state change being announced to the
+        # agent listeners, so that what they keep equals what was stored.
+        self.agent_change_at: datetime | None = None
         self.errors = 0
         self.pbx_startup: str | None = None
         self.ami: Any = None  # the AMI client, for resynchronising seats

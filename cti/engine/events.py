@@ -74,7 +74,12 @@ class EventsMixin:
         channel = event.channel
         if role == "inbound":
             dialled = args[1] if len(args) > 1 else channel.dialplan.exten
-            self._new_call(channel, dialled)
+            # The dialplan passes the redirecting number as the third argument
+            # (``Stasis(hotline,inbound,${EXTEN},${REDIRECTING(from-num)})``), so
+            # the route is decided from this event alone; an older dialplan
+            # without it makes the engine ask for the variable.
+            diverted = _diverted(args, channel)
+            self._new_call(channel, dialled, diverted)
         elif role == "agent" and len(args) >= 3:
             self._agent_answered(ChannelId(channel.id), CallId(args[1]), args[2])
         elif role == "consultee" and len(args) >= 3:
@@ -286,3 +291,17 @@ def _role(event: Any) -> str:
     """What a ``StasisStart`` is for: its first application argument (``inbound`` if none)."""
     args = event.args or []
     return str(args[0]) if args else "inbound"
+
+
+def _diverted(args: list[str], channel: Any) -> str | None:
+    """The number the call was forwarded from, if the event says; None when it cannot.
+
+    Read from the Stasis arguments, or from ``channelvars`` when ari.conf lists
+    ``REDIRECTING(from-num)`` (``channelvars_and_stasis_args.jsonl``).
+    """
+    if len(args) > 2:
+        return str(args[2])
+    channelvars = getattr(channel, "channelvars", None) or {}
+    if "REDIRECTING(from-num)" in channelvars:
+        return str(channelvars["REDIRECTING(from-num)"] or "")
+    return None

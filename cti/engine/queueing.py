@@ -88,11 +88,12 @@ class QueueingMixin:
                 self.agent_states[command.agent] = command
                 if command.seat is not None:
                     self.agent_seat[command.agent] = command.seat
+                self.agent_change_at = at = self.now_dt()
                 self.writer.submit(
                     "agent_state",
                     {
                         "agent": command.agent,
-                        "at": self.now_dt(),
+                        "at": at,
                         "status": command.status.value,
                         "state": command.state.value,
                         "reason": command.reason or None,

@@ -21,7 +21,14 @@ class RoutingMixin:
 
     # ------------------------------------------------------------------ arrival and routing
 
-    def _new_call(self, channel: Any, dialled: str) -> None:
+    def _new_call(self, channel: Any, dialled: str, diverted: str | None = None) -> None:
+        """A call arrived: its record, then its route.
+
+        With ``diverted`` known from the event (a string, empty when the call
+        was not forwarded), the route is decided at once and the agent can be
+        rung before any request; the call id goes onto the channel beside it.
+        Without it, the engine reads ``REDIRECTING(from-num)`` first.
+        """
         now = self.now_dt()
         call_id = CallId(f"c-{now:%Y%m%d}-{uuid.uuid4().hex[:10]}")
         caller = getattr(channel, "caller", None)
@@ -50,10 +57,12 @@ class RoutingMixin:
             # The call id lives on the channel so a restarted engine can adopt
             # the call (engine_ws_drop_and_return.jsonl).
             await self.pbx.set_var(ch, "HOTLINE_CALL_ID", call_id)
-            diverted = await self.pbx.get_var(ch, "REDIRECTING(from-num)")
-            self._route(call, diverted or "")
+            if diverted is None:
+                self._route(call, await self.pbx.get_var(ch, "REDIRECTING(from-num)") or "")
 
         self._io(call_id, identify)
+        if diverted is not None:
+            self._route(call, diverted)
 
     def _route(self, call: Call, diverted: str) -> None:
         if call.ended:

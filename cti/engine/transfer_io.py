@@ -156,12 +156,7 @@ class TransferIo:
         engine.by_channel[leg] = call.call_id
         config = engine.call_configs.get(call.call_id, engine.config)
         target = command.target
-        if target.kind is tr.TargetKind.AGENT:
-            # A colleague sees who is calling, as on an ordinary offer.
-            name, number = call.caller_name, call.caller_number
-            caller_id = f'"{name}" <{number}>' if name else number
-        else:
-            caller_id = config.engine.outbound.caller_id or call.dialled
+        caller_id = target.caller_id or config.engine.outbound.caller_id or call.dialled
         app_args = f"consultee,{call.call_id},{leg}"
         variables = {"HOTLINE_CALL_ID": call.call_id, "HOTLINE_LEG": leg}
 

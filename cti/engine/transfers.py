@@ -47,6 +47,7 @@ import structlog
 
 import acd
 import transfer as tr
+from cti.config import Config, Presented
 from cti.engine.call import Call, CallPhase
 from cti.engine.transfer_io import Notice, NoticeListener, TransferIo, ari_checked, hangup
 from cti.errors import CtiError
@@ -138,7 +139,10 @@ class Transfers:
             with contextlib.suppress(TransferRefused):
                 self.feed(call, current, tr.Cancel())
         call.tags["emergency"] = target.ref
-        self.engine._timeline(call, "emergency", agent=agent, number=target.ref, mode=mode)
+        call.tags["emergency_presented"] = target.presented
+        self.engine._timeline(
+            call, "emergency", agent=agent, number=target.ref, mode=mode, presented=target.presented
+        )
         self.engine._write_call(call)
         return self._begin(call, agent, tr.Mode(mode), target)
 
@@ -336,28 +340,32 @@ class Transfers:
             label = f"{line.name}（{line.department}）"
             dial = config.dial_string(line)
             number = line.numbers[0]
-            return tr.Target(tr.TargetKind.LINE, number, dial, label, line.extension or "")
+            shown = _caller_id(call, config, line.present)
+            return tr.Target(tr.TargetKind.LINE, number, dial, label, line.extension or "", shown)
         if kind == "emergency":
             found = next((e for e in config.lines.emergency if e.number == ref), None)
             if found is None:
                 raise TransferRefused(400, "bad_target", f"{ref!r} is not an emergency line")
             label = f"{found.name}（{found.department}）"
-            return tr.Target(tr.TargetKind.EMERGENCY, ref, config.dial_string(found), label)
+            dial = config.dial_string(found)
+            shown = _caller_id(call, config, found.present)
+            return tr.Target(tr.TargetKind.EMERGENCY, ref, dial, label, "", shown)
         if kind == "number":
             if not NUMBER.match(ref):
                 raise TransferRefused(400, "bad_target", "a number is 3 to 20 digits")
             if any(e.number == ref for e in config.lines.emergency):
                 raise TransferRefused(400, "bad_target", "use the emergency hand-off for it")
-            return tr.Target(tr.TargetKind.NUMBER, ref, config.dial_string(ref), ref)
+            shown = _caller_id(call, config, Presented.HOTLINE)
+            return tr.Target(tr.TargetKind.NUMBER, ref, config.dial_string(ref), ref, "", shown)
         if kind == "queue":
             if ref not in config.queues.queues:
                 raise TransferRefused(400, "bad_target", f"no queue {ref!r}")
             return tr.Target(tr.TargetKind.QUEUE, ref, "", config.queues.queues[ref].name)
         if kind == "agent":
-            return self._colleague(agent, ref)
+            return self._colleague(call, agent, ref)
         raise TransferRefused(400, "bad_target", f"unknown target kind {kind!r}")
 
-    def _colleague(self, agent: str, colleague: str) -> tr.Target:
+    def _colleague(self, call: Call, agent: str, colleague: str) -> tr.Target:
         engine = self.engine
         person = engine.config.agent(colleague)
         if person is None:
@@ -371,4 +379,18 @@ class Transfers:
         busy = view.call_id is not None or view.state is not acd.AgentState.IDLE
         if busy or engine.current_call_of(colleague) is not None:
             raise TransferRefused(409, "colleague_unavailable", f"{colleague} is {view.state}")
-        return tr.Target(tr.TargetKind.AGENT, colleague, seat.endpoint, person.name)
+        # A colleague sees who is calling, as on an ordinary offer.
+        name, number = call.caller_name, call.caller_number
+        shown = f'"{name}" <{number}>' if name else number
+        return tr.Target(tr.TargetKind.AGENT, colleague, seat.endpoint, person.name, "", shown)
+
+
+def _caller_id(call: Call, config: Config, present: Presented) -> str:
+    """The number a target reached through the carrier is shown (see :class:`Presented`).
+
+    A citizen who withheld their number is never unmasked: the target then sees
+    the hotline's number.
+    """
+    if present is Presented.CITIZEN and call.caller_number:
+        return call.caller_number
+    return config.engine.outbound.caller_id or call.dialled

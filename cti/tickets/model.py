@@ -146,6 +146,9 @@ class TransferLeg(_Model):
     started_at: AwareDatetime
     outcome: LegOutcome
     duration_s: float = Field(ge=0)
+    presented: str = Field(default="", pattern=r"^([0-9]{3,20})?$")
+    """The number the target was shown as the caller: the citizen's on a 110/119/120
+    hand-off, the hotline's on most three-way calls (lines.yaml ``present``)."""
 
 
 class Ticket(_Model):

@@ -1,4 +1,11 @@
-"""The engine's pages: the agent toolbar (``/agent``) and the wallboard (``/wallboard``).
+"""The engine's pages: the agent toolbar (``/agent``), the wallboard (``/wallboard``), reports.
+
+``/reports`` asks for a supervisor's, administrator's or quality inspector's
+token, keeps it for the browser tab only (``sessionStorage``), and shows a
+period's figures as a table and a chart, with CSV / Excel downloads and the
+monthly assessment sheet.  ``/supervisor`` is the supervisor console: a
+supervisor logs in with number and password (a token in their name, kept for
+the tab only) and sees and acts on calls, agents, queues and alarms.
 
 Plain HTML, CSS and JavaScript served from this package: no build step and
 nothing fetched from elsewhere.  Every text the pages show is in
@@ -21,7 +28,12 @@ from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
-PAGES = {"/agent": "agent.html", "/wallboard": "wallboard.html"}
+PAGES = {
+    "/agent": "agent.html",
+    "/wallboard": "wallboard.html",
+    "/reports": "reports.html",
+    "/supervisor": "supervisor.html",
+}
 TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 HEADERS = {
     "Cache-Control": "no-cache",

@@ -135,7 +135,8 @@ async def test_call_reaches_the_application_intact(
         try:
             start = await events.wait_for(lambda e: isinstance(e, StasisStart), timeout=10)
             assert isinstance(start, StasisStart)
-            assert start.args == ("inbound", "12345")
+            # The dialplan passes the number the call was forwarded from.
+            assert start.args == ("inbound", "12345", "85098110")
             channel = start.channel
             assert channel.caller.name == CALLER_NAME
             assert channel.caller.number == CALLER_NUMBER
@@ -180,7 +181,7 @@ async def test_unknown_number_still_reaches_the_engine(
         try:
             start = await events.wait_for(lambda e: isinstance(e, StasisStart), timeout=10)
             assert isinstance(start, StasisStart)
-            assert start.args == ("inbound", "66668888")
+            assert start.args == ("inbound", "66668888", "")
             assert await ari.channels.get_variable(start.channel.id, "HOTLINE_DID") == "unknown"
             await ari.channels.answer(start.channel.id)
             await ari.channels.hangup(start.channel.id)

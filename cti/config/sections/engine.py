@@ -140,6 +140,16 @@ class Wallboard(Section):
     waiting_callers: Threshold = Field(description="callers waiting above amber/red")
     longest_wait: Threshold = Field(description="longest wait seconds above amber/red")
     refresh_seconds: PositiveSeconds = 2
+    calendar_warning_days: Annotated[Int, Field(ge=0, le=366)] = Field(
+        default=60,
+        description="`hotline check-config` warns when the holiday calendar (calendar.yaml)"
+        " covers fewer days ahead than this",
+    )
+    calendar_alarm_days: Annotated[Int, Field(ge=0, le=366)] = Field(
+        default=30,
+        description="the wallboard raises an alarm (and /metrics shows"
+        " hotline_calendar_days_covered) when the calendar covers fewer days ahead than this",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Wallboard:
@@ -228,6 +238,21 @@ class Security(Section):
     )
 
 
+_Rate = Annotated[float, Strict(), Field(ge=0, le=1)]
+
+
+class Assessment(Section):
+    """The monthly assessment sheet's targets (``hotline report --month``): red where missed."""
+
+    connection_rate: _Rate = Field(default=0.90, description="接通率 at least this")
+    answer_rate_sl: _Rate = Field(default=0.80, description="人工应答及时率 at least this")
+    satisfaction_rate: _Rate = Field(default=0.90, description="满意率 at least this")
+    abandon_rate: _Rate = Field(default=0.10, description="放弃率 at most this")
+    callback_deadline_hours: Annotated[Int, Field(ge=1, le=720)] = Field(
+        default=24, description="a missed call is called back within this many hours to count"
+    )
+
+
 class EngineFile(Section):
     """Content of ``engine.yaml``."""
 
@@ -239,6 +264,7 @@ class EngineFile(Section):
     tickets: Tickets
     database: Database
     wallboard: Wallboard
+    assessment: Assessment = Field(default_factory=Assessment)
     security: Security = Field(
         default_factory=Security, description="login throttling and request limits"
     )

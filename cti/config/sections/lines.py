@@ -34,6 +34,13 @@ BatchId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$"
 Numbers = Annotated[tuple[Digits, ...], Field(min_length=1, max_length=8)]
 
 
+class Presented(StrEnum):
+    """Whose number a hand-off or three-way target is shown as the caller."""
+
+    CITIZEN = "citizen"  # the caller's own number (withheld: the hotline's)
+    HOTLINE = "hotline"  # engine.yaml outbound.caller_id, or the number the citizen dialled
+
+
 class Mode(StrEnum):
     """How a line was integrated (整合方式)."""
 
@@ -120,6 +127,11 @@ class ParallelLine(Section):
     dial: Endpoint | None = Field(
         default=None, description="dial string overriding engine.yaml outbound.dial_pattern"
     )
+    present: Presented = Field(
+        default=Presented.HOTLINE,
+        description="the number the line sees on a three-way call: the hotline's (default)"
+        " or the citizen's",
+    )
     batch: BatchId | None = Field(default=None, description="integration wave in 'batches'")
     note: Text | None = None
 
@@ -142,6 +154,11 @@ class EmergencyLine(Section):
     department: Text
     dial: Endpoint | None = Field(
         default=None, description="dial string overriding engine.yaml outbound.dial_pattern"
+    )
+    present: Presented = Field(
+        default=Presented.CITIZEN,
+        description="the number the service sees: the citizen's (default: they call the person"
+        " in danger back) or the hotline's",
     )
 
 
