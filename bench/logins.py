@@ -13,7 +13,8 @@ seeded into the engine's store and recordings directory.
    from its own loopback address (``127.0.x.y``, so that the per-address
    throttle does not simply lock one guesser out), each guess for the next
    agent number of ``1000``-``9999`` (the configured agents among them,
-   but the measured one); a guesser told ``429`` waits ``Retry-After`` as a client
+   but the measured one), or with ``--known-only`` for the configured
+   agents alone; a guesser told ``429`` waits ``Retry-After`` as a client
    does, or, with ``--ignore-retry-after``, asks again at once (a request
    storm rather than guessing).  Meanwhile the same downloads and
    validations are timed again, and an agent logs in with the right PIN
@@ -144,11 +145,13 @@ class Bench:
         self.sim: Child | None = None
         self.url = ""
         self.http: aiohttp.ClientSession | None = None
+        self.known: list[str] = []
 
     async def start(self) -> None:
         config_dir = self.workdir / "config"
         shutil.copytree(REPO / "config", config_dir)
         config = ConfigManager(config_dir).current
+        self.known = [a.number for a in config.agents.agents if a.number != HONEST]
         await asyncio.to_thread(self.pg.start)
         ari_port, ami_port, http_port = free_port(), free_port(), free_port()
         self.sim = await start_pbxsim(
@@ -253,7 +256,10 @@ class Bench:
                 attempt = 0
                 while not stop.is_set():
                     attempt += 1
-                    agent = f"{1000 + (index * 7 + attempt) % 9000:04d}"
+                    if self.args.known_only:
+                        agent = self.known[(index + attempt) % len(self.known)]
+                    else:
+                        agent = f"{1000 + (index * 7 + attempt) % 9000:04d}"
                     if agent == HONEST:
                         continue  # locking the measured agent out is another attack
                     body = {"agent": agent, "pin": "0000", "seat": "s01"}
@@ -318,6 +324,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         return {
             "flood_width": args.flood,
             "ignore_retry_after": args.ignore_retry_after,
+            "known_only": args.known_only,
             "recording_mb": args.recording_mb,
             "figures": [
                 _row("recording download", normal_download, flood_download),
@@ -346,6 +353,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--ignore-retry-after", action="store_true", help="guessers ask again at once on 429"
     )
+    parser.add_argument(
+        "--known-only", action="store_true", help="guess only at the configured agents"
+    )
     parser.add_argument("--max-seconds", type=float, default=180, help="longest flood")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -359,9 +369,10 @@ def main(argv: list[str]) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return 0
     manner = "at once on 429" if result["ignore_retry_after"] else "after Retry-After"
+    targets = "the configured agents" if result["known_only"] else "agent numbers 1000-9999"
     print(
         f"wrong-PIN flood: {result['flood_width']} logins at once, each from its own address,"
-        f" asking again {manner}"
+        f" at {targets}, asking again {manner}"
     )
     print(f"{'':<20}{'normal p50':>12}{'max':>9}{'flood p50':>12}{'max':>9}{'ratio':>8}")
     for row in result["figures"]:
