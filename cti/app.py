@@ -36,9 +36,30 @@ from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
 from cti.api import figures as figures_api
 from cti.api import install as install_api
+from cti.api import live as live_api
 from cti.api import transfers as transfers_api
+from cti.api.audit import AUDITOR, Auditor
 from cti.api.auth import Authenticator
-from cti.api.http import AUTH, PRINCIPAL_KEY, authenticate, json_errors
+from cti.api.connections import (
+    ConnectionCap,
+    MaskedAccessLogger,
+    hide_server_version,
+    server_logger,
+)
+from cti.api.http import (
+    AUTH,
+    LIMITS,
+    PRINCIPAL_KEY,
+    SERVER_NAME,
+    THROTTLE,
+    InputLimits,
+    audit_refusals,
+    authenticate,
+    json_errors,
+    secure_headers,
+)
+from cti.api.logins import PINS
+from cti.api.throttle import Limit, LoginThrottle, PinVerifier
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.config import Config, ConfigManager, ConfigVersion
@@ -242,12 +263,36 @@ async def healthz(request: web.Request) -> web.Response:
 def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     """Every part of the engine, built; the cleanup contexts start and stop them."""
     config, version = manager.snapshot()
-    app = web.Application(middlewares=[json_errors, authenticate])
+    security = config.engine.security
+    app = web.Application(
+        middlewares=[audit_refusals, json_errors, authenticate],
+        client_max_size=security.json_max_bytes,
+    )
+    app.on_response_prepare.append(secure_headers)
     app[SETTINGS] = settings
     app[CONFIG] = manager
     app[AUTH] = Authenticator()
+    app[LIMITS] = InputLimits(json_max_depth=security.json_max_depth)
+    app[live_api.SOCKET_AUTH_S] = float(security.socket_auth_seconds)
+    app[THROTTLE] = LoginThrottle(
+        _limit(security.login_per_account), _limit(security.login_per_address)
+    )
+    pins = PinVerifier(
+        security.pin_hash_workers, security.pin_hash_queue, nice=security.pin_hash_nice
+    )
+    app[PINS] = pins
+
+    async def _close_pins(_: web.Application) -> None:
+        pins.close()
+
+    app.on_cleanup.append(_close_pins)
     db = Database(settings.database_url)
     writer = BufferedWriter(db, Path(settings.state_dir) / "spool" / "writes.jsonl")
+    app[AUDITOR] = Auditor(
+        writer.submit,
+        per_minute=security.anonymous_audit_per_minute,
+        text_max=security.anonymous_audit_text,
+    )
     records.register(
         writer, make_outbox_hook(recording_base_url=f"{settings.public_url}/api/recordings")
     )
@@ -305,6 +350,10 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     return app
 
 
+def _limit(throttle: Any) -> Limit:
+    return Limit(throttle.failures, float(throttle.window_seconds), float(throttle.lockout_seconds))
+
+
 def _recording_principal(request: web.Request) -> RecordingPrincipal | None:
     who = request.get(PRINCIPAL_KEY)
     if who is None:
@@ -335,13 +384,24 @@ class EngineProcess:
         return f"http://{self.settings.http_host}:{self.port}"
 
     async def start(self) -> EngineProcess:
-        self._runner = web.AppRunner(self.app, handle_signals=False)
+        security = self.manager.current.engine.security
+        hide_server_version(SERVER_NAME)
+        self._runner = web.AppRunner(
+            self.app,
+            handle_signals=False,
+            keepalive_timeout=float(security.header_timeout_seconds),
+            access_log_class=MaskedAccessLogger,
+            logger=server_logger(),
+        )
         await self._runner.setup()
+        server = self._runner.server
+        assert server is not None
+        ConnectionCap(security.connections_per_address).install(server)
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        listening = site._server
+        if listening is not None and getattr(listening, "sockets", None):
+            self.port = listening.sockets[0].getsockname()[1]
         return self
 
     async def stop(self) -> None:

@@ -59,6 +59,35 @@ def mask_text(text: str) -> str:
     return _LONG_DIGITS.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)
 
 
+def mask_target(target: str) -> str:
+    """A request target (path and query) for the access log.
+
+    The value of any query parameter whose name marks a secret (token, pin,
+    ...) is dropped, numbers of 8 digits or more are masked, and the rest
+    of the text goes through :func:`mask_text`.
+    """
+    from urllib.parse import parse_qsl, quote, urlsplit
+
+    parts = urlsplit(target)
+    path = mask_text(parts.path)
+    if not parts.query:
+        return path
+    shown = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        lowered = key.lower()
+        if any(marker in lowered for marker in SECRET_MARKERS):
+            value = "***"
+        elif _NUMBERISH.fullmatch(value):
+            value = mask_number(value)
+        else:
+            value = mask_text(value)
+        shown.append(f"{quote(key, safe='')}={quote(value, safe='*')}")
+    return f"{path}?{'&'.join(shown)}"
+
+
+_NUMBERISH = re.compile(r"\+?[0-9][0-9 -]{7,}")
+
+
 class _Counts:
     errors = 0
     warnings = 0

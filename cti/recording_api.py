@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from cti.api.audit import AUDITOR, mark_audited, storable
 from cti.recording_service import RecordingService
 from recordings import AuditEntry, MetadataUnavailable, Principal, Recording, RecordingState
 
@@ -36,6 +37,8 @@ PRINCIPAL_KEY = web.RequestKey("recordings_principal", Principal)
 """Where the auth middleware leaves the request's :class:`recordings.Principal`."""
 
 ACCESS_ACTION = "recording_access"
+ANONYMOUS_TEXT = 128
+"""Characters kept of a stranger's call id when no :class:`cti.api.audit.Auditor` is set."""
 LIST_ACTION = "recording_list"
 
 PrincipalOf = Callable[[web.Request], "Principal | Awaitable[Principal | None] | None"]
@@ -72,9 +75,9 @@ def recording_stream_handler(
             actor=who.id if who else "anonymous",
             role=who.role if who else "",
             action=ACCESS_ACTION,
-            target=target,
+            target=storable(target),
             allowed=allowed,
-            detail=detail,
+            detail=storable(detail),
         )
         try:
             await service.audit.record(entry)
@@ -87,8 +90,17 @@ def recording_stream_handler(
         call_id = request.match_info["call_id"]
         who = await _principal(request, principal_of)
         detail: dict[str, Any] = {"call_id": call_id, "range": request.headers.get("Range")}
+        mark_audited(request)
         if who is None:
-            await audit(None, call_id, False, {**detail, "reason": "unauthenticated"})
+            # A stranger's row is bounded in size and rate (cti.api.audit).
+            auditor = request.app.get(AUDITOR)
+            if auditor is None or auditor.anonymous_allowed():
+                limit = auditor.text_max if auditor is not None else ANONYMOUS_TEXT
+                row = {**detail, "reason": "unauthenticated"}
+                missed = auditor.take_suppressed() if auditor is not None else 0
+                if missed:
+                    row["suppressed"] = missed
+                await audit(None, storable(call_id, limit), False, storable(row, limit))
             return _error(401, "authentication required")
         if not service.policy.role_may_listen(who):
             await audit(who, call_id, False, {**detail, "reason": "role_denied"})
@@ -96,6 +108,7 @@ def recording_stream_handler(
         try:
             segment = int(request.query.get("segment", "1"))
         except ValueError:
+            await audit(who, call_id, False, {**detail, "reason": "bad_segment"})
             return _error(400, "segment must be a number")
         detail["segment"] = segment
         try:
@@ -123,6 +136,13 @@ def recording_stream_handler(
         if path is None or not path.is_file():
             await audit(who, recording.name, False, {**detail, "reason": "not_available"})
             return _error(404, "recording not available", state=recording.public_status.value)
+        size = path.stat().st_size
+        if not _satisfiable(request, size):
+            await audit(who, recording.name, False, {**detail, "reason": "range_not_satisfiable"})
+            return web.Response(
+                status=416,
+                headers={"Content-Range": f"bytes */{size}", "Cache-Control": "no-store"},
+            )
         if not await audit(who, recording.name, True, {**detail, "reason": decision.reason.value}):
             return _error(503, "access cannot be audited now, try again")
         return web.FileResponse(
@@ -135,6 +155,29 @@ def recording_stream_handler(
         )
 
     return handler
+
+
+def _satisfiable(request: web.Request, size: int) -> bool:
+    """Whether the request's ``Range`` (if any) selects bytes of a ``size``-byte file.
+
+    The same reading as aiohttp's ``FileResponse``, decided before the access
+    is audited so that the row tells what was sent.
+    """
+    if "Range" not in request.headers:
+        return True
+    if_range = request.if_range
+    if if_range is not None:
+        return True  # FileResponse then sends the whole file when it changed, else the range
+    try:
+        selected = request.http_range
+    except ValueError:
+        return False
+    start = selected.start
+    if start is None:
+        return True
+    if start < 0 and selected.stop is None:
+        return size > 0
+    return start < size
 
 
 _MIME = {"wav": "audio/wav", "gsm": "audio/x-gsm", "ulaw": "audio/basic"}
@@ -155,7 +198,9 @@ def recording_list_handler(
     async def handler(request: web.Request) -> web.StreamResponse:
         who = await _principal(request, principal_of)
         if who is None:
+            # Audited by the refusal-audit middleware, bounded for strangers.
             return _error(401, "authentication required")
+        mark_audited(request)
         if not service.policy.role_may_listen(who):
             await _audit_list(service, who, False, {"reason": "role_denied"})
             return _error(403, "not allowed to list recordings")
@@ -164,6 +209,9 @@ def recording_list_handler(
             until = _parse_time(request.query.get("until"))
             limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
         except ValueError as exc:
+            await _audit_list(
+                service, who, False, {"reason": "bad_query", "query": _query(request)}
+            )
             return _error(400, str(exc))
         agent = request.query.get("agent")
         if who.role not in service.policy.full_access_roles:
@@ -187,7 +235,7 @@ def recording_list_handler(
                     continue
             number = item.call.caller_number if item.call else None
             items.append(_view(item.recording, service.policy.show_number(who, number), item.call))
-        await _audit_list(service, who, True, {"query": dict(request.query), "count": len(items)})
+        await _audit_list(service, who, True, {"query": _query(request), "count": len(items)})
         return web.json_response({"recordings": items})
 
     return handler
@@ -198,10 +246,16 @@ async def _audit_list(
 ) -> None:
     try:
         await service.audit.record(
-            AuditEntry(who.id, who.role, LIST_ACTION, None, allowed=allowed, detail=detail)
+            AuditEntry(
+                who.id, who.role, LIST_ACTION, None, allowed=allowed, detail=storable(detail)
+            )
         )
     except MetadataUnavailable as exc:
         log.error("recording_audit_failed", action=LIST_ACTION, error=str(exc))
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    return {key: value[:200] for key, value in request.query.items()}
 
 
 def _view(recording: Recording, caller_number: str, call: Any) -> dict[str, Any]:

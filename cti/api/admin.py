@@ -2,7 +2,9 @@
 tickets the work-order backend rejected (list, re-send).
 
 A reload that the checks refuse answers ``422`` and leaves the running
-configuration in place.  A re-send makes a rejected outbox row pending again,
+configuration in place; so does one that cannot read the configuration
+directory at all (missing, or a file), and every reload, refused or not,
+is audited.  A re-send makes a rejected outbox row pending again,
 optionally with a corrected payload (a ``Ticket`` for a create row, a
 ``RatingUpdate`` for an update row); the outbox writes the audit row.
 Caller numbers in the rejected list are masked: an administrator repairs
@@ -19,11 +21,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cti.api import schemas as s
+from cti.api.audit import mark_audited
 from cti.api.auth import Role
 from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
 from cti.api.openapi import REF
 from cti.api.spec import Operation, register, reply
 from cti.config import ConfigManager, check_config
+from cti.errors import ConfigError
 from cti.logs import mask_number
 from cti.tickets import RatingUpdate, Ticket, TicketNotFound, TicketStateError
 from cti.tickets.rows import OutboxRow
@@ -61,18 +65,46 @@ def _version(v: Any) -> s.ConfigVersion:
 
 async def validate(request: web.Request) -> web.Response:
     principal(request, *ADMIN)
-    result = await asyncio.to_thread(check_config, _manager(request).directory)
+    try:
+        result = await asyncio.to_thread(check_config, _manager(request).directory)
+    except (ConfigError, OSError) as exc:
+        return reply(s.Validation(valid=False, issues=[_one_line(exc)]))
     return reply(
         s.Validation(valid=result.config is not None, issues=[str(i) for i in result.issues])
     )
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 async def reload(request: web.Request) -> web.Response:
     who = principal(request, *ADMIN)
     manager = _manager(request)
-    result = await manager.areload(f"admin:{who.id}")
     from cti.app import WRITER
 
+    mark_audited(request)
+    try:
+        result = await manager.areload(f"admin:{who.id}")
+    except (ConfigError, OSError) as exc:
+        # The directory itself cannot be read (missing, a file): nothing changes.
+        current = manager.snapshot()[1]
+        request.app[WRITER].submit(
+            "audit",
+            {
+                "at": datetime.now(UTC),
+                "actor": who.id,
+                "role": who.role.value,
+                "action": "config_reload",
+                "target": current.digest,
+                "allowed": False,
+                "detail": {"status": "refused", "error": _one_line(exc)[:500]},
+            },
+        )
+        failed = s.ReloadResult(
+            status="refused", version=_version(current), issues=[_one_line(exc)]
+        )
+        return reply(failed, status=422)
     request.app[WRITER].submit(
         "audit",
         {

@@ -10,7 +10,6 @@ refused (``409 already_logged_in``).  Pause reasons marked ``system`` in
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,10 +19,17 @@ from pydantic import BaseModel, ConfigDict, Field
 import acd
 from cti.api import schemas as s
 from cti.api.auth import Role
-from cti.api.http import AUTH, ApiError, bad_request, body_of, error, principal
+from cti.api.http import (
+    AUTH,
+    ApiError,
+    bad_request,
+    body_of,
+    error,
+    principal,
+)
+from cti.api.logins import check_pin
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER
-from cti.config import verify_pin
 from cti.engine.core import Engine
 
 ENGINE = web.AppKey("engine", Engine)
@@ -109,9 +115,18 @@ async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await body_of(request, LoginRequest)
     agent = engine.config.agent(body.agent)
-    # PBKDF2 costs ~0.5 s of CPU by design: never on the event loop, where calls run.
-    if agent is None or not await asyncio.to_thread(verify_pin, body.pin, agent.pin_hash):
-        return error(401, "bad_credentials", "unknown agent or wrong PIN")
+    known = engine.config.agents.agents
+    refused_login = await check_pin(
+        request,
+        "agent_login",
+        f"agent:{body.agent}",
+        body.pin,
+        agent.pin_hash if agent else None,
+        like=known[0].pin_hash if known else None,
+        wrong="unknown agent or wrong PIN",
+    )
+    if refused_login is not None:
+        return refused_login
     if body.seat not in engine.seats:
         raise bad_request("seat", f"unknown seat {body.seat!r}")
     refusal = engine.agent_request(acd.AgentLogin(acd.AgentId(body.agent), acd.SeatId(body.seat)))
@@ -230,7 +245,7 @@ def add_routes(app: web.Application) -> None:
     ops = [
         Operation("POST", "/api/agents/login", login, "agent_login",
                   "Log in with agent number, PIN and seat", TAG, (), body=LoginRequest,
-                  response=s.Login, errors=(401, 404, 409)),
+                  response=s.Login, errors=(401, 404, 409, 429)),
         Operation("GET", "/api/agents/me", me, "agent_me",
                   "The agent's state and current call", TAG, agent, response=s.Me),
         Operation("POST", "/api/agents/me/ready", ready, "agent_ready",

@@ -4,9 +4,17 @@ Protocol
 --------
 The client opens the socket and, unless its upgrade request already carried
 ``Authorization: Bearer``, sends ``{"type": "auth", "token": "..."}`` first
-(browsers cannot set headers on a WebSocket).  A wrong token or role closes
-the socket with code ``4401`` / ``4403`` after an ``{"type": "error"}``
-message; a client must then ask for credentials again, not reconnect.
+(browsers cannot set headers on a WebSocket), within
+``security.socket_auth_seconds``.  A wrong token or role in the upgrade
+request is refused there, with a plain ``401`` / ``403`` and no socket.  A
+wrong token or role in the auth message closes the socket with code
+``4401`` / ``4403`` after an ``{"type": "error"}`` message; a client must
+then ask for credentials again, not reconnect.  A client address locked out
+for failed logins (:mod:`cti.api.throttle`) gets ``429`` at the upgrade, or
+``4429`` after its auth message.  A message that is not a well-formed auth
+message (not JSON, too deep, binary) closes the socket with ``1008``; an
+error of the engine's own with ``1011``: never an HTTP answer on the socket.
+Every refusal is audited.
 After authentication the server sends:
 
 - on ``/ws/agent``: ``{"type": "state", "now": time, "agent": AgentView, "call":
@@ -45,10 +53,21 @@ from aiohttp import WSMsgType, web
 
 import acd
 from cti.api.agents import ENGINE, agent_model, call_model
+from cti.api.audit import AUDITOR, mark_audited
 from cti.api.auth import Principal, Role
 from cti.api.figures import READERS, WALLBOARD, WallboardState
-from cti.api.http import AUTH, PRINCIPAL_KEY, ApiError
+from cti.api.http import (
+    AUTH,
+    LIMITS,
+    PRINCIPAL_KEY,
+    THROTTLE,
+    ApiError,
+    InputLimits,
+    parse_json,
+    too_many,
+)
 from cti.api.spec import Operation, register
+from cti.api.throttle import Refusal
 from cti.api.tracker import TRACKER, Tracker
 from cti.engine.core import Engine
 from cti.errors import StoreError
@@ -62,6 +81,10 @@ TICK_S = 1.0
 CALLBACKS_EVERY_S = 5.0
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_THROTTLED = 4429
+CLOSE_POLICY = 1008
+CLOSE_INTERNAL = 1011
+AUTH_MESSAGE_MAX = 4096
 CLOSE_LOGGED_OUT = 4000
 
 Socket = web.WebSocketResponse
@@ -264,44 +287,111 @@ class LiveHub:
 HUB = web.AppKey("live_hub", LiveHub)
 
 
+SOCKET_AUTH_S = web.AppKey("socket_auth_seconds", float)
+
+
 async def _authenticated(
     request: web.Request, ws: Socket, roles: tuple[Role, ...]
 ) -> Principal | None:
     who = request.get(PRINCIPAL_KEY)
+    token: str | None = None
     if who is None:
+        timeout = request.app.get(SOCKET_AUTH_S, AUTH_TIMEOUT_S)
         try:
-            async with asyncio.timeout(AUTH_TIMEOUT_S):
+            async with asyncio.timeout(timeout):
                 msg = await ws.receive()
         except TimeoutError:
             msg = None
-        token = ""
-        if msg is not None and msg.type == WSMsgType.TEXT:
-            with contextlib.suppress(ValueError, AttributeError):
-                data = json.loads(msg.data)
-                if data.get("type") == "auth" and isinstance(data.get("token"), str):
-                    token = data["token"]
+        token = _auth_token(request, msg)
+        if token is None:
+            await _refuse(request, ws, CLOSE_POLICY, "bad_message", "send an auth message first")
+            return None
+        who = request.app[AUTH].session(token)
+    if who is None and token is not None:
+        throttle = request.app.get(THROTTLE)
+        attempt = None
+        if throttle is not None:
+            admitted = throttle.admit(None, request.remote)
+            if isinstance(admitted, Refusal):
+                too_many(request, admitted, "token_refused")
+                await _refuse(
+                    request, ws, CLOSE_THROTTLED, "too_many_attempts", "too many failed attempts"
+                )
+                return None
+            attempt = admitted
         who = request.app[AUTH].principal(token)
+        if attempt is not None:
+            if who is None:
+                attempt.failed()
+            else:
+                attempt.succeeded()
     if who is None:
-        await _refuse(ws, CLOSE_UNAUTHORIZED, "unauthorized", "a valid token is required")
+        await _refuse(request, ws, CLOSE_UNAUTHORIZED, "unauthorized", "a valid token is required")
         return None
     if who.role not in roles:
-        await _refuse(ws, CLOSE_FORBIDDEN, "forbidden", f"the {who.role} role may not do this")
+        await _refuse(
+            request, ws, CLOSE_FORBIDDEN, "forbidden", f"the {who.role} role may not do this"
+        )
         return None
     return who
 
 
-async def _refuse(ws: Socket, code: int, error: str, message: str) -> None:
+def _auth_token(request: web.Request, msg: Any) -> str | None:
+    """The token of a well-formed auth message; ``None`` for anything else."""
+    if msg is None or msg.type != WSMsgType.TEXT or len(msg.data) > AUTH_MESSAGE_MAX:
+        return None
+    limits = request.app.get(LIMITS) or InputLimits()
+    try:
+        data = parse_json(msg.data, limits.json_max_depth)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("type") != "auth":
+        return None
+    token = data.get("token")
+    return token if isinstance(token, str) else ""
+
+
+async def _refuse(request: web.Request, ws: Socket, code: int, error: str, message: str) -> None:
+    auditor = request.app.get(AUDITOR)
+    if auditor is not None and code != CLOSE_THROTTLED:
+        auditor.record(
+            request.get(PRINCIPAL_KEY),
+            "live_socket",
+            request.path,
+            allowed=False,
+            detail={"close": code, "error": error, "address": request.remote or ""},
+        )
+    mark_audited(request)
     with contextlib.suppress(Exception):
         await ws.send_str(json.dumps({"type": "error", "error": error, "message": message}))
         await ws.close(code=code)
 
 
-async def _open(request: web.Request) -> Socket:
+async def _open(request: web.Request, roles: tuple[Role, ...]) -> Socket:
     ws = web.WebSocketResponse(heartbeat=20.0)
     if not ws.can_prepare(request).ok:
         raise ApiError(426, "upgrade_required", "this endpoint speaks WebSocket only")
+    if request.headers.get("Authorization"):
+        # Credentials in the upgrade request are judged before there is a socket.
+        who = request.get(PRINCIPAL_KEY)
+        if who is None:
+            raise ApiError(401, "unauthorized", "a valid token is required")
+        if who.role not in roles:
+            raise ApiError(403, "forbidden", f"the {who.role} role may not do this")
     await ws.prepare(request)
     return ws
+
+
+async def _guarded(ws: Socket, work: Any) -> None:
+    """Run the socket's work; an error of ours closes it with 1011, never an HTTP answer."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("live_socket_failed")
+        with contextlib.suppress(Exception):
+            await ws.close(code=CLOSE_INTERNAL)
 
 
 async def _drain(ws: Socket) -> None:
@@ -312,32 +402,40 @@ async def _drain(ws: Socket) -> None:
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
-    ws = await _open(request)
-    who = await _authenticated(request, ws, (Role.AGENT,))
-    if who is None:
-        return ws
-    hub.agents.setdefault(who.id, set()).add(ws)
-    message = hub.agent_message(who.id)
-    hub._sent[ws] = message
-    hub._send(ws, message)
-    try:
-        await _drain(ws)
-    finally:
-        hub._forget(ws)
+    ws = await _open(request, (Role.AGENT,))
+
+    async def work() -> None:
+        who = await _authenticated(request, ws, (Role.AGENT,))
+        if who is None:
+            return
+        hub.agents.setdefault(who.id, set()).add(ws)
+        message = hub.agent_message(who.id)
+        hub._sent[ws] = message
+        hub._send(ws, message)
+        try:
+            await _drain(ws)
+        finally:
+            hub._forget(ws)
+
+    await _guarded(ws, work())
     return ws
 
 
 async def wallboard_socket(request: web.Request) -> web.StreamResponse:
     hub = request.app[HUB]
-    ws = await _open(request)
-    if await _authenticated(request, ws, READERS) is None:
-        return ws
-    hub.boards.add(ws)
-    hub._send(ws, hub.board_message())
-    try:
-        await _drain(ws)
-    finally:
-        hub._forget(ws)
+    ws = await _open(request, READERS)
+
+    async def work() -> None:
+        if await _authenticated(request, ws, READERS) is None:
+            return
+        hub.boards.add(ws)
+        hub._send(ws, hub.board_message())
+        try:
+            await _drain(ws)
+        finally:
+            hub._forget(ws)
+
+    await _guarded(ws, work())
     return ws
 
 

@@ -33,9 +33,11 @@ STATUS_TEXT = {
     403: "The caller's role may not do this",
     404: "Unknown call, agent or resource",
     409: "Refused in the current state",
+    413: "The body is larger than the engine accepts",
     416: "Range not satisfiable",
     422: "Refused: the request is valid but cannot be applied",
     426: "A WebSocket upgrade is required",
+    429: "Too many failed logins from this client or for this account; see Retry-After",
     503: "A dependency (the database) is unavailable; try again",
 }
 

@@ -7,13 +7,11 @@ token for the supervisor role named ``"<number> <name>"``: every audited
 action taken with it names the person.  ``POST /api/persons/logout`` ends the
 session (``{"ended": true}``).  A failed login is a 401 that does not say which part was wrong.
 
-The login check is one function (:func:`check_login`), so a throttle of
-login attempts wraps it without touching the rest.
+Logins are throttled per person and per client address, and the password is
+checked on the PIN verifier's threads, as agents' are (:mod:`cti.api.logins`).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cti.api import schemas as s
 from cti.api.agents import ENGINE
 from cti.api.auth import Role
-from cti.api.http import AUTH, body_of, error, principal
+from cti.api.http import AUTH, body_of, principal
+from cti.api.logins import check_pin
 from cti.api.spec import Operation, register, reply
-from cti.config import verify_pin
 
 ROLES = {"supervisor": Role.SUPERVISOR}
 
@@ -43,24 +41,26 @@ class PersonSession(BaseModel):
     home_seat: str | None
 
 
-async def check_login(request: web.Request, body: PersonLogin) -> tuple[str, Role] | None:
-    """``(principal name, role)`` when the person exists, holds a console role and the
-    password matches; ``None`` otherwise."""
-    person = request.app[ENGINE].config.agent(body.person)
-    if person is None or person.role not in ROLES:
-        return None
-    # PBKDF2 costs ~0.5 s of CPU by design: never on the event loop, where calls run.
-    if not await asyncio.to_thread(verify_pin, body.password, person.pin_hash):
-        return None
-    return f"{person.number} {person.name}", ROLES[person.role]
-
-
 async def login(request: web.Request) -> web.Response:
     body = await body_of(request, PersonLogin)
-    found = await check_login(request, body)
-    if found is None:
-        return error(401, "bad_credentials", "unknown person or wrong password")
-    name, role = found
+    config = request.app[ENGINE].config
+    person = config.agent(body.person)
+    console = person if person is not None and person.role in ROLES else None
+    known = config.agents.agents
+    # Throttled and hashed as agents' logins are (cti.api.logins).
+    refused_login = await check_pin(
+        request,
+        "person_login",
+        f"person:{body.person}",
+        body.password,
+        console.pin_hash if console is not None else None,
+        like=known[0].pin_hash if known else None,
+        wrong="unknown person or wrong password",
+    )
+    if refused_login is not None:
+        return refused_login
+    assert console is not None
+    name, role = f"{console.number} {console.name}", ROLES[console.role]
     token, expires = request.app[AUTH].open_person_session(name, role)
     person = request.app[ENGINE].config.agent(body.person)
     assert person is not None

@@ -59,9 +59,11 @@ class Operation:
         """Every status the operation may answer, sorted."""
         found = {self.status, *self.errors, *self.other}
         if self.roles:
-            found |= {401, 403}
+            found |= {401, 403, 429}  # 429: the client address is locked out
         if self.path_params or self.query or self.body or self.body_schema:
             found.add(400)
+        if self.body or self.body_schema:
+            found.add(413)
         return tuple(sorted(found))
 
 

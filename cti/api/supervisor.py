@@ -3,6 +3,10 @@
 A forced change (ready, pause, logout) names the reason it is made; the
 reason, the supervisor and the outcome go to the audit log (writer kind
 ``audit``, action ``agent_force_<what>``), refused attempts included.  A
+reason PostgreSQL could not store (a NUL character) is refused with ``400``
+before anything changes, so no forced change happens without its row; any
+other refusal (unknown agent, bad pause reason) is audited by
+:func:`cti.api.http.audit_refusals`.  A
 forced logout also ends the agent's sessions, so their toolbar returns to
 the login form.  Listening, whispering and barging are in
 :mod:`cti.api.transfers` with the other call operations.
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import acd
 from cti.api import schemas as s
 from cti.api.agents import ENGINE, agent_model, check_pause_reason, refused
+from cti.api.audit import mark_audited
 from cti.api.auth import Role
 from cti.api.http import AUTH, ApiError, body_of, path_of, principal, query_of
 from cti.api.spec import Operation, register, reply
@@ -103,6 +108,7 @@ async def _force(request: web.Request, what: str, body: ForceRequest, event: Any
             "detail": detail,
         },
     )
+    mark_audited(request)
     log.info("agent_forced", what=what, agent=agent, by=who.id, refused=detail.get("refused"))
     if refusal is not None:
         return refused(refusal)

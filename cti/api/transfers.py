@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import transfer as tr
 from cti.api import schemas as s
 from cti.api.agents import ENGINE
+from cti.api.audit import mark_audited
 from cti.api.auth import Role
 from cti.api.http import ApiError, body_of, path_of, principal, who_is
 from cti.api.spec import Handler, Operation, register, reply
@@ -308,6 +309,7 @@ def _supervisor(request: web.Request, action: str) -> str:
     if who is not None and who.role is not Role.SUPERVISOR:
         call_id = request.match_info.get("call_id", "")
         request.app[ENGINE].monitors.audit_refused(who.id, who.role.value, call_id, action)
+        mark_audited(request)
     return principal(request, *SUPERVISOR).id
 
 

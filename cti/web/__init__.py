@@ -13,7 +13,10 @@ nothing fetched from elsewhere.  Every text the pages show is in
 pages carry no data: they call the API and open the live sockets with the
 token the user gives (the agent's login, or the wallboard token in the
 address fragment ``/wallboard#token=...``, which never reaches the server
-or its logs).
+or its logs).  Both pages keep their token in ``sessionStorage``: it ends
+with the browser tab, and is never written to disk for the next user of the
+machine.  The page policy lets scripts connect to this origin only (its
+WebSockets included) and sends no ``Referer`` anywhere.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 HEADERS = {
     "Cache-Control": "no-cache",
     "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": (
-        "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; "
         "style-src 'self'; script-src 'self'; frame-ancestors 'none'"
     ),
 }

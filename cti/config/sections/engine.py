@@ -178,6 +178,81 @@ class Assessment(Section):
     )
 
 
+class Throttle(Section):
+    """Failed logins allowed in a window before further attempts are refused for a while."""
+
+    failures: Annotated[Int, Field(ge=1, le=10_000)] = Field(
+        description="failed attempts within window_seconds that start a lock-out"
+    )
+    window_seconds: PositiveSeconds = Field(description="how far back failures count")
+    lockout_seconds: PositiveSeconds = Field(
+        description="how long attempts are refused (429 with Retry-After) once locked"
+    )
+
+
+def _account_throttle() -> Throttle:
+    return Throttle(failures=5, window_seconds=900, lockout_seconds=900)
+
+
+def _address_throttle() -> Throttle:
+    return Throttle(failures=200, window_seconds=900, lockout_seconds=900)
+
+
+class Security(Section):
+    """Limits that protect the engine's HTTP faces from guessing and floods."""
+
+    login_per_account: Throttle = Field(
+        default_factory=_account_throttle,
+        description="failed logins per agent (or person) before a lock-out; a correct PIN"
+        " during the lock-out is refused too",
+    )
+    login_per_address: Throttle = Field(
+        default_factory=_address_throttle,
+        description="failed logins and wrong bearer tokens per client address before a"
+        " lock-out (a call centre behind one address needs room for honest typos and"
+        " for the stale tokens of every toolbar after an engine restart)",
+    )
+    pin_hash_workers: Annotated[Int, Field(ge=1, le=16)] = Field(
+        default=1, description="threads that check PINs, apart from every other work"
+    )
+    pin_hash_nice: Annotated[Int, Field(ge=0, le=19)] = Field(
+        default=5,
+        description="how far below the engine's other threads PIN checks run (Linux nice"
+        " steps): when CPU is short, logins wait rather than calls and recordings",
+    )
+    pin_hash_queue: Annotated[Int, Field(ge=1, le=10_000)] = Field(
+        default=64,
+        description="PIN checks that may wait for a thread (a whole shift logging in at"
+        " once); more at once are answered 429",
+    )
+    json_max_bytes: Annotated[Int, Field(ge=1024, le=64 * 1024 * 1024)] = Field(
+        default=1024 * 1024, description="largest request body; larger ones are answered 413"
+    )
+    json_max_depth: Annotated[Int, Field(ge=2, le=200)] = Field(
+        default=32, description="deepest nesting of arrays and objects in a JSON body"
+    )
+    header_timeout_seconds: PositiveSeconds = Field(
+        default=15,
+        description="a connection that has not sent a whole request head within this time"
+        " (or stays idle this long between requests) is closed",
+    )
+    connections_per_address: Annotated[Int, Field(ge=1, le=100_000)] = Field(
+        default=256, description="open connections one client address may hold at once"
+    )
+    socket_auth_seconds: PositiveSeconds = Field(
+        default=5,
+        description="time a live socket opened without a token has to send its auth message",
+    )
+    anonymous_audit_per_minute: Annotated[Int, Field(ge=1, le=100_000)] = Field(
+        default=120,
+        description="audit rows written per minute for requests without a valid token;"
+        " the rest are counted in the next row written",
+    )
+    anonymous_audit_text: Annotated[Int, Field(ge=16, le=4096)] = Field(
+        default=128, description="longest text kept from a request without a valid token"
+    )
+
+
 class EngineFile(Section):
     """Content of ``engine.yaml``."""
 
@@ -190,6 +265,9 @@ class EngineFile(Section):
     database: Database
     wallboard: Wallboard
     assessment: Assessment = Field(default_factory=Assessment)
+    security: Security = Field(
+        default_factory=Security, description="login throttling and request limits"
+    )
     node: Text | None = Field(default=None, description="this engine's name in logs")
 
     def secret_envs(self) -> tuple[str, ...]:

@@ -1,6 +1,7 @@
 // The wallboard: live figures over /ws/wallboard, a last-hour chart, the alarm list.
 // The token comes once in the address fragment (#token=...), is kept in this
-// browser's storage and removed from the address bar; without one a form asks for it.
+// tab's sessionStorage (gone when the tab closes, never kept on disk for the next
+// user) and removed from the address bar; without one a form asks for it.
 "use strict";
 
 const WB_TOKEN_KEY = "hotline.wallboard.token";
@@ -189,7 +190,7 @@ function connect(token) {
       if (data.type === "wallboard") render(data.wallboard);
     },
     onEnded: () => {
-      localStorage.removeItem(WB_TOKEN_KEY);
+      sessionStorage.removeItem(WB_TOKEN_KEY);
       askToken(t("wb.token_bad"));
     },
   });
@@ -211,14 +212,14 @@ function start() {
   document.title = t("app.wallboard_title");
   const match = /(?:^#|&)token=([^&]+)/.exec(location.hash);
   if (match) {
-    localStorage.setItem(WB_TOKEN_KEY, decodeURIComponent(match[1]));
+    sessionStorage.setItem(WB_TOKEN_KEY, decodeURIComponent(match[1]));
     history.replaceState(null, "", location.pathname);
   }
   $("token-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const token = $("token-input").value.trim();
     $("token-input").value = "";
-    localStorage.setItem(WB_TOKEN_KEY, token);
+    sessionStorage.setItem(WB_TOKEN_KEY, token);
     connect(token);
   });
   const clock = () => {
@@ -226,7 +227,7 @@ function start() {
   };
   clock();
   setInterval(clock, 1000);
-  const token = localStorage.getItem(WB_TOKEN_KEY);
+  const token = sessionStorage.getItem(WB_TOKEN_KEY);
   if (token) connect(token);
   else askToken("");
 }
