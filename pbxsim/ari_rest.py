@@ -116,19 +116,43 @@ def required(args: Args, name: str, message: str) -> str:
     return value
 
 
-def variables_of(args: Args) -> dict[str, str]:
+def variables_of(args: Args) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A request's ``variables`` object: values, and the names to report in events.
+
+    Each value is a string or ``{"value": "...", "report_events": true}``
+    (``json_to_ast_variables`` in ``res/ari/resource_channels.c``).
+    """
     raw = args.get("variables")
     if raw is None:
-        return {}
+        return {}, ()
     if not isinstance(raw, dict):
         raise AriError(400, "The 'variables' field must be a JSON object")
-    inner = raw.get("variables", raw) if isinstance(raw.get("variables"), dict) else raw
-    result: dict[str, str] = {}
+    inner = raw["variables"] if isinstance(raw.get("variables"), dict) else raw
+    values: dict[str, str] = {}
+    reported: list[str] = []
     for key, value in inner.items():
-        if isinstance(value, dict):
-            value = value.get("value", "")
-        result[str(key)] = str(value)
-    return result
+        if not key:
+            continue
+        if isinstance(value, str):
+            values[str(key)] = value
+            continue
+        if not isinstance(value, dict):
+            raise AriError(
+                400,
+                "Each value in 'variables' must be a string or an object with 'value' and"
+                " optional 'report_events'",
+            )
+        if not isinstance(value.get("value"), str):
+            raise AriError(
+                400, "Each object value in 'variables' must include string field 'value'"
+            )
+        report = value.get("report_events")
+        if report is not None and not isinstance(report, bool):
+            raise AriError(400, "Field 'report_events' in 'variables' entries must be boolean")
+        values[str(key)] = value["value"]
+        if report:
+            reported.append(str(key))
+    return values, tuple(reported)
 
 
 def ok(body: Any = None, status: int = 200) -> Reply:
@@ -380,17 +404,33 @@ for _method in ("POST", "DELETE"):
 
 
 def originate(w: World, a: Args, channel_id: str | None) -> Reply:
+    variables, reported = variables_of(a)
     endpoint = required(a, "endpoint", "Endpoint must be specified")
     app = text(a, "app")
     extension = text(a, "extension")
+    if text(a, "originator") and text(a, "formats"):
+        raise AriError(400, "Originator and formats can't both be specified")
     if not app and not extension:
         raise AriError(400, "Application or extension must be specified")
     timeout = integer(a, "timeout", 30)
+    context = text(a, "context") or "default"
+    priority = integer(a, "priority", 0) or 1
+    label = text(a, "label")
+    if not app and label:
+        found = (
+            int(label) if label.lstrip("-").isdigit() else w.plan.label(context, extension, label)
+        )
+        if found is None:
+            raise AriError(404, "Requested label can not be found")
+        if found == 0:
+            raise AriError(400, "Requested priority is illegal")
+        priority = found
     origination = Origination(
         app=app or None,
         args=[x for x in text(a, "appArgs").split(",")] if text(a, "appArgs") else [],
-        context=text(a, "context", "default") if not app else None,
+        context=context if not app else None,
         exten=extension or None,
+        priority=priority,
     )
     channel = w.originate(
         endpoint,
@@ -398,7 +438,9 @@ def originate(w: World, a: Args, channel_id: str | None) -> Reply:
         caller_id=text(a, "callerId"),
         timeout=None if timeout == 0 else (float(timeout) if timeout > 0 else 0.0),
         origination=origination,
-        variables=variables_of(a),
+        variables=variables,
+        other_id=text(a, "otherChannelId") or None,
+        reported=reported,
     )
     return ok(channel.to_json())
 
