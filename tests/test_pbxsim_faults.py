@@ -162,5 +162,3 @@ async def test_restart_like_asterisk() -> None:
             "StasisStart", lambda e: e["channel"]["caller"]["number"] == "13900139000"
         )
         assert start["channel"]["id"].endswith(".0")
-
-
