@@ -111,8 +111,9 @@ class MediaOps(BridgeOps):
             return
         self.stop_playback(playback)
 
-    def stop_playback(self, playback: Playback) -> None:
-        """End a playback (``PlaybackFinished``, state ``done``) and start the next queued."""
+    def stop_playback(self, playback: Playback, final: str = "done") -> None:
+        """End a playback (``PlaybackFinished``, state ``done``, or ``failed`` when the
+        channel hung up under it) and start the next queued."""
         if self.playbacks.pop(playback.id, None) is None:
             return
         if playback.timer is not None:
@@ -121,7 +122,7 @@ class MediaOps(BridgeOps):
         if playback.id in queue:
             queue.remove(playback.id)
         was_started = playback.state != "queued"
-        playback.state = "done"
+        playback.state = final
         if was_started:
             self.emit(self.playback_apps(playback), "PlaybackFinished", playback=playback.to_json())
         if queue and was_started:
@@ -189,11 +190,16 @@ class MediaOps(BridgeOps):
         """Hook for peer behaviour (overridden by the peers mixin)."""
 
     def end_media(self, channel: Channel) -> None:
-        """A channel is going: its playbacks and recordings end."""
+        """A channel is going: its playbacks and recordings end.  Each queued playback
+        still starts, to end at once (``play_on_channel`` finds the channel hung up)."""
         for playback_id in list(channel.playback_queue):
             playback = self.playbacks.get(playback_id)
             if playback is not None:
-                self.stop_playback(playback)
+                if playback.state == "queued":
+                    playback.state = "playing"
+                    apps = self.playback_apps(playback)
+                    self.emit(apps, "PlaybackStarted", playback=playback.to_json())
+                self.stop_playback(playback, "failed")
         for name in list(channel.recordings):
             recording = self.recordings.get(name)
             if recording is not None:

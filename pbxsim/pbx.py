@@ -304,6 +304,8 @@ class DialplanOps(MediaOps):
     ) -> tuple[Channel, Channel]:
         exten, _, context = resource.partition("@")
         context = context.split("/")[0] or "default"
+        if channel_id and not other_id:
+            other_id = f"{channel_id};2"  # core_local.c names the other half after the first
         for ident in (channel_id, other_id):
             if ident and ident in self.channels:
                 raise AriError(409, "Channel with given unique ID already exists")
