@@ -10,6 +10,7 @@ from .ari_rest import (
     integer,
     many,
     no_content,
+    not_implemented,
     ok,
     originate,
     required,
@@ -475,3 +476,43 @@ def bridge_play_with_id(w: World, p: P, a: Args) -> Reply:
 def bridge_record(w: World, p: P, a: Args) -> Reply:
     bridge = w.bridge(p["bridgeId"])
     return _record(w, f"bridge:{bridge.id}", a)
+
+
+# -- the rest of ARI: 501 naming the operation (tests/test_pbxsim_unimplemented.py) -----
+
+for _method, _template, _operation in (
+    ("PUT", "/applications/{applicationName}/eventFilter", "filter"),
+    ("GET", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "getObject"),
+    ("PUT", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "updateObject"),
+    ("DELETE", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "deleteObject"),
+    ("GET", "/asterisk/modules", "listModules"),
+    ("GET", "/asterisk/modules/{moduleName}", "getModule"),
+    ("POST", "/asterisk/modules/{moduleName}", "loadModule"),
+    ("DELETE", "/asterisk/modules/{moduleName}", "unloadModule"),
+    ("PUT", "/asterisk/modules/{moduleName}", "reloadModule"),
+    ("GET", "/asterisk/logging", "listLogChannels"),
+    ("POST", "/asterisk/logging/{logChannelName}", "addLog"),
+    ("DELETE", "/asterisk/logging/{logChannelName}", "deleteLog"),
+    ("PUT", "/asterisk/logging/{logChannelName}/rotate", "rotateLog"),
+    ("GET", "/bridges/{bridgeId}/variable", "getBridgeVar"),
+    ("POST", "/bridges/{bridgeId}/variable", "setBridgeVar"),
+    ("GET", "/bridges/{bridgeId}/variables", "getBridgeVars"),
+    ("POST", "/bridges/{bridgeId}/variables", "setBridgeVars"),
+    ("POST", "/bridges/{bridgeId}/videoSource/{channelId}", "setVideoSource"),
+    ("DELETE", "/bridges/{bridgeId}/videoSource", "clearVideoSource"),
+    ("POST", "/channels/externalMedia", "externalMedia"),
+    ("POST", "/channels/{channelId}/transfer_progress", "transfer_progress"),
+    ("PUT", "/endpoints/sendMessage", "sendMessage"),
+    ("POST", "/endpoints/refer", "refer"),
+    ("PUT", "/endpoints/{tech}/{resource}/sendMessage", "sendMessageToEndpoint"),
+    ("POST", "/endpoints/{tech}/{resource}/refer", "referToEndpoint"),
+    ("POST", "/events/user/{eventName}", "userEvent"),
+    ("POST", "/events/claim", "claimChannel"),
+    ("GET", "/mailboxes", "list"),
+    ("GET", "/mailboxes/{mailboxName}", "get"),
+    ("PUT", "/mailboxes/{mailboxName}", "update"),
+    ("DELETE", "/mailboxes/{mailboxName}", "delete"),
+    ("GET", "/sounds", "list"),
+    ("GET", "/sounds/{soundId}", "get"),
+):
+    not_implemented(_method, _template, _operation)

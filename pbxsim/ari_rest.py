@@ -9,10 +9,10 @@ the keys of a JSON body, which is how Asterisk reads them too.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import AriError
 from .model import HANGUP_REASONS, iso_timestamp
@@ -32,44 +32,73 @@ class Reply:
 
 
 Handler = Callable[[World, dict[str, str], Args], Reply]
-_ROUTES: list[tuple[str, re.Pattern[str], dict[str, Handler]]] = []
+# template -> (its segments, {method: handler})
+_ROUTES: dict[str, tuple[tuple[str, ...], dict[str, Handler]]] = {}
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
-    pattern = re.compile(
-        "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
-    )
+    segments = tuple(template.strip("/").split("/"))
 
     def register(handler: Handler) -> Handler:
-        for known, _, methods in _ROUTES:
-            if known == template:
-                methods[method] = handler
-                return handler
-        _ROUTES.append((template, pattern, {method: handler}))
+        _ROUTES.setdefault(template, (segments, {}))[1][method] = handler
         return handler
 
     return register
 
 
+def not_implemented(method: str, template: str, operation: str) -> None:
+    """An operation of the Swagger files pbxsim does not do: ``501`` naming it."""
+
+    def handler(w: World, p: dict[str, str], a: Args) -> Reply:
+        return Reply(501, {"message": f"pbxsim does not implement {operation}"})
+
+    route(method, template)(handler)
+
+
 def dispatch(world: World, method: str, path: str, args: Args) -> Reply:
+    """Route ``path`` as ``res_ari.c`` does: segment by segment, an explicit name before
+    a ``{parameter}``, each segment URI-decoded; the walk stops at the first empty
+    segment, so ``/channels//play`` is answered by ``/channels``."""
     if len(path) > 1 and path.endswith("/"):
         return Reply(404, {"message": f"ARI URLs do not end with a slash. Try /ari{path[:-1]}"})
-    candidates = []
-    for template, pattern, methods in _ROUTES:
-        match = pattern.match(path)
-        if match:
-            candidates.append((template.count("{"), methods, match.groupdict()))
-    if not candidates:
+    segments: list[str] = []
+    for raw in path.split("/")[1:]:
+        if not raw:
+            break
+        segments.append(unquote(raw))
+    found = _match(segments)
+    if found is None:
         return Reply(404, {"message": "Resource not found"})
-    candidates.sort(key=lambda item: item[0])
-    for _, methods, path_args in candidates:
-        handler = methods.get(method)
-        if handler is not None:
-            try:
-                return handler(world, path_args, args)
-            except AriError as exc:
-                return Reply(exc.status, {"message": exc.message})
-    return Reply(405, {"message": "Invalid method"})
+    methods, path_args = found
+    handler = methods.get(method)
+    if handler is None:
+        return Reply(405, {"message": "Invalid method"})
+    try:
+        return handler(world, path_args, args)
+    except AriError as exc:
+        return Reply(exc.status, {"message": exc.message})
+
+
+def _match(segments: list[str]) -> tuple[dict[str, Handler], dict[str, str]] | None:
+    best: tuple[tuple[bool, ...], dict[str, Handler], dict[str, str]] | None = None
+    for template, methods in _ROUTES.values():
+        if len(template) != len(segments):
+            continue
+        values: dict[str, str] = {}
+        wild: list[bool] = []
+        for pattern, segment in zip(template, segments, strict=True):
+            if pattern.startswith("{"):
+                values[pattern[1:-1]] = segment
+                wild.append(True)
+            elif pattern == segment:
+                wild.append(False)
+            else:
+                break
+        else:
+            key = tuple(wild)
+            if best is None or key < best[0]:
+                best = (key, methods, values)
+    return None if best is None else (best[1], best[2])
 
 
 # -- parameter helpers ---------------------------------------------------------
