@@ -199,6 +199,7 @@ def _play(w: World, kind: str, ident: str, a: Args, playback_id: str | None) -> 
         many(a, "media"),
         playback_id or text(a, "playbackId") or None,
         text(a, "lang") or None,
+        integer(a, "skipms", 3000),
     )
     return ok(playback.to_json(), 201)
 

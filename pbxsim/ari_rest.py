@@ -347,7 +347,7 @@ def playback_get(w: World, p: dict[str, str], a: Args) -> Reply:
 
 @route("DELETE", "/playbacks/{playbackId}")
 def playback_stop(w: World, p: dict[str, str], a: Args) -> Reply:
-    w.stop_playback(_playback(w, p["playbackId"]))
+    w.delete_playback(_playback(w, p["playbackId"]))
     return no_content()
 
 

@@ -46,12 +46,17 @@ class MediaOps(BridgeOps):
         return self.config.default_sound_duration
 
     def play(
-        self, target_uri: str, media: list[str], playback_id: str | None, language: str | None
+        self,
+        target_uri: str,
+        media: list[str],
+        playback_id: str | None,
+        language: str | None,
+        skipms: int = 3000,
     ) -> Playback:
         if not media:
             raise AriError(400, "Missing parameter media")
         ident = playback_id or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
-        playback = Playback(ident, list(media), target_uri, language or "en")
+        playback = Playback(ident, list(media), target_uri, language or "en", skipms=skipms)
         self.playbacks[ident] = playback
         queue = self.playback_queue(playback)
         queue.append(ident)
@@ -80,40 +85,53 @@ class MediaOps(BridgeOps):
         ids = bridge.channel_ids if bridge else []
         return [self.channels[i] for i in ids if i in self.channels]
 
+    def publish(self, playback: Playback, kind: str) -> None:
+        self.emit(self.playback_apps(playback), kind, playback=playback.to_json())
+
     def start_playback(self, playback: Playback) -> None:
         if playback.id not in self.playbacks or playback.state != "queued":
             return
-        playback.state = "playing"
-        self.emit(self.playback_apps(playback), "PlaybackStarted", playback=playback.to_json())
-        self.play_segment(playback)
+        self.play_item(playback)
 
-    def play_segment(self, playback: Playback) -> None:
+    def play_item(self, playback: Playback) -> None:
+        """One item of the list: ``PlaybackStarted`` naming it, then its media."""
+        playback.state = "playing"
+        self.publish(playback, "PlaybackStarted")
         uri = playback.media[playback.index]
+        if uri.split(":", 1)[0] in ("sound", "recording", "tone"):
+            playback.controllable = True
         for channel in self.listeners(playback):
             channel.log.media_played.append(uri)
             channel.log.hear("media", uri)
             self.on_media(channel, uri)
-        duration = self.media_duration(uri)
-        if duration is not None:
-            playback.timer = self.clock.call_later(duration, lambda: self.segment_done(playback))
+        self.run_item(playback, self.media_duration(uri))
 
-    def segment_done(self, playback: Playback) -> None:
-        if playback.id not in self.playbacks:
+    def run_item(self, playback: Playback, seconds: float | None) -> None:
+        if playback.timer is not None:
+            playback.timer.cancel()
+            playback.timer = None
+        if seconds is None:  # a tone plays until stopped
+            playback.ends_at = None
+            return
+        playback.ends_at = self.now() + seconds
+        playback.timer = self.clock.call_later(seconds, lambda: self.item_done(playback))
+
+    def item_done(self, playback: Playback) -> None:
+        """An item ended: ``PlaybackContinuing`` naming it and the next, or the end."""
+        if playback.id not in self.playbacks or playback.state != "playing":
             return
         if playback.index + 1 < len(playback.media):
-            playback.index += 1
             playback.state = "continuing"
-            self.emit(
-                self.playback_apps(playback), "PlaybackContinuing", playback=playback.to_json()
-            )
-            playback.state = "playing"
-            self.play_segment(playback)
+            self.publish(playback, "PlaybackContinuing")
+            playback.index += 1
+            self.play_item(playback)
             return
         self.stop_playback(playback)
 
     def stop_playback(self, playback: Playback, final: str = "done") -> None:
         """End a playback (``PlaybackFinished``, state ``done``, or ``failed`` when the
-        channel hung up under it) and start the next queued."""
+        channel hung up under it) and start the next queued.  A playback still queued
+        is canceled without a word."""
         if self.playbacks.pop(playback.id, None) is None:
             return
         if playback.timer is not None:
@@ -124,18 +142,56 @@ class MediaOps(BridgeOps):
         was_started = playback.state != "queued"
         playback.state = final
         if was_started:
-            self.emit(self.playback_apps(playback), "PlaybackFinished", playback=playback.to_json())
+            self.publish(playback, "PlaybackFinished")
         if queue and was_started:
             following = self.playbacks[queue[0]]
             following.timer = self.clock.call_later(0, lambda: self.start_playback(following))
 
+    def delete_playback(self, playback: Playback) -> None:
+        """``DELETE /playbacks/{id}``: cancel a queued one, stop a playing one."""
+        if playback.state != "queued" and not playback.controllable:
+            raise AriError(500, "Could not stop playback")
+        self.stop_playback(playback)
+
     def control_playback(self, playback: Playback, operation: str) -> None:
-        if playback.state not in ("playing", "continuing"):
+        """``POST /playbacks/{id}/control``, by ``res_stasis_playback.c``'s table."""
+        state = playback.state
+        allowed = {
+            "queued": {"restart"},
+            "playing": {"restart", "pause", "unpause", "reverse", "forward"},
+            "continuing": {"restart", "pause", "unpause", "reverse", "forward"},
+            "paused": {"pause", "unpause"},
+        }.get(state, set())
+        if operation not in allowed:
             raise AriError(409, f"Can only {operation} while media is playing")
-        if operation == "restart" and playback.timer is not None:
-            playback.timer.cancel()
-            playback.index = 0
-            self.play_segment(playback)
+        noop = state == "queued" or (operation, state) in (
+            ("unpause", "playing"),
+            ("unpause", "continuing"),
+            ("pause", "paused"),
+        )
+        if noop:
+            return
+        if not playback.controllable:
+            raise AriError(500, f"Could not {operation} playback")
+        now = self.now()
+        if operation == "pause":
+            playback.state = "paused"  # published, but no event type maps "paused"
+            playback.remaining = None if playback.ends_at is None else playback.ends_at - now
+            if playback.timer is not None:
+                playback.timer.cancel()
+                playback.timer = None
+        elif operation == "unpause":
+            playback.state = "playing"
+            self.publish(playback, "PlaybackStarted")
+            self.run_item(playback, playback.remaining)
+        elif operation == "restart":
+            self.run_item(playback, self.media_duration(playback.media[playback.index]))
+        elif playback.ends_at is not None:
+            step = playback.skipms / 1000.0
+            left = playback.ends_at - now
+            total = self.media_duration(playback.media[playback.index]) or left
+            left = max(0.0, left - step) if operation == "forward" else min(total, left + step)
+            self.run_item(playback, left)
 
     # -- music on hold, hold, DTMF -----------------------------------------
 

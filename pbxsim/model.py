@@ -312,17 +312,19 @@ class Playback:
     state: str = "queued"
     index: int = 0
     timer: Any = None
+    skipms: int = 3000
+    controllable: bool = False
+    ends_at: float | None = None  # simulated time the current item ends (None: never)
+    remaining: float | None = None  # what was left of the item when it was paused
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
             "media_uri": self.media[min(self.index, len(self.media) - 1)],
-            "target_uri": self.target_uri,
-            "language": self.language,
-            "state": self.state,
         }
-        if self.index + 1 < len(self.media) and self.state in ("playing", "continuing"):
+        if self.index + 1 < len(self.media):
             data["next_media_uri"] = self.media[self.index + 1]
+        data.update(target_uri=self.target_uri, language=self.language, state=self.state)
         return data
 
     @property
