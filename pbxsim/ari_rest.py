@@ -370,8 +370,8 @@ def stored_list(w: World, p: dict[str, str], a: Args) -> Reply:
 
 @route("GET", "/recordings/stored/{recordingName}")
 def stored_get(w: World, p: dict[str, str], a: Args) -> Reply:
-    w.stored_recording(p["recordingName"])
-    return ok({"name": p["recordingName"], "format": "wav"})
+    path = w.stored_recording(p["recordingName"])
+    return ok({"name": p["recordingName"], "format": path.suffix.lstrip(".")})
 
 
 @route("DELETE", "/recordings/stored/{recordingName}")
@@ -383,21 +383,15 @@ def stored_delete(w: World, p: dict[str, str], a: Args) -> Reply:
 @route("GET", "/recordings/stored/{recordingName}/file")
 def stored_file(w: World, p: dict[str, str], a: Args) -> Reply:
     # A Range header is ignored, as Asterisk ignores it: always the whole file.
-    data = w.stored_recording(p["recordingName"]).read_bytes()
-    return Reply(200, raw=data, content_type="audio/wav")
+    path = w.stored_recording(p["recordingName"])
+    kind = "audio/wav" if path.suffix == ".wav" else f"audio/{path.suffix.lstrip('.')}"
+    return Reply(200, raw=path.read_bytes(), content_type=kind)
 
 
 @route("POST", "/recordings/stored/{recordingName}/copy")
 def stored_copy(w: World, p: dict[str, str], a: Args) -> Reply:
-    source = w.stored_recording(p["recordingName"])
-    target_name = required(a, "destinationRecordingName", "Invalid destination recording name")
-    if "/" in target_name or target_name.startswith("."):
-        raise AriError(400, "Invalid destination recording name")
-    target = w.stored_path(target_name)
-    if target.exists():
-        raise AriError(409, "A recording with the same name already exists on the system")
-    target.write_bytes(source.read_bytes())
-    return ok({"name": target_name, "format": "wav"})
+    target = required(a, "destinationRecordingName", "Invalid destination recording name")
+    return ok(w.copy_stored(p["recordingName"], target))
 
 
 @route("GET", "/recordings/live/{recordingName}")

@@ -285,6 +285,13 @@ class ChannelOps(VariableOps):
             if bridge is not None:
                 bridge.members = [m for m in bridge.members if m.channel_id != channel.id]
             channel.bridge = None
+        if channel.snoop_target is not None:
+            # snoop_hangup: the spyee is named while it still exists.
+            spyee = self.channels.get(channel.snoop_target)
+            spying = self.ami_channel(channel, "Spyer")
+            if spyee is not None:
+                spying += self.ami_channel(spyee, "Spyee")
+            self.ami("ChanSpyStop", "call,all", spying)
         self.ami(
             "Hangup",
             "call,all",
@@ -345,6 +352,9 @@ class ChannelOps(VariableOps):
             protocol_id="",
         )
         channel.snoop_target = target.id
+        # res_stasis_snoop.c publishes the spying as app_chanspy would.
+        spying = [*self.ami_channel(channel, "Spyer"), *self.ami_channel(target, "Spyee")]
+        self.ami("ChanSpyStart", "call,all", spying)
         channel.log.hear("snoop", f"{target.id} spy={spy} whisper={whisper}")
         target.log.hear("snooped", f"{channel.id} spy={spy} whisper={whisper}")
         return channel

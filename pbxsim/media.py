@@ -373,15 +373,57 @@ class MediaOps(BridgeOps):
         return found
 
     def stored_recordings(self) -> list[dict[str, str]]:
+        """Every recording under the directory, sub-directories included, by name."""
         if not self.recordings_dir.is_dir():
             return []
-        return [
-            {"name": p.stem, "format": p.suffix.lstrip(".")}
-            for p in sorted(self.recordings_dir.glob("*.wav"))
-        ]
+        found = {}
+        for path in self.recordings_dir.rglob("*"):
+            if path.is_file() and path.suffix.lstrip(".") in _FORMATS:
+                name = path.relative_to(self.recordings_dir).with_suffix("").as_posix()
+                found[name] = {"name": name, "format": path.suffix.lstrip(".")}
+        return [found[name] for name in sorted(found)]
 
     def stored_recording(self, name: str) -> Path:
-        path = self.stored_path(name)
-        if "/" in name or not path.is_file():
+        """The file of a stored recording (``name`` may hold directories); 404 if none,
+        or if the name leads out of the recording directory."""
+        path = self.find_stored(name)
+        if path is None:
             raise AriError(404, "Recording not found")
         return path
+
+    def find_stored(self, name: str) -> Path | None:
+        folder, _, file = name.rpartition("/")
+        base = self.recordings_dir.resolve()
+        directory = (base / folder).resolve() if folder else base
+        if not directory.is_relative_to(base) or not file or not directory.is_dir():
+            return None
+        for fmt in _FORMATS:
+            candidate = directory / f"{file}.{fmt}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def copy_stored(self, name: str, destination: str) -> dict[str, str]:
+        """``POST /recordings/stored/{name}/copy`` (``stasis_app_stored_recording_copy``)."""
+        source = self.stored_recording(name)
+        target_name = (
+            destination.rsplit(".", 1)[0] if "." in destination.rpartition("/")[2] else destination
+        )
+        if self.find_stored(target_name) is not None:
+            raise AriError(409, "A recording with the same name already exists on the system")
+        folder, _, file = target_name.rpartition("/")
+        base = self.recordings_dir.resolve()
+        directory = (base / folder).resolve() if folder else base
+        if not file:
+            raise AriError(400, "Invalid destination recording name")
+        if not directory.is_relative_to(base):
+            if directory.is_dir():
+                raise AriError(403, "Destination file path is forbidden")
+            raise AriError(500, "Copy failed")  # ast_safe_mkdir refuses a path outside
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{file}{source.suffix}").write_bytes(source.read_bytes())
+        return {"name": target_name, "format": source.suffix.lstrip(".")}
+
+
+# File formats Asterisk records and finds by extension (``ast_get_format_for_file_ext``).
+_FORMATS = ("wav", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "wav49")
