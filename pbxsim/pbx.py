@@ -84,6 +84,14 @@ class DialplanOps(MediaOps):
             self.emit_channel(
                 channel, "ChannelDialplan", dialplan_app=step.app, dialplan_app_data=data
             )
+            self.ami(
+                "Newexten",
+                "dialplan,all",
+                self.ami_channel(channel),
+                Extension=here.exten,
+                Application=step.app,
+                AppData=data,
+            )
             token = channel.pbx_token
             outcome = self.execute(channel, step.app, data)
             if outcome == _PAUSED:

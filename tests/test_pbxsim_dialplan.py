@@ -15,7 +15,7 @@ import pytest
 
 from pbxsim import CallerScript, PbxSim
 from pbxsim.dialplan import SHIPPED_DIALPLAN, DialplanError, Plan, evaluate, substitute
-from tests.support.sim import AriProbe, running_sim
+from tests.support.sim import AmiProbe, AriProbe, running_sim
 
 pytestmark = pytest.mark.fidelity
 
@@ -244,3 +244,33 @@ async def test_continue_answers_as_asterisk_does_for_bad_requests() -> None:
         log = sim.channel_log(other)
         await sim.wait_for(lambda: log.destroyed, 5.0)
         assert log.media_played == ["sound:hotline/zh/not-in-service"]
+
+
+async def test_each_priority_is_announced_over_ami() -> None:
+    """AMI ``Newexten`` for every priority run, as pbx.c raises it."""
+    async with running_sim() as sim:
+        ami = await AmiProbe.open(sim)
+        try:
+            await ami.login()
+            call = sim.place_call(CallerScript(number="13800138000", dialled=UNSERVED))
+            log = await sim.wait_for(lambda: sim.call_log(call), 2.0)
+            await sim.wait_for(lambda: log.destroyed, 5.0)
+            await ami.until(lambda f: f.get("Event") == "Hangup")
+            steps = [
+                (f["Context"], f["Priority"], f["Application"])
+                for f in ami.frames
+                if f.get("Event") == "Newexten"
+            ]
+            assert steps == [
+                ("from-carrier", "1", "Set"),
+                ("from-carrier", "2", "Goto"),
+                ("hotline-inbound", "1", "Stasis"),
+                ("hotline-inbound", "2", "GotoIf"),
+                ("hotline-engine-down", "1", "Log"),
+                ("hotline-engine-down", "2", "GotoIf"),
+                ("hotline-engine-down", "9", "Answer"),
+                ("hotline-engine-down", "10", "Playback"),
+                ("hotline-engine-down", "11", "Hangup"),
+            ]
+        finally:
+            await ami.close()
