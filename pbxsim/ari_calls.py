@@ -350,6 +350,8 @@ def channel_continue(w: World, p: P, a: Args) -> Reply:
     def resume() -> None:
         if w.channels.get(channel.id) is not channel or channel.app is None:
             return
+        if channel.bridge is not None:
+            w.leave_bridge(channel)  # leaving the application leaves its bridge first
         w.leave_stasis(channel)
         w.run_dialplan(channel, context, exten, priority)
 

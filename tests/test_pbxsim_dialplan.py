@@ -274,3 +274,22 @@ async def test_each_priority_is_announced_over_ami() -> None:
             ]
         finally:
             await ami.close()
+
+
+async def test_continue_from_a_bridge_leaves_it_first() -> None:
+    async with running_sim() as sim, AriProbe(sim) as ari:
+        sim.place_call(CallerScript(number="13800138000", dialled=SERVED))
+        start = await ari.event("StasisStart")
+        channel_id = start["channel"]["id"]
+        await ari.request("POST", f"/channels/{channel_id}/answer")
+        await ari.request("POST", "/bridges/br-1", type="mixing")
+        await ari.request("POST", "/bridges/br-1/addChannel", channel=channel_id)
+        await ari.event("ChannelEnteredBridge")
+        mark = len(ari.events)
+        assert (await ari.request("POST", f"/channels/{channel_id}/continue")).status == 204
+        await ari.event("StasisEnd", start=mark)
+        assert [t for t in ari.types(mark) if t in ("ChannelLeftBridge", "StasisEnd")] == [
+            "ChannelLeftBridge",
+            "StasisEnd",
+        ]
+        assert (await ari.request("GET", "/bridges/br-1")).body["channels"] == []
