@@ -288,6 +288,7 @@ class Replayer:
                     self.result.expected_events.append(event)
                     await self.peer_action(event, seen_events)
                     seen_events += 1
+                    self.seen = seen_events
                 elif kind == "ari-req":
                     await self.wait_events(seen_events)
                     await self.pace(entry["t"])
@@ -357,6 +358,7 @@ class Replayer:
             await asyncio.sleep(delay)  # the recording's own pace, not a wait for an outcome
 
     _started: float | None = None
+    seen = 0  # events of the transcript so far
 
     async def connected(self) -> None:
         if isinstance(self.sim, PbxSim):
@@ -369,10 +371,14 @@ class Replayer:
         if closed and int(closed.group(1)) in self.sockets:
             socket = self.sockets[int(closed.group(1))]
             if socket.ws is not None:
+                await self.wait_events(self.seen)  # what it received before it closed
                 await self.drain()
                 await socket.disconnect()
         elif "WebSocket registers the same application" in text or "WebSocket reconnects" in text:
+            await self.wait_events(self.seen)
             await self.drain()
+            if "first WebSocket reconnects" in text and self.sockets[1].ws is not None:
+                await self.sockets[1].disconnect()  # the recorder closed it, then reconnected
             socket = AriProbe(self.sim)  # type: ignore[arg-type]
             await socket.__aenter__()
             self.sockets[max(self.sockets) + 1] = socket
