@@ -162,6 +162,17 @@ class DialplanOps(MediaOps):
         channel.log.hear("log", ",".join(args[1:]))
         return _NEXT
 
+    def app_userevent(self, channel: Channel, args: list[str]) -> str:
+        """AMI ``UserEvent`` and, to a subscribed application, ``ChannelUserevent``."""
+        name = args[0] if args else ""
+        body = dict(
+            (key.strip(), value.strip())
+            for key, _, value in (item.partition(":") for item in args[1:] if item)
+        )
+        self.ami("UserEvent", "user,all", self.ami_channel(channel), UserEvent=name, **body)
+        self.emit_channel(channel, "ChannelUserevent", eventname=name, userevent=body)
+        return _NEXT
+
     def app_set(self, channel: Channel, args: list[str]) -> str:
         name, _, value = ",".join(args).partition("=")
         name = name.strip().lstrip("_")

@@ -16,6 +16,7 @@ import pytest
 
 from pbxsim import PhoneScript, RemoteScript
 from tests.support.sim import AriProbe, running_sim
+from tests.support.swagger import validate_model
 
 pytestmark = pytest.mark.fidelity
 
@@ -163,3 +164,90 @@ async def test_local_early_media_from_the_dialplan(tmp_path: Path) -> None:
             ("Dial", "PROGRESS", ""),
             ("Dial", "BUSY", ""),
         ]
+
+
+STATE_BOUND = [
+    ("POST", "continue", {}),
+    ("POST", "redirect", {"endpoint": "PJSIP/8001"}),
+    ("POST", "answer", {}),
+    ("POST", "dtmf", {"dtmf": "123"}),
+    ("POST", "ring", {}),
+    ("DELETE", "ring", {}),
+    ("POST", "mute", {}),
+    ("DELETE", "mute", {}),
+    ("POST", "hold", {}),
+    ("DELETE", "hold", {}),
+    ("POST", "moh", {}),
+    ("DELETE", "moh", {}),
+    ("POST", "silence", {}),
+    ("DELETE", "silence", {}),
+    ("POST", "play", {"media": "sound:hello"}),
+]
+
+
+async def test_a_channel_not_yet_answered_refuses_what_needs_media(tmp_path: Path) -> None:
+    """Down (created) and Ringing (dialled) are invalid states: 412 for every
+    operation that touches the channel's media or dialplan (``channel_state_invalid``)."""
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text(
+        "[probe]\nexten => ring,1,Ringing()\n same => n,Wait(60)\n", encoding="utf-8"
+    )
+    async with running_sim(dialplan=dialplan) as sim, AriProbe(sim) as ari:
+        await create(ari, "Local/ring@probe", "c-1")
+
+        async def refused() -> list[tuple[str, str, int]]:
+            out = []
+            for method, what, params in STATE_BOUND:
+                reply = await ari.request(method, f"/channels/c-1/{what}", **params)
+                if (reply.status, reply.body) != (412, {"message": "Channel in invalid state"}):
+                    out.append((method, what, reply.status))
+            return out
+
+        assert await refused() == []
+        assert (await ari.request("POST", "/channels/c-1/dial")).status == 204
+        await ari.event("Dial", lambda e: e["dialstatus"] == "RINGING")
+        assert await refused() == []
+        # Variables need no media.
+        reply = await ari.request("POST", "/channels/c-1/variable", variable="X", value="1")
+        assert reply.status == 204
+        assert (await ari.request("DELETE", "/channels/c-1")).status == 204
+
+
+async def test_continue_after_the_dial_runs_the_dialplan_the_application_still_hears(
+    tmp_path: Path,
+) -> None:
+    """The application created the channel, so it keeps hearing of it in the dialplan."""
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text(
+        "[probe]\nexten => pick,1,Answer()\n same => n,Wait(60)\n"
+        "exten => after,1,UserEvent(Handled,who: engine)\n same => n,Hangup(99)\n",
+        encoding="utf-8",
+    )
+    async with running_sim(dialplan=dialplan) as sim, AriProbe(sim) as ari:
+        await create(ari, "Local/pick@probe", "c-2")
+        assert (await ari.request("POST", "/channels/c-2/dial")).status == 204
+        await ari.event("Dial", lambda e: e["dialstatus"] == "ANSWER")
+        mark = len(ari.events)
+        reply = await ari.request(
+            "POST", "/channels/c-2/continue", context="probe", extension="after", priority="1"
+        )
+        assert reply.status == 204
+        destroyed = await ari.event("ChannelDestroyed", start=mark)
+        assert (destroyed["cause"], destroyed["channel"]["id"]) == (99, "c-2")
+        after = [
+            (e["type"], e.get("dialplan_app") or e.get("eventname"))
+            for e in ari.events[mark:]
+            if e.get("channel", {}).get("id") == "c-2"
+        ]
+        assert after == [
+            ("StasisEnd", None),
+            ("ChannelVarset", None),
+            ("ChannelDialplan", "UserEvent"),
+            ("ChannelUserevent", "Handled"),
+            ("ChannelDialplan", "Hangup"),
+            ("ChannelDestroyed", None),
+        ]
+        user = next(e for e in ari.events if e["type"] == "ChannelUserevent")
+        assert user["userevent"] == {"who": "engine"}
+        for event in ari.events:
+            assert validate_model("Message", event) == []

@@ -293,3 +293,56 @@ async def test_continue_from_a_bridge_leaves_it_first() -> None:
             "StasisEnd",
         ]
         assert (await ari.request("GET", "/bridges/br-1")).body["channels"] == []
+
+
+WALK = """
+[first]
+exten => h,1,NoOp()
+exten => _.,1,UserEvent(Lost)
+exten => s,1,Answer()
+ same => 2,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => 3,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => 4,UserEvent(Lost)
+ same => 5,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => 6(red),Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+exten => other,1,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => n(blue),Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+[second]
+exten => s,1,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => n,UserEvent(Lost)
+ same => n(green),Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+exten => far,1,Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => 7(gold),Stasis(hotline,${EXTEN}@${CONTEXT}:${PRIORITY})
+"""
+
+# (what POST .../continue is given, where the call enters Stasis next)
+STEPS: list[tuple[dict[str, str], str]] = [
+    ({}, "s@first:3"),  # nothing given: the next priority
+    ({"priority": "5"}, "s@first:5"),
+    ({"label": "red"}, "s@first:6"),
+    ({"priority": "2", "label": "6"}, "s@first:6"),  # a label wins over a priority
+    ({"extension": "other"}, "other@first:1"),
+    ({"extension": "other", "label": "blue"}, "other@first:2"),
+    ({"context": "second"}, "s@second:1"),  # a context alone: extension s, priority 1
+    ({"context": "second", "label": "green"}, "s@second:3"),
+    ({"context": "second", "extension": "far", "priority": "7"}, "far@second:7"),
+    ({"context": "second", "extension": "far", "label": "gold"}, "far@second:7"),
+]
+
+
+async def test_continue_lands_where_asterisk_lands(tmp_path: Path) -> None:
+    """Each combination of context, extension, priority and label, as
+    ``ast_ari_channels_continue_in_dialplan`` resolves it."""
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text(WALK, encoding="utf-8")
+    async with running_sim(dialplan=dialplan, carrier_context="first") as sim, AriProbe(sim) as ari:
+        sim.place_call(CallerScript(number="13800138000", dialled="s"))
+        start = await ari.event("StasisStart")
+        assert start["args"] == ["s@first:2"]
+        channel_id = start["channel"]["id"]
+        for given, expected in STEPS:
+            mark = len(ari.events)
+            reply = await ari.request("POST", f"/channels/{channel_id}/continue", **given)
+            assert reply.status == 204, (given, reply.body)
+            start = await ari.event("StasisStart", start=mark)
+            assert start["args"] == [expected], given
