@@ -10,6 +10,8 @@ or ``{"value": ..., "report_events": ...}``; names are trimmed where
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pbxsim import CallerScript, PbxSim
@@ -158,3 +160,34 @@ async def test_originate_variables_with_report_events() -> None:
         start = await ari.event("StasisStart")
         assert start["channel"]["channelvars"] == {"HOTLINE_CALL_ID": "c-9"}
         assert sim.world.channels[reply.body["id"]].variables["PLAIN"] == "x"
+
+
+async def test_created_channel_reports_its_variables_to_the_end(tmp_path: Path) -> None:
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text("[probe]\nexten => s,1,Wait(60)\n", encoding="utf-8")
+    async with running_sim(dialplan=dialplan) as sim, AriProbe(sim) as ari:
+        body = {"variables": {"CALL_STATE": {"value": "created", "report_events": True}}}
+        reply = await ari.request(
+            "POST",
+            "/channels/create",
+            endpoint="Local/s@probe",
+            app="hotline",
+            channelId="c-1",
+            json=body,
+        )
+        assert reply.status == 200
+        assert reply.body["channelvars"] == {"CALL_STATE": "created"}
+        await ari.event("StasisStart")
+        several = {
+            "variables": {
+                "ONE": "1",
+                "TWO ": {"value": "2", "report_events": True},
+                " THREE": "3",
+            }
+        }
+        assert (await ari.request("POST", "/channels/c-1/variables", json=several)).status == 204
+        read = await ari.request("GET", "/channels/c-1/variables", variables=" ONE, TWO ,THREE")
+        assert read.body == {"variables": {"ONE": "1", "TWO": "2", "THREE": "3"}}
+        assert (await ari.request("DELETE", "/channels/c-1")).status == 204
+        end = await ari.event("StasisEnd")
+        assert end["channel"]["channelvars"] == {"CALL_STATE": "created", "TWO": "2"}
