@@ -89,9 +89,14 @@ class MediaOps(BridgeOps):
         self.emit(self.playback_apps(playback), kind, playback=playback.to_json())
 
     def start_playback(self, playback: Playback) -> None:
-        if playback.id not in self.playbacks or playback.state != "queued":
+        if playback.id not in self.playbacks:
             return
-        self.play_item(playback)
+        if playback.state == "canceled":
+            # Its turn came after a DELETE: playback_first_update publishes it as done.
+            self.stop_playback(playback, "canceled")
+            return
+        if playback.state == "queued":
+            self.play_item(playback)
 
     def play_item(self, playback: Playback) -> None:
         """One item of the list: ``PlaybackStarted`` naming it, then its media."""
@@ -130,8 +135,8 @@ class MediaOps(BridgeOps):
 
     def stop_playback(self, playback: Playback, final: str = "done") -> None:
         """End a playback (``PlaybackFinished``, state ``done``, or ``failed`` when the
-        channel hung up under it) and start the next queued.  A playback still queued
-        is canceled without a word."""
+        channel hung up under it) and start the next queued.  One that never started
+        (its bridge went) ends without a word."""
         if self.playbacks.pop(playback.id, None) is None:
             return
         if playback.timer is not None:
@@ -148,8 +153,12 @@ class MediaOps(BridgeOps):
             following.timer = self.clock.call_later(0, lambda: self.start_playback(following))
 
     def delete_playback(self, playback: Playback) -> None:
-        """``DELETE /playbacks/{id}``: cancel a queued one, stop a playing one."""
-        if playback.state != "queued" and not playback.controllable:
+        """``DELETE /playbacks/{id}``: cancel a queued one (it ends, as done, when its
+        turn comes), stop a playing one."""
+        if playback.state in ("queued", "canceled"):
+            playback.state = "canceled"
+            return
+        if not playback.controllable:
             raise AriError(500, "Could not stop playback")
         self.stop_playback(playback)
 
@@ -250,12 +259,15 @@ class MediaOps(BridgeOps):
         still starts, to end at once (``play_on_channel`` finds the channel hung up)."""
         for playback_id in list(channel.playback_queue):
             playback = self.playbacks.get(playback_id)
-            if playback is not None:
-                if playback.state == "queued":
-                    playback.state = "playing"
-                    apps = self.playback_apps(playback)
-                    self.emit(apps, "PlaybackStarted", playback=playback.to_json())
-                self.stop_playback(playback, "failed")
+            if playback is None:
+                continue
+            if playback.state == "canceled":
+                self.stop_playback(playback, "canceled")
+                continue
+            if playback.state == "queued":
+                playback.state = "playing"
+                self.publish(playback, "PlaybackStarted")
+            self.stop_playback(playback, "failed")
         for name in list(channel.recordings):
             recording = self.recordings.get(name)
             if recording is not None:

@@ -324,7 +324,9 @@ class Playback:
         }
         if self.index + 1 < len(self.media):
             data["next_media_uri"] = self.media[self.index + 1]
-        data.update(target_uri=self.target_uri, language=self.language, state=self.state)
+        # A canceled playback shows as done, as state_to_string() spells it.
+        state = "done" if self.state == "canceled" else self.state
+        data.update(target_uri=self.target_uri, language=self.language, state=state)
         return data
 
     @property

@@ -7,7 +7,9 @@ as ``next_media_uri``) and, unless it is the last, continued
 publishes ``PlaybackStarted`` again and plays what was left.  A ``tone:``
 plays until stopped.  Operations follow the module's table: what it does not
 list for a state is ``409``, a no-op is ``204``, and media that cannot be
-controlled (``number:``) answer ``500``.
+controlled (``number:``) answer ``500``.  A queued playback deleted ends, as
+``done``, when its turn comes.  The recorded side is the transcript
+``playback_list_pause_unpause``.
 """
 
 from __future__ import annotations
@@ -114,18 +116,20 @@ async def test_operations_by_state_as_the_table_says() -> None:
         assert (await ari.request("POST", queued, operation="restart")).status == 204
         bad = await ari.request("POST", queued, operation="rewind")
         assert (bad.status, bad.body) == (400, {"message": "Invalid operation rewind"})
-        # A queued playback deleted is canceled: never a word about it.
+        # A queued playback deleted is canceled: it ends, as done, when its turn comes.
         assert (await ari.request("DELETE", "/playbacks/behind")).status == 204
+        canceled = await ari.request("POST", queued, operation="restart")
+        assert canceled.status == 409
         front = "/playbacks/front/control"
         for operation in ("unpause", "restart", "forward", "reverse"):
             assert (await ari.request("POST", front, operation=operation)).status == 204
         assert (await ari.request("DELETE", "/playbacks/front")).status == 204
-        await ari.event("PlaybackFinished", lambda e: e["playback"]["id"] == "front")
+        await ari.event("PlaybackFinished", lambda e: e["playback"]["id"] == "behind")
         assert of(ari, "front") == [
             ("PlaybackStarted", "sound:long", None, "playing"),
             ("PlaybackFinished", "sound:long", None, "done"),
         ]
-        assert of(ari, "behind") == []
+        assert of(ari, "behind") == [("PlaybackFinished", "sound:a", None, "done")]
         missing = await ari.request("POST", "/playbacks/behind/control", operation="pause")
         assert (missing.status, missing.body) == (404, {"message": "Playback not found"})
 

@@ -205,3 +205,9 @@ async def test_channelvars_and_stasis_args() -> None:
 @pytest.mark.fidelity
 async def test_application_replaced() -> None:
     assert await replay_probe("application_replaced") == []
+
+
+@pytest.mark.fidelity
+async def test_playback_list_pause_unpause() -> None:
+    durations = {"sound:hotline/zh/goodbye": 2.73, "sound:hotline/zh/transfer-to-agent": 3.34}
+    assert await replay_probe("playback_list_pause_unpause", sound_durations=durations) == []

@@ -54,6 +54,7 @@ def probe_asterisk(
         "continue_back_to_dialplan",
         "channelvars_and_stasis_args",
         "application_replaced",
+        "playback_list_pause_unpause",
     ],
 )
 async def test_real_asterisk_matches_its_recording(probe_asterisk: Asterisk, name: str) -> None:
