@@ -56,7 +56,11 @@ class MediaOps(BridgeOps):
         if not media:
             raise AriError(400, "Missing parameter media")
         ident = playback_id or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
-        playback = Playback(ident, list(media), target_uri, language or "en", skipms=skipms)
+        kind, _, target = target_uri.partition(":")
+        channel = self.channels.get(target) if kind == "channel" else None
+        # Without lang, a channel's playback speaks the channel's language.
+        language = language or (channel.language if channel is not None else "en")
+        playback = Playback(ident, list(media), target_uri, language, skipms=skipms)
         self.playbacks[ident] = playback
         queue = self.playback_queue(playback)
         queue.append(ident)
