@@ -6,7 +6,9 @@ substituted, a subscribed application hears ``ChannelDialplan`` for it, and
 the next priority follows unless the application jumped (``Goto``,
 ``GotoIf``), waits (``Wait``, ``Playback``, ``Queue``, ``VoiceMail``,
 ``Busy``), hands the channel to Stasis, or hung up.  Running off the end of
-an extension, or into one that does not exist, hangs the channel up.
+an extension, or into one that does not exist, hangs the channel up.  AMI
+hears ``Newexten`` for every priority; ``UserEvent`` raises AMI ``UserEvent``
+and, to a subscribed application, ``ChannelUserevent``.
 
 ``Stasis(app,args...)`` with no WebSocket connected for ``app`` sets
 ``STASISSTATUS=FAILED`` and goes on at the next priority (the shipped
@@ -100,8 +102,11 @@ class DialplanOps(MediaOps):
                 self.goto(channel, here.context, here.exten, here.priority + 1)
         self.hangup(channel, source="dialplan")
 
-    def resume_later(self, channel: Channel, delay: float | None) -> None:
-        """Go on at the next priority after ``delay`` simulated seconds (None: never)."""
+    def resume_later(
+        self, channel: Channel, delay: float | None, outcome: tuple[str, str] | None = None
+    ) -> None:
+        """Go on at the next priority after ``delay`` simulated seconds (None: never),
+        first setting the application's ``outcome`` variable if it has one."""
         if delay is None:
             return
         token = channel.pbx_token
@@ -109,6 +114,8 @@ class DialplanOps(MediaOps):
 
         def resume() -> None:
             if channel.pbx_token == token and channel.app is None:
+                if outcome is not None:
+                    self.set_var(channel, *outcome)
                 self.goto(channel, here.context, here.exten, here.priority + 1)
                 self.pbx_run(channel)
 
@@ -279,17 +286,14 @@ class DialplanOps(MediaOps):
         channel.log.hear("queue", queue)
         channel.log.moh.append("default")
         timeout = _seconds(args[4]) if len(args) > 4 else None
-        if timeout is not None:
-            self.later(channel, timeout, lambda: self.set_var(channel, "QUEUESTATUS", "TIMEOUT"))
-        self.resume_later(channel, timeout)
+        self.resume_later(channel, timeout, ("QUEUESTATUS", "TIMEOUT"))
         return _PAUSED
 
     def app_voicemail(self, channel: Channel, args: list[str]) -> str:
         box = args[0] if args else ""
         self.dialplan_answer(channel)
         channel.log.hear("voicemail", box)
-        self.later(channel, _VOICEMAIL_LIMIT, lambda: self.set_var(channel, "VMSTATUS", "SUCCESS"))
-        self.resume_later(channel, _VOICEMAIL_LIMIT)
+        self.resume_later(channel, _VOICEMAIL_LIMIT, ("VMSTATUS", "SUCCESS"))
         return _PAUSED
 
     # -- indications between the halves of a Local channel ----------------------
