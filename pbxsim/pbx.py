@@ -180,6 +180,41 @@ class DialplanOps(MediaOps):
         self.emit_channel(channel, "ChannelUserevent", eventname=name, userevent=body)
         return _NEXT
 
+    def app_execif(self, channel: Channel, args: list[str]) -> str:
+        """``ExecIf(expr?app(args)[:app(args)])``: run the chosen application."""
+        condition, _, calls = ",".join(args).partition("?")
+        when_true, when_false = _split_else(calls)
+        chosen = when_true if _truthy(condition) else when_false
+        if not chosen:
+            return _NEXT
+        app, _, data = chosen.partition("(")
+        return self.execute(channel, app.strip(), data.removesuffix(")"))
+
+    def app_verbose(self, channel: Channel, args: list[str]) -> str:
+        return _NEXT
+
+    def app_echo(self, channel: Channel, args: list[str]) -> str:
+        channel.log.hear("echo")
+        return _PAUSED  # until the far end hangs up
+
+    def app_musiconhold(self, channel: Channel, args: list[str]) -> str:
+        moh_class = args[0] if args and args[0] else "default"
+        channel.log.moh.append(moh_class)
+        channel.log.hear("moh", moh_class)
+        self.resume_later(channel, _seconds(args[1]) if len(args) > 1 else None)
+        return _PAUSED
+
+    def app_background(self, channel: Channel, args: list[str]) -> str:
+        return self.app_playback(channel, args[:1])
+
+    def app_congestion(self, channel: Channel, args: list[str]) -> str:
+        channel.hangup_cause = 34
+        self.indicate(channel, "CONGESTION")
+        seconds = _seconds(args[0] if args else "")
+        if seconds is not None:
+            self.later(channel, seconds, lambda: self.hangup(channel, cause=34, source="dialplan"))
+        return _PAUSED
+
     def app_set(self, channel: Channel, args: list[str]) -> str:
         name, _, value = ",".join(args).partition("=")
         name = name.strip().lstrip("_")
@@ -309,8 +344,8 @@ class DialplanOps(MediaOps):
             self.emit_dial(peer, "RINGING")
         elif what == "PROGRESS":
             self.emit_dial(peer, "PROGRESS")
-        elif what == "BUSY":
-            self.dial_finished(peer, "BUSY")
+        elif what in ("BUSY", "CONGESTION"):
+            self.dial_finished(peer, what)
 
     def local_peer(self, channel: Channel) -> Channel | None:
         return self.channels.get(channel.local_peer) if channel.local_peer else None
@@ -413,6 +448,19 @@ def _seconds(text: str) -> float | None:
     except ValueError:
         return None
     return value if value >= 0 else None
+
+
+def _split_else(calls: str) -> tuple[str, str]:
+    """``app(a:b):other(c)`` -> (``app(a:b)``, ``other(c)``): the ``:`` outside parentheses."""
+    depth = 0
+    for index, char in enumerate(calls):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == ":" and depth == 0:
+            return calls[:index].strip(), calls[index + 1 :].strip()
+    return calls.strip(), ""
 
 
 def _truthy(value: str) -> bool:

@@ -346,3 +346,58 @@ async def test_continue_lands_where_asterisk_lands(tmp_path: Path) -> None:
             assert reply.status == 204, (given, reply.body)
             start = await ari.event("StasisStart", start=mark)
             assert start["args"] == [expected], given
+
+
+LANDINGS = """
+[default]
+exten => spot,1,Set(HERE=${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => n,GotoIf($["${HERE}" = "${EXPECT}"]?good:bad)
+ same => n(good),UserEvent(Landed,where: ${HERE})
+ same => n,Hangup()
+ same => n(bad),UserEvent(Astray,where: ${HERE})
+ same => 6(mark),Set(HERE=${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => n,ExecIf($["${HERE}" = "${EXPECT}"]?UserEvent(Landed,where: ${HERE}):UserEvent(Astray))
+ same => n,Hangup()
+[other]
+exten => spot,1,Set(HERE=${EXTEN}@${CONTEXT}:${PRIORITY})
+ same => n,ExecIf($["${HERE}" = "${EXPECT}"]?UserEvent(Landed,where: ${HERE}):UserEvent(Astray))
+ same => n,Hangup()
+"""
+
+
+async def test_an_origination_to_the_dialplan_lands_where_asked_and_stays_unheard(
+    tmp_path: Path,
+) -> None:
+    """POST /channels with an extension: context (default ``default``), priority and
+    label as Asterisk resolves them; the application hears nothing of such a leg."""
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text(LANDINGS, encoding="utf-8")
+    cases = [
+        ({}, "spot@default:1"),
+        ({"priority": "6"}, "spot@default:6"),
+        ({"label": "mark"}, "spot@default:6"),
+        ({"priority": "1", "label": "6"}, "spot@default:6"),
+        ({"context": "other"}, "spot@other:1"),
+    ]
+    async with running_sim(dialplan=dialplan) as sim, AriProbe(sim) as ari:
+        ami = await AmiProbe.open(sim)
+        try:
+            await ami.login()
+            for given, expected in cases:
+                body = {"variables": {"EXPECT": expected}}
+                reply = await ari.request(
+                    "POST", "/channels", endpoint="PJSIP/8001", extension="spot", json=body, **given
+                )
+                assert reply.status == 200, reply.body
+                event = await ami.until(lambda f: f.get("Event") == "UserEvent")
+                assert (event["UserEvent"], event.get("where")) == ("Landed", expected), given
+            missing = await ari.request(
+                "POST", "/channels", endpoint="PJSIP/8001", extension="spot", label="nowhere"
+            )
+            assert (missing.status, missing.body) == (
+                404,
+                {"message": "Requested label can not be found"},
+            )
+        finally:
+            await ami.close()
+        assert ari.events == []
