@@ -226,8 +226,9 @@ class ChannelOps(VariableOps):
     ) -> None:
         """Hang a channel up; ``source`` is api, remote, busy, timeout, dial_timeout,
         dialplan, local (the other half of a Local channel went) or restart."""
-        if self.channels.get(channel.id) is not channel:
+        if self.channels.get(channel.id) is not channel or "hanging_up" in channel.flags:
             return
+        channel.flags.add("hanging_up")
         self.cancel_timers(channel)
         if silent:
             self.discard(channel, cause, source)
@@ -262,6 +263,7 @@ class ChannelOps(VariableOps):
         if channel.bridge is not None:
             self.leave_bridge(channel, hangup=True)
         self.leave_stasis(channel)
+        self.run_hangup_extension(channel)
         tech_cause = {"busy": 486, "timeout": 480}.get(source)
         extra = {} if tech_cause is None else {"tech_cause": tech_cause}
         self.emit_channel(
@@ -309,6 +311,9 @@ class ChannelOps(VariableOps):
 
     def on_hangup(self, channel: Channel) -> None:
         """Hook for peer behaviour (overridden by the peers mixin)."""
+
+    def run_hangup_extension(self, channel: Channel) -> None:
+        """Hook for the dialplan's ``h`` extension (overridden by the dialplan mixin)."""
 
     def emit_dial(self, channel: Channel, status: str) -> None:
         apps = self.channel_apps(channel)

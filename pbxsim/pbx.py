@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from .dialplan import Plan, split_args, substitute
+from .dialplan import Plan, Step, split_args, substitute
 from .errors import AriError
 from .media import MediaOps
 from .model import Channel, Dialplan, Kind, Party
@@ -52,6 +52,8 @@ log = logging.getLogger("pbxsim.dialplan")
 _NEXT, _JUMPED, _PAUSED = "next", "jumped", "paused"
 _STEPS_AT_ONCE = 200  # a dialplan looping on itself without waiting is cut here
 _VOICEMAIL_LIMIT = 300.0  # voicemail.conf maxsecs: the longest message
+# What the h extension can still do on a hung-up channel (the rest ends it).
+_RUN_AFTER_HANGUP = {"noop", "set", "log", "verbose", "userevent", "goto", "gotoif", "execif"}
 
 
 class DialplanOps(MediaOps):
@@ -81,26 +83,55 @@ class DialplanOps(MediaOps):
                 channel.log.hear("dialplan_end", f"{here.context},{here.exten},{here.priority}")
                 self.hangup(channel, cause=channel.hangup_cause or 16, source="dialplan")
                 return
-            data = substitute(step.data, self.lookup(channel))
-            channel.dialplan = Dialplan(here.context, here.exten, here.priority, step.app, data)
-            self.emit_channel(
-                channel, "ChannelDialplan", dialplan_app=step.app, dialplan_app_data=data
-            )
-            self.ami(
-                "Newexten",
-                "dialplan,all",
-                self.ami_channel(channel),
-                Extension=here.exten,
-                Application=step.app,
-                AppData=data,
-            )
+            channel.flags.add("pbx")
             token = channel.pbx_token
-            outcome = self.execute(channel, step.app, data)
+            outcome = self.run_step(channel, step)
             if outcome == _PAUSED:
                 return
             if outcome == _NEXT and channel.pbx_token == token:
                 self.goto(channel, here.context, here.exten, here.priority + 1)
         self.hangup(channel, source="dialplan")
+
+    def run_hangup_extension(self, channel: Channel) -> None:
+        """A channel that ran the dialplan hangs up: the ``h`` extension of its context
+        runs, if the context has one (a pattern matching ``h`` counts), priority after
+        priority until an application would wait or stop (``ast_pbx_h_exten_run``)."""
+        if "pbx" not in channel.flags or "h_run" in channel.flags:
+            return
+        channel.flags.add("h_run")
+        context = channel.dialplan.context
+        if self.plan.extension(context, "h") is None:
+            return
+        self.goto(channel, context, "h", 1)
+        for _ in range(_STEPS_AT_ONCE):
+            here = channel.dialplan
+            step = self.plan.step(here.context, here.exten, here.priority)
+            if step is None:
+                return
+            if step.app.lower() not in _RUN_AFTER_HANGUP:
+                return  # it would wait for media, or end the channel: it is ended
+            token = channel.pbx_token
+            outcome = self.run_step(channel, step)
+            if outcome == _JUMPED:
+                continue
+            if outcome != _NEXT or channel.pbx_token != token:
+                return
+            self.goto(channel, here.context, here.exten, here.priority + 1)
+
+    def run_step(self, channel: Channel, step: Step) -> str:
+        here = channel.dialplan
+        data = substitute(step.data, self.lookup(channel))
+        channel.dialplan = Dialplan(here.context, here.exten, here.priority, step.app, data)
+        self.emit_channel(channel, "ChannelDialplan", dialplan_app=step.app, dialplan_app_data=data)
+        self.ami(
+            "Newexten",
+            "dialplan,all",
+            self.ami_channel(channel),
+            Extension=here.exten,
+            Application=step.app,
+            AppData=data,
+        )
+        return self.execute(channel, step.app, data)
 
     def resume_later(
         self, channel: Channel, delay: float | None, outcome: tuple[str, str] | None = None

@@ -401,3 +401,50 @@ async def test_an_origination_to_the_dialplan_lands_where_asked_and_stays_unhear
         finally:
             await ami.close()
         assert ari.events == []
+
+
+HANGUP_EXTENSION = """
+[waiting]
+exten => s,1,Answer()
+ same => n,Wait(600)
+exten => h,1,Set(GONE=${EXTEN}@${CONTEXT})
+ same => n,UserEvent(Gone,from: ${GONE})
+ same => n,Wait(5)
+ same => n,UserEvent(Never)
+[catchall]
+exten => _.,1,UserEvent(Caught,exten: ${EXTEN})
+exten => s,1,Wait(600)
+"""
+
+
+async def test_the_h_extension_runs_when_the_call_ends(tmp_path: Path) -> None:
+    """pbx.c runs ``h`` of the context a call was in when it ended (a pattern that
+    matches ``h`` counts); what would wait for media ends it."""
+    dialplan = tmp_path / "extensions.conf"
+    dialplan.write_text(HANGUP_EXTENSION, encoding="utf-8")
+    for context, expected in (
+        ("waiting", [("Gone", "from", "h@waiting")]),
+        ("catchall", [("Caught", "exten", "h")]),
+    ):
+        async with running_sim(dialplan=dialplan, carrier_context=context) as sim:
+            ami = await AmiProbe.open(sim)
+            try:
+                await ami.login()
+                call = sim.place_call(CallerScript(number="13800138000", dialled="s"))
+                log = await sim.wait_for(lambda c=call: sim.call_log(c), 2.0)
+                await ami.until(
+                    lambda f: f.get("Event") == "Newexten" and f["Application"] == "Wait"
+                )
+                assert sim.hangup_call(call)
+                await ami.until(lambda f: f.get("Event") == "Hangup")
+                users = [
+                    (f["UserEvent"], key, f[key])
+                    for f in ami.frames
+                    if f.get("Event") == "UserEvent"
+                    for key in ("from", "exten")
+                    if key in f
+                ]
+                assert users == expected, context
+                assert log.destroyed
+            finally:
+                await ami.close()
