@@ -14,11 +14,11 @@ from collections.abc import Callable
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "acd": ("bench.acd:main", "ACD decisions per second and p99, indexed vs naive selector"),
     "load": ("bench.load:main", "queue-to-ring latency, CPU and RSS per call, ingest, wallboard"),
+    "report": ("bench.report:main", "seconds to report a month and a year of 3 million calls"),
     "logins": (
         "bench.logins:main",
         "recording download and config validation during a wrong-PIN flood",
     ),
-    "report": ("bench.report:main", "seconds to report a month and a year of 3 million calls"),
     "app-queue": (
         "bench.app_queue:main",
         "INVITE to agent INVITE: the engine vs app_queue on a real Asterisk",

@@ -58,6 +58,7 @@ from cti.api.http import (
     json_errors,
     secure_headers,
 )
+from cti.api.logins import PINS
 from cti.api.throttle import Limit, LoginThrottle, PinVerifier
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
@@ -279,7 +280,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     pins = PinVerifier(
         security.pin_hash_workers, security.pin_hash_queue, nice=security.pin_hash_nice
     )
-    app[agents_api.PINS] = pins
+    app[PINS] = pins
 
     async def _close_pins(_: web.Application) -> None:
         pins.close()

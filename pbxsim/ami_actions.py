@@ -309,9 +309,10 @@ class AmiActions:
         exten = _first(fields, "exten")
         if not exten:
             return [[("Response", "Error"), *ident, ("Message", "Exten not specified")]]
+        priority = _first(fields, "priority")
         channel.log.hear("redirect", f"{context},{exten}")
         self.world.leave_stasis(channel)
-        self.world.run_dialplan(channel, context, exten)
+        self.world.run_dialplan(channel, context, exten, int(priority) if priority.isdigit() else 1)
         return [[("Response", "Success"), *ident, ("Message", "Redirect successful")]]
 
     def do_originate(

@@ -10,11 +10,13 @@ from .ari_rest import (
     integer,
     many,
     no_content,
+    not_implemented,
     ok,
     originate,
     required,
     route,
     text,
+    variables_of,
 )
 from .errors import AriError
 from .world import World
@@ -41,7 +43,33 @@ def channel_originate_with_id(w: World, p: P, a: Args) -> Reply:
 
 @route("POST", "/channels/create")
 def channel_create(w: World, p: P, a: Args) -> Reply:
-    raise AriError(501, "Not implemented")
+    variables, reported = variables_of(a)
+    if text(a, "originator") and text(a, "formats"):
+        raise AriError(400, "Originator and formats can't both be specified")
+    endpoint = required(a, "endpoint", "Endpoint must be specified")
+    app = text(a, "app")
+    args = text(a, "appArgs").split(",") if text(a, "appArgs") else []
+    channel = w.create(
+        endpoint,
+        app=app,
+        args=args,
+        channel_id=text(a, "channelId") or None,
+        other_id=text(a, "otherChannelId") or None,
+        variables=variables,
+        reported=reported,
+    )
+    reply = ok(channel.to_json())
+    reply.after.append(lambda: w.start_created(channel, app, args))
+    return reply
+
+
+@route("POST", "/channels/{channelId}/dial")
+def channel_dial(w: World, p: P, a: Args) -> Reply:
+    channel = w.find_control(p["channelId"])
+    w.dial(channel, integer(a, "timeout", 0))
+    reply = no_content()
+    reply.after.append(lambda: w.start_dial(channel))
+    return reply
 
 
 @route("GET", "/channels/{channelId}")
@@ -171,6 +199,7 @@ def _play(w: World, kind: str, ident: str, a: Args, playback_id: str | None) -> 
         many(a, "media"),
         playback_id or text(a, "playbackId") or None,
         text(a, "lang") or None,
+        integer(a, "skipms", 3000),
     )
     return ok(playback.to_json(), 201)
 
@@ -221,20 +250,43 @@ def channel_var_get(w: World, p: P, a: Args) -> Reply:
 @route("POST", "/channels/{channelId}/variable")
 def channel_var_set(w: World, p: P, a: Args) -> Reply:
     name = required(a, "variable", "Variable name is required")
-    channel = w.controlled(p["channelId"], state_matters=False)
-    w.write_variable(channel, name, text(a, "value"))
+    channel = w.find_control(p["channelId"])
+    w.set_channel_var(channel, name, a.get("value"), flag(a, "report_events"))
+    return no_content()
+
+
+@route("POST", "/channels/{channelId}/variables")
+def channel_vars_set(w: World, p: P, a: Args) -> Reply:
+    if "variables" not in a:
+        raise AriError(400, "The 'variables' field is required")
+    if p["channelId"] not in w.channels:
+        raise AriError(404, "Provided channel was not found")
+    channel = w.find_control(p["channelId"])
+    if not isinstance(a["variables"], dict):
+        raise AriError(400, "The 'variables' field must be a JSON object")
+    variables, reported = variables_of(a)
+    for name, value in variables.items():
+        w.set_channel_var(channel, name.strip(), value, name in reported)
     return no_content()
 
 
 @route("GET", "/channels/{channelId}/variables")
 def channel_vars_get(w: World, p: P, a: Args) -> Reply:
-    names = many(a, "variables")
+    raw = a.get("variables")
+    items = raw if isinstance(raw, list) else ([] if raw in (None, "") else [raw])
+    names = [part for item in items for part in str(item).split(",")]
     if not names:
         raise AriError(400, "At least one variable name is required")
     channel = w.channels.get(p["channelId"])
     if channel is None:
         raise AriError(404, "Provided channel was not found")
-    return ok({"variables": {n: w.read_variable(channel, n) for n in names}})
+    values: dict[str, str] = {}
+    for raw_name in names:
+        name = raw_name.strip()
+        if not name:
+            raise AriError(400, "Variable names are required")
+        values[name] = w.read_variable(channel, name)
+    return ok({"variables": values})
 
 
 def _snoop(w: World, p: P, a: Args, snoop_id: str | None) -> Reply:
@@ -272,13 +324,36 @@ def channel_snoop_with_id(w: World, p: P, a: Args) -> Reply:
 @route("POST", "/channels/{channelId}/continue")
 def channel_continue(w: World, p: P, a: Args) -> Reply:
     channel = w.controlled(p["channelId"])
-    context = text(a, "context") or channel.dialplan.context
-    exten = text(a, "extension") or channel.dialplan.exten
+    here = channel.dialplan
+    context_arg, exten_arg = text(a, "context"), text(a, "extension")
+    if not context_arg:
+        context, exten = here.context, exten_arg or here.exten
+    else:
+        context, exten = context_arg, exten_arg or "s"
+    label = text(a, "label")
+    if label:
+        digits = label.strip()
+        found = int(digits) if digits.lstrip("-").isdigit() else w.plan.label(context, exten, label)
+        if found is None:
+            raise AriError(404, "Requested label can not be found")
+        if found == 0:
+            raise AriError(400, "Requested priority is illegal")
+        priority = found
+    elif integer(a, "priority", 0):
+        priority = integer(a, "priority", 0)
+    elif not context_arg and not exten_arg:
+        priority = here.priority + 1  # on at the next priority
+    else:
+        priority = 1
     reply = no_content()
 
     def resume() -> None:
+        if w.channels.get(channel.id) is not channel or channel.app is None:
+            return
+        if channel.bridge is not None:
+            w.leave_bridge(channel)  # leaving the application leaves its bridge first
         w.leave_stasis(channel)
-        w.run_dialplan(channel, context, exten)
+        w.run_dialplan(channel, context, exten, priority)
 
     reply.after.append(resume)
     return reply
@@ -293,7 +368,8 @@ def channel_move(w: World, p: P, a: Args) -> Reply:
 
     def move() -> None:
         w.leave_stasis(channel)
-        w.enter_stasis(channel, app, args)
+        if not w.enter_stasis(channel, app, args):
+            w.hangup(channel, source="dialplan")
 
     reply.after.append(move)
     return reply
@@ -403,3 +479,43 @@ def bridge_play_with_id(w: World, p: P, a: Args) -> Reply:
 def bridge_record(w: World, p: P, a: Args) -> Reply:
     bridge = w.bridge(p["bridgeId"])
     return _record(w, f"bridge:{bridge.id}", a)
+
+
+# -- the rest of ARI: 501 naming the operation (tests/test_pbxsim_unimplemented.py) -----
+
+for _method, _template, _operation in (
+    ("PUT", "/applications/{applicationName}/eventFilter", "filter"),
+    ("GET", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "getObject"),
+    ("PUT", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "updateObject"),
+    ("DELETE", "/asterisk/config/dynamic/{configClass}/{objectType}/{id}", "deleteObject"),
+    ("GET", "/asterisk/modules", "listModules"),
+    ("GET", "/asterisk/modules/{moduleName}", "getModule"),
+    ("POST", "/asterisk/modules/{moduleName}", "loadModule"),
+    ("DELETE", "/asterisk/modules/{moduleName}", "unloadModule"),
+    ("PUT", "/asterisk/modules/{moduleName}", "reloadModule"),
+    ("GET", "/asterisk/logging", "listLogChannels"),
+    ("POST", "/asterisk/logging/{logChannelName}", "addLog"),
+    ("DELETE", "/asterisk/logging/{logChannelName}", "deleteLog"),
+    ("PUT", "/asterisk/logging/{logChannelName}/rotate", "rotateLog"),
+    ("GET", "/bridges/{bridgeId}/variable", "getBridgeVar"),
+    ("POST", "/bridges/{bridgeId}/variable", "setBridgeVar"),
+    ("GET", "/bridges/{bridgeId}/variables", "getBridgeVars"),
+    ("POST", "/bridges/{bridgeId}/variables", "setBridgeVars"),
+    ("POST", "/bridges/{bridgeId}/videoSource/{channelId}", "setVideoSource"),
+    ("DELETE", "/bridges/{bridgeId}/videoSource", "clearVideoSource"),
+    ("POST", "/channels/externalMedia", "externalMedia"),
+    ("POST", "/channels/{channelId}/transfer_progress", "transfer_progress"),
+    ("PUT", "/endpoints/sendMessage", "sendMessage"),
+    ("POST", "/endpoints/refer", "refer"),
+    ("PUT", "/endpoints/{tech}/{resource}/sendMessage", "sendMessageToEndpoint"),
+    ("POST", "/endpoints/{tech}/{resource}/refer", "referToEndpoint"),
+    ("POST", "/events/user/{eventName}", "userEvent"),
+    ("POST", "/events/claim", "claimChannel"),
+    ("GET", "/mailboxes", "list"),
+    ("GET", "/mailboxes/{mailboxName}", "get"),
+    ("PUT", "/mailboxes/{mailboxName}", "update"),
+    ("DELETE", "/mailboxes/{mailboxName}", "delete"),
+    ("GET", "/sounds", "list"),
+    ("GET", "/sounds/{soundId}", "get"),
+):
+    not_implemented(_method, _template, _operation)

@@ -9,10 +9,10 @@ the keys of a JSON body, which is how Asterisk reads them too.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
 from .errors import AriError
 from .model import HANGUP_REASONS, iso_timestamp
@@ -32,44 +32,73 @@ class Reply:
 
 
 Handler = Callable[[World, dict[str, str], Args], Reply]
-_ROUTES: list[tuple[str, re.Pattern[str], dict[str, Handler]]] = []
+# template -> (its segments, {method: handler})
+_ROUTES: dict[str, tuple[tuple[str, ...], dict[str, Handler]]] = {}
 
 
 def route(method: str, template: str) -> Callable[[Handler], Handler]:
-    pattern = re.compile(
-        "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "$"
-    )
+    segments = tuple(template.strip("/").split("/"))
 
     def register(handler: Handler) -> Handler:
-        for known, _, methods in _ROUTES:
-            if known == template:
-                methods[method] = handler
-                return handler
-        _ROUTES.append((template, pattern, {method: handler}))
+        _ROUTES.setdefault(template, (segments, {}))[1][method] = handler
         return handler
 
     return register
 
 
+def not_implemented(method: str, template: str, operation: str) -> None:
+    """An operation of the Swagger files pbxsim does not do: ``501`` naming it."""
+
+    def handler(w: World, p: dict[str, str], a: Args) -> Reply:
+        return Reply(501, {"message": f"pbxsim does not implement {operation}"})
+
+    route(method, template)(handler)
+
+
 def dispatch(world: World, method: str, path: str, args: Args) -> Reply:
+    """Route ``path`` as ``res_ari.c`` does: segment by segment, an explicit name before
+    a ``{parameter}``, each segment URI-decoded; the walk stops at the first empty
+    segment, so ``/channels//play`` is answered by ``/channels``."""
     if len(path) > 1 and path.endswith("/"):
         return Reply(404, {"message": f"ARI URLs do not end with a slash. Try /ari{path[:-1]}"})
-    candidates = []
-    for template, pattern, methods in _ROUTES:
-        match = pattern.match(path)
-        if match:
-            candidates.append((template.count("{"), methods, match.groupdict()))
-    if not candidates:
+    segments: list[str] = []
+    for raw in path.split("/")[1:]:
+        if not raw:
+            break
+        segments.append(unquote(raw))
+    found = _match(segments)
+    if found is None:
         return Reply(404, {"message": "Resource not found"})
-    candidates.sort(key=lambda item: item[0])
-    for _, methods, path_args in candidates:
-        handler = methods.get(method)
-        if handler is not None:
-            try:
-                return handler(world, path_args, args)
-            except AriError as exc:
-                return Reply(exc.status, {"message": exc.message})
-    return Reply(405, {"message": "Invalid method"})
+    methods, path_args = found
+    handler = methods.get(method)
+    if handler is None:
+        return Reply(405, {"message": "Invalid method"})
+    try:
+        return handler(world, path_args, args)
+    except AriError as exc:
+        return Reply(exc.status, {"message": exc.message})
+
+
+def _match(segments: list[str]) -> tuple[dict[str, Handler], dict[str, str]] | None:
+    best: tuple[tuple[bool, ...], dict[str, Handler], dict[str, str]] | None = None
+    for template, methods in _ROUTES.values():
+        if len(template) != len(segments):
+            continue
+        values: dict[str, str] = {}
+        wild: list[bool] = []
+        for pattern, segment in zip(template, segments, strict=True):
+            if pattern.startswith("{"):
+                values[pattern[1:-1]] = segment
+                wild.append(True)
+            elif pattern == segment:
+                wild.append(False)
+            else:
+                break
+        else:
+            key = tuple(wild)
+            if best is None or key < best[0]:
+                best = (key, methods, values)
+    return None if best is None else (best[1], best[2])
 
 
 # -- parameter helpers ---------------------------------------------------------
@@ -116,19 +145,43 @@ def required(args: Args, name: str, message: str) -> str:
     return value
 
 
-def variables_of(args: Args) -> dict[str, str]:
+def variables_of(args: Args) -> tuple[dict[str, str], tuple[str, ...]]:
+    """A request's ``variables`` object: values, and the names to report in events.
+
+    Each value is a string or ``{"value": "...", "report_events": true}``
+    (``json_to_ast_variables`` in ``res/ari/resource_channels.c``).
+    """
     raw = args.get("variables")
     if raw is None:
-        return {}
+        return {}, ()
     if not isinstance(raw, dict):
         raise AriError(400, "The 'variables' field must be a JSON object")
-    inner = raw.get("variables", raw) if isinstance(raw.get("variables"), dict) else raw
-    result: dict[str, str] = {}
+    inner = raw["variables"] if isinstance(raw.get("variables"), dict) else raw
+    values: dict[str, str] = {}
+    reported: list[str] = []
     for key, value in inner.items():
-        if isinstance(value, dict):
-            value = value.get("value", "")
-        result[str(key)] = str(value)
-    return result
+        if not key:
+            continue
+        if isinstance(value, str):
+            values[str(key)] = value
+            continue
+        if not isinstance(value, dict):
+            raise AriError(
+                400,
+                "Each value in 'variables' must be a string or an object with 'value' and"
+                " optional 'report_events'",
+            )
+        if not isinstance(value.get("value"), str):
+            raise AriError(
+                400, "Each object value in 'variables' must include string field 'value'"
+            )
+        report = value.get("report_events")
+        if report is not None and not isinstance(report, bool):
+            raise AriError(400, "Field 'report_events' in 'variables' entries must be boolean")
+        values[str(key)] = value["value"]
+        if report:
+            reported.append(str(key))
+    return values, tuple(reported)
 
 
 def ok(body: Any = None, status: int = 200) -> Reply:
@@ -294,7 +347,7 @@ def playback_get(w: World, p: dict[str, str], a: Args) -> Reply:
 
 @route("DELETE", "/playbacks/{playbackId}")
 def playback_stop(w: World, p: dict[str, str], a: Args) -> Reply:
-    w.stop_playback(_playback(w, p["playbackId"]))
+    w.delete_playback(_playback(w, p["playbackId"]))
     return no_content()
 
 
@@ -317,8 +370,8 @@ def stored_list(w: World, p: dict[str, str], a: Args) -> Reply:
 
 @route("GET", "/recordings/stored/{recordingName}")
 def stored_get(w: World, p: dict[str, str], a: Args) -> Reply:
-    w.stored_recording(p["recordingName"])
-    return ok({"name": p["recordingName"], "format": "wav"})
+    path = w.stored_recording(p["recordingName"])
+    return ok({"name": p["recordingName"], "format": path.suffix.lstrip(".")})
 
 
 @route("DELETE", "/recordings/stored/{recordingName}")
@@ -330,21 +383,15 @@ def stored_delete(w: World, p: dict[str, str], a: Args) -> Reply:
 @route("GET", "/recordings/stored/{recordingName}/file")
 def stored_file(w: World, p: dict[str, str], a: Args) -> Reply:
     # A Range header is ignored, as Asterisk ignores it: always the whole file.
-    data = w.stored_recording(p["recordingName"]).read_bytes()
-    return Reply(200, raw=data, content_type="audio/wav")
+    path = w.stored_recording(p["recordingName"])
+    kind = "audio/wav" if path.suffix == ".wav" else f"audio/{path.suffix.lstrip('.')}"
+    return Reply(200, raw=path.read_bytes(), content_type=kind)
 
 
 @route("POST", "/recordings/stored/{recordingName}/copy")
 def stored_copy(w: World, p: dict[str, str], a: Args) -> Reply:
-    source = w.stored_recording(p["recordingName"])
-    target_name = required(a, "destinationRecordingName", "Invalid destination recording name")
-    if "/" in target_name or target_name.startswith("."):
-        raise AriError(400, "Invalid destination recording name")
-    target = w.stored_path(target_name)
-    if target.exists():
-        raise AriError(409, "A recording with the same name already exists on the system")
-    target.write_bytes(source.read_bytes())
-    return ok({"name": target_name, "format": "wav"})
+    target = required(a, "destinationRecordingName", "Invalid destination recording name")
+    return ok(w.copy_stored(p["recordingName"], target))
 
 
 @route("GET", "/recordings/live/{recordingName}")
@@ -380,17 +427,33 @@ for _method in ("POST", "DELETE"):
 
 
 def originate(w: World, a: Args, channel_id: str | None) -> Reply:
+    variables, reported = variables_of(a)
     endpoint = required(a, "endpoint", "Endpoint must be specified")
     app = text(a, "app")
     extension = text(a, "extension")
+    if text(a, "originator") and text(a, "formats"):
+        raise AriError(400, "Originator and formats can't both be specified")
     if not app and not extension:
         raise AriError(400, "Application or extension must be specified")
     timeout = integer(a, "timeout", 30)
+    context = text(a, "context") or "default"
+    priority = integer(a, "priority", 0) or 1
+    label = text(a, "label")
+    if not app and label:
+        found = (
+            int(label) if label.lstrip("-").isdigit() else w.plan.label(context, extension, label)
+        )
+        if found is None:
+            raise AriError(404, "Requested label can not be found")
+        if found == 0:
+            raise AriError(400, "Requested priority is illegal")
+        priority = found
     origination = Origination(
         app=app or None,
         args=[x for x in text(a, "appArgs").split(",")] if text(a, "appArgs") else [],
-        context=text(a, "context", "default") if not app else None,
+        context=context if not app else None,
         exten=extension or None,
+        priority=priority,
     )
     channel = w.originate(
         endpoint,
@@ -398,7 +461,9 @@ def originate(w: World, a: Args, channel_id: str | None) -> Reply:
         caller_id=text(a, "callerId"),
         timeout=None if timeout == 0 else (float(timeout) if timeout > 0 else 0.0),
         origination=origination,
-        variables=variables_of(a),
+        variables=variables,
+        other_id=text(a, "otherChannelId") or None,
+        reported=reported,
     )
     return ok(channel.to_json())
 

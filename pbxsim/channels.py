@@ -57,6 +57,10 @@ class ChannelOps(VariableOps):
             raise AriError(412, "Channel in invalid state")
         return found
 
+    def find_control(self, channel_id: str) -> Channel:
+        """A channel in Stasis, in any state (ARI's ``find_control`` alone)."""
+        return self.controlled(channel_id, state_matters=False)
+
     def channel_by_name(self, name: str) -> Channel | None:
         return next((c for c in self.channels.values() if c.name == name), None)
 
@@ -92,6 +96,7 @@ class ChannelOps(VariableOps):
             dialstring=dialstring,
             log=log,
             created_at=self.now(),
+            channelvars=self.config.channelvars,
         )
         self.channels[ident] = channel
         self.logs[ident] = log
@@ -126,19 +131,14 @@ class ChannelOps(VariableOps):
         self.run_dialplan(channel, context, script.dialled)
         return channel
 
-    def run_dialplan(self, channel: Channel, context: str, exten: str) -> None:
-        """The simulated dialplan: stasis contexts hand the call to the hotline app."""
-        if context in self.config.stasis_contexts:
-            app = self.config.app
-            channel.dialplan = Dialplan(context, exten, 2, "Stasis", f"{app},inbound,{exten}")
-            self.enter_stasis(channel, app, ["inbound", exten])
-        else:
-            channel.dialplan = Dialplan(context, exten, 1, "Wait", "")
+    def run_dialplan(self, channel: Channel, context: str, exten: str, priority: int = 1) -> None:
+        raise NotImplementedError  # the dialplan mixin runs it
 
     # -- Stasis ----------------------------------------------------------------
 
-    def enter_stasis(self, channel: Channel, app_name: str, args: list[str]) -> None:
-        """``StasisStart`` if the application is connected; otherwise Stasis() fails."""
+    def enter_stasis(self, channel: Channel, app_name: str, args: list[str]) -> bool:
+        """``StasisStart`` if the application is connected; otherwise Stasis() fails
+        (``STASISSTATUS=FAILED``) and False is returned: the caller decides what next."""
         app = self.apps.get(app_name)
         data = ",".join([app_name, *args])
         if channel.dialplan.app_name != "Stasis":
@@ -155,13 +155,13 @@ class ChannelOps(VariableOps):
             # Stasis() refuses an application with no WebSocket: STASISSTATUS=FAILED.
             self.set_var(channel, "STASISSTATUS", "FAILED")
             channel.log.hear("stasis_failed", app_name)
-            self.hangup(channel, cause=16, source="dialplan")
-            return
+            return False
         channel.app = app_name
         channel.app_args = list(args)
         channel.log.stasis_args = list(args)
         self.emit_channel(channel, "StasisStart", args=list(args))
         self.on_stasis_start(channel)
+        return True
 
     def leave_stasis(self, channel: Channel) -> None:
         if channel.app is None:
@@ -191,7 +191,7 @@ class ChannelOps(VariableOps):
         if channel.state == "Up":
             return
         channel.answered_at = self.now()
-        channel.had_media = channel.kind is not Kind.SNOOP
+        channel.had_media = channel.kind not in (Kind.SNOOP, Kind.LOCAL)
         channel.ringing = False
         channel.log.answered = True
         self.set_state(channel, "Up")
@@ -224,21 +224,25 @@ class ChannelOps(VariableOps):
         source: str = "api",
         silent: bool = False,
     ) -> None:
-        """Hang a channel up; ``source`` is api, remote, busy, timeout, dialplan or restart."""
-        if self.channels.get(channel.id) is not channel:
+        """Hang a channel up; ``source`` is api, remote, busy, timeout, dial_timeout,
+        dialplan, local (the other half of a Local channel went) or restart."""
+        if self.channels.get(channel.id) is not channel or "hanging_up" in channel.flags:
             return
+        channel.flags.add("hanging_up")
         self.cancel_timers(channel)
         if silent:
             self.discard(channel, cause, source)
             return
         if channel.had_media and channel.state == "Up" and source in ("api", "remote"):
             self.rtp_statistics(channel)
-        request: dict[str, Any] | None = {
-            "api": {"cause": 32, "soft": True},
-            "remote": {},
-            "busy": {"cause": 17, "tech_cause": 486},
-        }.get(source)
-        if request is not None:
+        by_source: dict[str, list[dict[str, Any]]] = {
+            "api": [{"cause": 32, "soft": True}],
+            "dial_timeout": [{"cause": 32, "soft": True}],
+            "remote": [{}],
+            "busy": [{"cause": 17, "tech_cause": 486}],
+            "local": [{"cause": cause}, {"cause": cause, "soft": True}],
+        }
+        for request in by_source.get(source, []):
             self.emit_channel(channel, "ChannelHangupRequest", **request)
         self.ami(
             "SoftHangupRequest" if source == "api" else "HangupRequest",
@@ -246,13 +250,20 @@ class ChannelOps(VariableOps):
             self.ami_channel(channel),
             **({"Cause": 32} if source == "api" else {}),
         )
-        if channel.dialstring and not channel.log.answered and source in ("api", "busy"):
+        dialing = "stasis_dial" not in channel.flags or "dialing" in channel.flags
+        if (
+            channel.dialstring
+            and dialing
+            and not channel.log.answered
+            and source in ("api", "busy")
+        ):
             status = "BUSY" if source == "busy" else "NOANSWER"
             self.emit_dial(channel, status)
         self.end_media(channel)
         if channel.bridge is not None:
             self.leave_bridge(channel, hangup=True)
         self.leave_stasis(channel)
+        self.run_hangup_extension(channel)
         tech_cause = {"busy": 486, "timeout": 480}.get(source)
         extra = {} if tech_cause is None else {"tech_cause": tech_cause}
         self.emit_channel(
@@ -276,6 +287,13 @@ class ChannelOps(VariableOps):
             if bridge is not None:
                 bridge.members = [m for m in bridge.members if m.channel_id != channel.id]
             channel.bridge = None
+        if channel.snoop_target is not None:
+            # snoop_hangup: the spyee is named while it still exists.
+            spyee = self.channels.get(channel.snoop_target)
+            spying = self.ami_channel(channel, "Spyer")
+            if spyee is not None:
+                spying += self.ami_channel(spyee, "Spyee")
+            self.ami("ChanSpyStop", "call,all", spying)
         self.ami(
             "Hangup",
             "call,all",
@@ -294,6 +312,9 @@ class ChannelOps(VariableOps):
     def on_hangup(self, channel: Channel) -> None:
         """Hook for peer behaviour (overridden by the peers mixin)."""
 
+    def run_hangup_extension(self, channel: Channel) -> None:
+        """Hook for the dialplan's ``h`` extension (overridden by the dialplan mixin)."""
+
     def emit_dial(self, channel: Channel, status: str) -> None:
         apps = self.channel_apps(channel)
         if apps:
@@ -302,7 +323,8 @@ class ChannelOps(VariableOps):
                 "Dial",
                 dialstatus=status,
                 forward="",
-                dialstring=channel.dialstring,
+                # A dial the application started names its dial string once, first.
+                dialstring="" if status and "stasis_dial" in channel.flags else channel.dialstring,
                 peer=channel.to_json(),
             )
 
@@ -335,6 +357,9 @@ class ChannelOps(VariableOps):
             protocol_id="",
         )
         channel.snoop_target = target.id
+        # res_stasis_snoop.c publishes the spying as app_chanspy would.
+        spying = [*self.ami_channel(channel, "Spyer"), *self.ami_channel(target, "Spyee")]
+        self.ami("ChanSpyStart", "call,all", spying)
         channel.log.hear("snoop", f"{target.id} spy={spy} whisper={whisper}")
         target.log.hear("snooped", f"{channel.id} spy={spy} whisper={whisper}")
         return channel

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import SimConfig
+from .dialplan import SHIPPED_DIALPLAN, DialplanError, Plan, ari_channelvars
 from .errors import ScriptError
 from .scripts import PhoneScript, Scenario
 from .sim import PbxSim
@@ -34,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--scenario", type=Path, help="JSON scenario: phones, remotes, callers")
     parser.add_argument("--recordings-dir", type=Path, help="where recordings are written")
+    parser.add_argument(
+        "--dialplan",
+        type=Path,
+        default=SHIPPED_DIALPLAN,
+        metavar="FILE",
+        help="the extensions.conf to run (default: asterisk-conf/extensions.conf); the"
+        " channelvars of an ari.conf beside it are shown in every channel",
+    )
     parser.add_argument(
         "--phone",
         action="append",
@@ -85,7 +94,10 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         scenario = Scenario.load(args.scenario) if args.scenario else None
+        Plan.load(args.dialplan)
         config = SimConfig(
+            dialplan=args.dialplan,
+            channelvars=ari_channelvars(args.dialplan.parent / "ari.conf"),
             user=args.user,
             secret=secret,
             ari_port=args.ari_port,
@@ -97,7 +109,7 @@ def main(argv: list[str]) -> int:
             ami_split_writes=args.ami_split_writes,
             ami_eventfilter=tuple(args.ami_eventfilter),
         )
-    except (ScriptError, ValueError) as exc:
+    except (ScriptError, DialplanError, ValueError) as exc:
         print(f"hotline sim: {exc}", file=sys.stderr)
         return 2
     try:

@@ -18,7 +18,11 @@ class SimConfig:
     ``PbxSim.ami_port`` after ``start``).  ``time_scale`` multiplies every
     simulated duration (prompts, ring times, timeouts): 0.01 runs a 2 s prompt
     in 20 ms.  ``recordings_dir`` None means a private temporary directory.
-    ``app`` is the Stasis application the carrier dialplan hands calls to.
+    ``app`` is the application pbxsim's own control API names by default.
+    ``dialplan`` is the extensions.conf pbxsim runs (None: the shipped
+    ``asterisk-conf/extensions.conf``); a call from the carrier enters it at
+    ``carrier_context``.  ``channelvars`` is ``ari.conf``'s ``[general]
+    channelvars``: variables and functions shown in every channel's JSON.
     ``keep_history`` False stops recording requests, events, AMI frames and the
     logs of finished channels (for long load runs).  ``ami_eventfilter`` holds
     ``manager.conf`` ``eventfilter`` values in their regular-expression form
@@ -43,7 +47,8 @@ class SimConfig:
     carrier_trunks: tuple[str, ...] = ("carrier",)
     carrier_context: str = "from-carrier"
     agent_context: str = "from-agents"
-    stasis_contexts: tuple[str, ...] = ("from-carrier",)
+    dialplan: Path | None = None
+    channelvars: tuple[str, ...] = ()
     originate_timeout: float = 30.0
     phones: tuple[PhoneScript, ...] = ()
     remotes: tuple[RemoteScript, ...] = ()
@@ -66,3 +71,5 @@ class SimConfig:
                 raise ValueError(f"ami_eventfilter {expression!r}: {exc}") from None
         if self.recordings_dir is not None:
             self.recordings_dir = Path(self.recordings_dir)
+        if self.dialplan is not None:
+            self.dialplan = Path(self.dialplan)

@@ -121,6 +121,7 @@ class WorldBase:
         self._unique_seq = itertools.count()
         self._pjsip_seq = itertools.count()
         self._snoop_seq = itertools.count()
+        self._local_seq = itertools.count()
         self._recorder_seq = itertools.count()
 
     # -- identifiers -------------------------------------------------------

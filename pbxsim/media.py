@@ -46,12 +46,21 @@ class MediaOps(BridgeOps):
         return self.config.default_sound_duration
 
     def play(
-        self, target_uri: str, media: list[str], playback_id: str | None, language: str | None
+        self,
+        target_uri: str,
+        media: list[str],
+        playback_id: str | None,
+        language: str | None,
+        skipms: int = 3000,
     ) -> Playback:
         if not media:
             raise AriError(400, "Missing parameter media")
         ident = playback_id or str(uuid.UUID(int=self.random.getrandbits(128), version=4))
-        playback = Playback(ident, list(media), target_uri, language or "en")
+        kind, _, target = target_uri.partition(":")
+        channel = self.channels.get(target) if kind == "channel" else None
+        # Without lang, a channel's playback speaks the channel's language.
+        language = language or (channel.language if channel is not None else "en")
+        playback = Playback(ident, list(media), target_uri, language, skipms=skipms)
         self.playbacks[ident] = playback
         queue = self.playback_queue(playback)
         queue.append(ident)
@@ -80,39 +89,58 @@ class MediaOps(BridgeOps):
         ids = bridge.channel_ids if bridge else []
         return [self.channels[i] for i in ids if i in self.channels]
 
-    def start_playback(self, playback: Playback) -> None:
-        if playback.id not in self.playbacks or playback.state != "queued":
-            return
-        playback.state = "playing"
-        self.emit(self.playback_apps(playback), "PlaybackStarted", playback=playback.to_json())
-        self.play_segment(playback)
+    def publish(self, playback: Playback, kind: str) -> None:
+        self.emit(self.playback_apps(playback), kind, playback=playback.to_json())
 
-    def play_segment(self, playback: Playback) -> None:
+    def start_playback(self, playback: Playback) -> None:
+        if playback.id not in self.playbacks:
+            return
+        if playback.state == "canceled":
+            # Its turn came after a DELETE: playback_first_update publishes it as done.
+            self.stop_playback(playback, "canceled")
+            return
+        if playback.state == "queued":
+            self.play_item(playback)
+
+    def play_item(self, playback: Playback) -> None:
+        """One item of the list: ``PlaybackStarted`` naming it, then its media."""
+        playback.state = "playing"
+        self.publish(playback, "PlaybackStarted")
         uri = playback.media[playback.index]
+        if uri.split(":", 1)[0] in ("sound", "recording", "tone"):
+            playback.controllable = True
         for channel in self.listeners(playback):
             channel.log.media_played.append(uri)
             channel.log.hear("media", uri)
             self.on_media(channel, uri)
-        duration = self.media_duration(uri)
-        if duration is not None:
-            playback.timer = self.clock.call_later(duration, lambda: self.segment_done(playback))
+        self.run_item(playback, self.media_duration(uri))
 
-    def segment_done(self, playback: Playback) -> None:
-        if playback.id not in self.playbacks:
+    def run_item(self, playback: Playback, seconds: float | None) -> None:
+        if playback.timer is not None:
+            playback.timer.cancel()
+            playback.timer = None
+        if seconds is None:  # a tone plays until stopped
+            playback.ends_at = None
+            return
+        playback.ends_at = self.now() + seconds
+        playback.timer = self.clock.call_later(seconds, lambda: self.item_done(playback))
+
+    def item_done(self, playback: Playback) -> None:
+        """An item ended: ``PlaybackContinuing`` naming it and the next, or the end."""
+        if playback.id not in self.playbacks or playback.state != "playing":
             return
         if playback.index + 1 < len(playback.media):
-            playback.index += 1
             playback.state = "continuing"
-            self.emit(
-                self.playback_apps(playback), "PlaybackContinuing", playback=playback.to_json()
-            )
-            playback.state = "playing"
-            self.play_segment(playback)
+            self.publish(playback, "PlaybackContinuing")
+            playback.index += 1
+            self.play_item(playback)
             return
         self.stop_playback(playback)
 
-    def stop_playback(self, playback: Playback) -> None:
-        """End a playback (``PlaybackFinished``, state ``done``) and start the next queued."""
+    def stop_playback(self, playback: Playback, final: str = "done") -> None:
+        """End a playback (``PlaybackFinished``, state ``done``, or ``failed`` when the
+        channel hung up under it) and start the next queued.  One that never started
+        (its bridge went) ends without a word."""
         if self.playbacks.pop(playback.id, None) is None:
             return
         if playback.timer is not None:
@@ -121,20 +149,62 @@ class MediaOps(BridgeOps):
         if playback.id in queue:
             queue.remove(playback.id)
         was_started = playback.state != "queued"
-        playback.state = "done"
+        playback.state = final
         if was_started:
-            self.emit(self.playback_apps(playback), "PlaybackFinished", playback=playback.to_json())
+            self.publish(playback, "PlaybackFinished")
         if queue and was_started:
             following = self.playbacks[queue[0]]
             following.timer = self.clock.call_later(0, lambda: self.start_playback(following))
 
+    def delete_playback(self, playback: Playback) -> None:
+        """``DELETE /playbacks/{id}``: cancel a queued one (it ends, as done, when its
+        turn comes), stop a playing one."""
+        if playback.state in ("queued", "canceled"):
+            playback.state = "canceled"
+            return
+        if not playback.controllable:
+            raise AriError(500, "Could not stop playback")
+        self.stop_playback(playback)
+
     def control_playback(self, playback: Playback, operation: str) -> None:
-        if playback.state not in ("playing", "continuing"):
+        """``POST /playbacks/{id}/control``, by ``res_stasis_playback.c``'s table."""
+        state = playback.state
+        allowed = {
+            "queued": {"restart"},
+            "playing": {"restart", "pause", "unpause", "reverse", "forward"},
+            "continuing": {"restart", "pause", "unpause", "reverse", "forward"},
+            "paused": {"pause", "unpause"},
+        }.get(state, set())
+        if operation not in allowed:
             raise AriError(409, f"Can only {operation} while media is playing")
-        if operation == "restart" and playback.timer is not None:
-            playback.timer.cancel()
-            playback.index = 0
-            self.play_segment(playback)
+        noop = state == "queued" or (operation, state) in (
+            ("unpause", "playing"),
+            ("unpause", "continuing"),
+            ("pause", "paused"),
+        )
+        if noop:
+            return
+        if not playback.controllable:
+            raise AriError(500, f"Could not {operation} playback")
+        now = self.now()
+        if operation == "pause":
+            playback.state = "paused"  # published, but no event type maps "paused"
+            playback.remaining = None if playback.ends_at is None else playback.ends_at - now
+            if playback.timer is not None:
+                playback.timer.cancel()
+                playback.timer = None
+        elif operation == "unpause":
+            playback.state = "playing"
+            self.publish(playback, "PlaybackStarted")
+            self.run_item(playback, playback.remaining)
+        elif operation == "restart":
+            self.run_item(playback, self.media_duration(playback.media[playback.index]))
+        elif playback.ends_at is not None:
+            step = playback.skipms / 1000.0
+            left = playback.ends_at - now
+            total = self.media_duration(playback.media[playback.index]) or left
+            left = max(0.0, left - step) if operation == "forward" else min(total, left + step)
+            self.run_item(playback, left)
 
     # -- music on hold, hold, DTMF -----------------------------------------
 
@@ -189,11 +259,19 @@ class MediaOps(BridgeOps):
         """Hook for peer behaviour (overridden by the peers mixin)."""
 
     def end_media(self, channel: Channel) -> None:
-        """A channel is going: its playbacks and recordings end."""
+        """A channel is going: its playbacks and recordings end.  Each queued playback
+        still starts, to end at once (``play_on_channel`` finds the channel hung up)."""
         for playback_id in list(channel.playback_queue):
             playback = self.playbacks.get(playback_id)
-            if playback is not None:
-                self.stop_playback(playback)
+            if playback is None:
+                continue
+            if playback.state == "canceled":
+                self.stop_playback(playback, "canceled")
+                continue
+            if playback.state == "queued":
+                playback.state = "playing"
+                self.publish(playback, "PlaybackStarted")
+            self.stop_playback(playback, "failed")
         for name in list(channel.recordings):
             recording = self.recordings.get(name)
             if recording is not None:
@@ -311,15 +389,57 @@ class MediaOps(BridgeOps):
         return found
 
     def stored_recordings(self) -> list[dict[str, str]]:
+        """Every recording under the directory, sub-directories included, by name."""
         if not self.recordings_dir.is_dir():
             return []
-        return [
-            {"name": p.stem, "format": p.suffix.lstrip(".")}
-            for p in sorted(self.recordings_dir.glob("*.wav"))
-        ]
+        found = {}
+        for path in self.recordings_dir.rglob("*"):
+            if path.is_file() and path.suffix.lstrip(".") in _FORMATS:
+                name = path.relative_to(self.recordings_dir).with_suffix("").as_posix()
+                found[name] = {"name": name, "format": path.suffix.lstrip(".")}
+        return [found[name] for name in sorted(found)]
 
     def stored_recording(self, name: str) -> Path:
-        path = self.stored_path(name)
-        if "/" in name or not path.is_file():
+        """The file of a stored recording (``name`` may hold directories); 404 if none,
+        or if the name leads out of the recording directory."""
+        path = self.find_stored(name)
+        if path is None:
             raise AriError(404, "Recording not found")
         return path
+
+    def find_stored(self, name: str) -> Path | None:
+        folder, _, file = name.rpartition("/")
+        base = self.recordings_dir.resolve()
+        directory = (base / folder).resolve() if folder else base
+        if not directory.is_relative_to(base) or not file or not directory.is_dir():
+            return None
+        for fmt in _FORMATS:
+            candidate = directory / f"{file}.{fmt}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def copy_stored(self, name: str, destination: str) -> dict[str, str]:
+        """``POST /recordings/stored/{name}/copy`` (``stasis_app_stored_recording_copy``)."""
+        source = self.stored_recording(name)
+        target_name = (
+            destination.rsplit(".", 1)[0] if "." in destination.rpartition("/")[2] else destination
+        )
+        if self.find_stored(target_name) is not None:
+            raise AriError(409, "A recording with the same name already exists on the system")
+        folder, _, file = target_name.rpartition("/")
+        base = self.recordings_dir.resolve()
+        directory = (base / folder).resolve() if folder else base
+        if not file:
+            raise AriError(400, "Invalid destination recording name")
+        if not directory.is_relative_to(base):
+            if directory.is_dir():
+                raise AriError(403, "Destination file path is forbidden")
+            raise AriError(500, "Copy failed")  # ast_safe_mkdir refuses a path outside
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"{file}{source.suffix}").write_bytes(source.read_bytes())
+        return {"name": target_name, "format": source.suffix.lstrip(".")}
+
+
+# File formats Asterisk records and finds by extension (``ast_get_format_for_file_ext``).
+_FORMATS = ("wav", "gsm", "ulaw", "alaw", "sln", "sln16", "g722", "wav49")

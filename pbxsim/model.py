@@ -75,6 +75,7 @@ class Kind(StrEnum):
     PHONE = "phone"
     REMOTE = "remote"
     SNOOP = "snoop"
+    LOCAL = "local"
 
 
 def iso_timestamp(epoch: float | None = None) -> str:
@@ -182,9 +183,16 @@ class Channel:
     ami_origin: Any = None
     inhibit_connected: bool = False
     flags: set[str] = field(default_factory=set)
+    pbx_token: int = 0
+    hangup_cause: int | None = None
+    local_peer: str | None = None
+    local_half: int = 0
+    dial_timer: Any = None
+    channelvars: tuple[str, ...] = ()
+    reported_vars: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
             "state": self.state,
@@ -196,6 +204,19 @@ class Channel:
             "creationtime": self.creationtime,
             "language": self.language,
         }
+        rdnis = self.redirecting.get("from-num", "")
+        if rdnis:
+            data["caller_rdnis"] = rdnis
+        names = [*self.channelvars, *(n for n in self.reported_vars if n not in self.channelvars)]
+        if names:
+            data["channelvars"] = {name: self.channel_var(name) for name in names}
+        return data
+
+    def channel_var(self, name: str) -> str:
+        """A variable as ``channelvars`` shows it: functions read, unset ones empty."""
+        if name.endswith(")"):
+            return function_value(self, name) or ""
+        return self.variables.get(name, "")
 
     @property
     def subscribers(self) -> set[str]:
@@ -204,6 +225,32 @@ class Channel:
 
     def __repr__(self) -> str:
         return f"<Channel {self.id} {self.name} {self.state} app={self.app}>"
+
+
+def function_value(channel: Channel, name: str) -> str | None:
+    """A dialplan function pbxsim knows (``CALLERID``, ``CONNECTEDLINE``,
+    ``REDIRECTING``, ``CHANNEL``), read on ``channel``; None for any other."""
+    func, _, arg = name.strip()[:-1].partition("(")
+    func, arg = func.strip().upper(), arg.strip().lower()
+    party = {"CALLERID": channel.caller, "CONNECTEDLINE": channel.connected}.get(func)
+    if party is not None and arg in ("num", "number", "name", "all"):
+        if arg == "name":
+            return party.name
+        if arg == "all":
+            return f'"{party.name}" <{party.number}>' if party.name else party.number
+        return party.number
+    if func == "REDIRECTING":
+        return channel.redirecting.get(arg, "")
+    if func == "CHANNEL":
+        values = {
+            "name": channel.name,
+            "uniqueid": channel.id,
+            "linkedid": channel.linkedid,
+            "language": channel.language,
+            "state": channel.state,
+        }
+        return values.get(arg)
+    return None
 
 
 @dataclass(eq=False)
@@ -265,17 +312,21 @@ class Playback:
     state: str = "queued"
     index: int = 0
     timer: Any = None
+    skipms: int = 3000
+    controllable: bool = False
+    ends_at: float | None = None  # simulated time the current item ends (None: never)
+    remaining: float | None = None  # what was left of the item when it was paused
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "id": self.id,
             "media_uri": self.media[min(self.index, len(self.media) - 1)],
-            "target_uri": self.target_uri,
-            "language": self.language,
-            "state": self.state,
         }
-        if self.index + 1 < len(self.media) and self.state in ("playing", "continuing"):
+        if self.index + 1 < len(self.media):
             data["next_media_uri"] = self.media[self.index + 1]
+        # A canceled playback shows as done, as state_to_string() spells it.
+        state = "done" if self.state == "canceled" else self.state
+        data.update(target_uri=self.target_uri, language=self.language, state=state)
         return data
 
     @property

@@ -20,8 +20,8 @@ from typing import Any
 
 from .channels import parse_caller_id
 from .errors import AriError
-from .media import MediaOps
 from .model import Bridge, Channel, ChannelLog, Dialplan, Kind, Party
+from .pbx import DialplanOps
 from .scripts import CallerScript, PhoneScript, RemoteScript
 
 _RING_DELAY = 0.02  # the far end's 180 Ringing, right after the INVITE
@@ -48,10 +48,11 @@ class Origination:
     args: list[str]
     context: str | None = None
     exten: str | None = None
+    priority: int = 1
     on_result: Any = None  # callable(channel, reason: int, answered: bool)
 
 
-class PeerOps(MediaOps):
+class PeerOps(DialplanOps):
     calls: dict[str, CallHandle]
     _call_seq: itertools.count[int]
 
@@ -80,6 +81,8 @@ class PeerOps(MediaOps):
             )
 
     def on_answer(self, channel: Channel) -> None:
+        if channel.dial_timer is not None:
+            self.cancel_dial_timeout(channel)
         script = channel.script
         if isinstance(script, CallerScript):
             for press in script.digits:
@@ -229,6 +232,7 @@ class PeerOps(MediaOps):
         if not tech or not resource:
             raise AriError(400, "Invalid endpoint specified")
         if tech.upper() != "PJSIP":
+            # ast_dial_prerun cannot request the channel: ast_ari_response_alloc_failed.
             raise AriError(500, "Allocation failed")
         number, _, trunk = resource.partition("@")
         if trunk:
@@ -256,40 +260,140 @@ class PeerOps(MediaOps):
         origination: Origination,
         variables: dict[str, str] | None = None,
         subscribe: bool = True,
+        other_id: str | None = None,
+        reported: tuple[str, ...] = (),
     ) -> Channel:
         if channel_id and channel_id in self.channels:
             raise AriError(409, "Channel with given unique ID already exists")
-        name, dialstring, script = self.resolve_endpoint(endpoint)
         party = parse_caller_id(caller_id) if caller_id else None
-        is_phone = isinstance(script, PhoneScript)
-        context = self.config.agent_context if is_phone else self.config.carrier_context
-        channel = self.new_channel(
-            channel_id=channel_id,
-            name=self.new_pjsip_name(name),
-            kind=Kind.PHONE if is_phone else Kind.REMOTE,
-            endpoint=name,
-            state="Down",
-            caller=party or Party(),
-            connected=Party(party.name, party.number) if party else Party(),
-            dialplan=Dialplan(context, "s", 1, "AppDial2", "(Outgoing Line)"),
-            dialstring=dialstring,
-        )
-        channel.script = script
+        tech, _, resource = endpoint.partition("/")
+        if tech.lower() == "local" and resource:
+            channel, inward = self.new_local_pair(
+                resource,
+                channel_id=channel_id,
+                other_id=other_id,
+                dialplan=Dialplan("", "", 1, "AppDial2", "(Outgoing Line)"),
+            )
+            exten, context = inward.dialplan.exten, inward.dialplan.context
+            channel.dialplan = Dialplan(context, exten, 1, "AppDial2", "(Outgoing Line)")
+            if subscribe and origination.app:
+                inward.originated_by = origination.app
+        else:
+            name, dialstring, script = self.resolve_endpoint(endpoint)
+            is_phone = isinstance(script, PhoneScript)
+            context = self.config.agent_context if is_phone else self.config.carrier_context
+            channel = self.new_channel(
+                channel_id=channel_id,
+                name=self.new_pjsip_name(name),
+                kind=Kind.PHONE if is_phone else Kind.REMOTE,
+                endpoint=name,
+                state="Down",
+                caller=party or Party(),
+                connected=Party(party.name, party.number) if party else Party(),
+                dialplan=Dialplan(context, "s", 1, "AppDial2", "(Outgoing Line)"),
+                dialstring=dialstring,
+            )
+            channel.script = script
         channel.ami_origin = origination
         if subscribe and origination.app:
             channel.originated_by = origination.app
-        for key, value in (variables or {}).items():
-            if key.endswith(")"):
-                self.write_variable(channel, key, value)
-            else:
-                self.set_var(channel, key, value)
+        self.apply_variables(channel, variables or {}, reported)
         limit = self.config.originate_timeout if timeout is None else timeout
         if limit > 0:
             self.later(channel, limit, lambda: self.no_answer(channel))
         self.later(channel, 0, lambda: self.start_dial(channel))
         return channel
 
+    def apply_variables(
+        self, channel: Channel, variables: dict[str, str], reported: tuple[str, ...] = ()
+    ) -> None:
+        for key, value in variables.items():
+            if key.endswith(")"):
+                self.write_variable(channel, key, value)
+            else:
+                self.set_var(channel, key, value)
+        for name in reported:
+            if name not in channel.reported_vars:
+                channel.reported_vars.append(name)
+
+    def create(
+        self,
+        endpoint: str,
+        *,
+        app: str,
+        args: list[str],
+        channel_id: str | None,
+        other_id: str | None,
+        variables: dict[str, str],
+        reported: tuple[str, ...] = (),
+    ) -> Channel:
+        """``POST /channels/create``: a ``Down`` channel, not yet called."""
+        tech, _, resource = endpoint.partition("/")
+        if not tech or not resource:
+            raise AriError(400, "Invalid endpoint specified")
+        if channel_id and channel_id in self.channels:
+            raise AriError(409, "Channel with given unique ID already exists")
+        if tech.lower() == "local":
+            exten, _, context = resource.partition("@")
+            channel, _ = self.new_local_pair(
+                resource,
+                channel_id=channel_id,
+                other_id=other_id,
+                dialplan=Dialplan(context or "default", exten, 1, "", ""),
+            )
+        else:
+            name, dialstring, script = self.resolve_endpoint(endpoint)
+            channel = self.new_channel(
+                channel_id=channel_id,
+                name=self.new_pjsip_name(name),
+                kind=Kind.PHONE if isinstance(script, PhoneScript) else Kind.REMOTE,
+                endpoint=name,
+                state="Down",
+                caller=Party(),
+                connected=Party(),
+                dialplan=Dialplan("default", "s", 1, "", ""),
+                dialstring=dialstring,
+            )
+            channel.script = script
+        channel.flags.add("stasis_dial")
+        channel.ami_origin = Origination(app=None, args=[])
+        if app:
+            channel.originated_by = app
+        self.apply_variables(channel, variables, reported)
+        return channel
+
+    def start_created(self, channel: Channel, app: str, args: list[str]) -> None:
+        """After the ``200`` of a create: the channel runs ``Stasis(app,args)``."""
+        if self.channels.get(channel.id) is not channel or not app:
+            return
+        data = ",".join([app, *args])
+        here = channel.dialplan
+        channel.outside_dialplan = here
+        channel.dialplan = Dialplan(here.context, here.exten, here.priority, "Stasis", data)
+        self.emit_channel(channel, "ChannelDialplan", dialplan_app="Stasis", dialplan_app_data=data)
+        if not self.enter_stasis(channel, app, args):
+            self.hangup(channel, source="dialplan")
+
+    def dial(self, channel: Channel, timeout: int) -> None:
+        """``POST /channels/{id}/dial`` (checked by the route): call the created channel."""
+        if channel.state not in ("Down", "Rsrved"):
+            raise AriError(409, "Channel is not in the 'Down' state")
+        if "stasis_dial" not in channel.flags or not channel.dialstring:
+            raise AriError(409, "Dialing a channel not created by ARI")
+        channel.flags.add("dialing")
+        if timeout > 0:
+            channel.dial_timer = self.clock.call_later(
+                timeout, lambda: self.dial_timed_out(channel)
+            )
+            channel.timers.append(channel.dial_timer)
+
     def start_dial(self, channel: Channel) -> None:
+        if self.channels.get(channel.id) is not channel:
+            return
+        if channel.kind is Kind.LOCAL:
+            self.emit_dial(channel, "")
+            self.call_local(channel)
+            return
         script = channel.script
         rings = isinstance(script, RemoteScript) or (
             isinstance(script, PhoneScript) and script.ring
@@ -310,21 +414,34 @@ class PeerOps(MediaOps):
         if rings:
             self.emit_dial(channel, "RINGING")
             channel.log.hear("ringing", channel.caller.number)
+        if isinstance(script, RemoteScript) and script.early_media:
+            self.emit_dial(channel, "PROGRESS")
+            channel.log.hear("early_media", script.early_media)
         answer_after = script.answer_after if script is not None else None  # type: ignore[union-attr]
         if answer_after is not None:
-            self.later(channel, answer_after, lambda: self.answer_leg(channel))
+            self.later(channel, answer_after, lambda: self.far_end_answered(channel))
 
-    def answer_leg(self, channel: Channel) -> None:
+    def far_end_answered(self, channel: Channel) -> None:
+        """The dialled party answered: ``Up``, ``Dial`` ANSWER, then where it goes."""
+        if "stasis_dial" in channel.flags:
+            channel.flags.discard("dialing")
+            self.cancel_dial_timeout(channel)
+            self.answer(channel)
+            self.emit_dial(channel, "ANSWER")
+            return
         self.answer(channel)
         self.emit_dial(channel, "ANSWER")
         origination: Origination = channel.ami_origin
         if origination.on_result is not None:
             origination.on_result(channel, 4, True)
         if origination.app:
-            self.enter_stasis(channel, origination.app, origination.args)
+            if not self.enter_stasis(channel, origination.app, origination.args):
+                self.hangup(channel, source="dialplan")
         elif origination.context:
             channel.outside_dialplan = None
-            self.run_dialplan(channel, origination.context, origination.exten or "s")
+            self.run_dialplan(
+                channel, origination.context, origination.exten or "s", origination.priority
+            )
 
     def busy(self, channel: Channel) -> None:
         origination: Origination = channel.ami_origin
@@ -341,6 +458,9 @@ class PeerOps(MediaOps):
         self.hangup(channel, cause=19, source="timeout")
 
     def on_hangup(self, channel: Channel) -> None:
+        peer = self.local_peer(channel)
+        if peer is not None:
+            self.hangup(peer, cause=channel.log.hangup_cause or 16, source="local")
         origination = channel.ami_origin
         if isinstance(origination, Origination) and origination.on_result is not None:
             if not channel.log.answered and channel.log.hangup_by in ("api", "remote"):

@@ -126,7 +126,9 @@ class PhoneScript:
 class RemoteScript:
     """A party behind a trunk: a parallel hotline (12319) or an emergency line (110).
 
-    Reached by originating to ``PJSIP/<number>@<trunk>``.
+    Reached by originating to ``PJSIP/<number>@<trunk>``.  ``early_media`` names
+    what the far end plays before it answers (a ``183 Session Progress``:
+    ``Dial`` PROGRESS after RINGING).
     """
 
     number: str
@@ -135,6 +137,7 @@ class RemoteScript:
     busy: bool = False
     hangup_after: float | None = None
     name: str = ""
+    early_media: str | None = None
 
 
 @dataclass(frozen=True)

@@ -249,7 +249,8 @@ class PbxSim(Driving):
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         received_at = time.time()
-        path = "/" + request.match_info["tail"]
+        # The raw path: segments are decoded one by one (a recording name may hold %2F).
+        path = request.rel_url.raw_path.removeprefix("/ari")
         params: dict[str, Any] = {}
         for key in request.query:
             if key == "api_key":

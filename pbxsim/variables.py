@@ -12,9 +12,11 @@ channel without a ``ChannelVarset``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .core import WorldBase
 from .errors import AriError
-from .model import Channel
+from .model import Channel, function_value
 
 
 class VariableOps(WorldBase):
@@ -24,27 +26,9 @@ class VariableOps(WorldBase):
             if name not in channel.variables:
                 raise AriError(404, "Provided variable was not found")
             return channel.variables[name]
-        func, _, arg = name[:-1].partition("(")
-        func, arg = func.upper(), arg.strip().lower()
-        party = {"CALLERID": channel.caller, "CONNECTEDLINE": channel.connected}.get(func)
-        if party is not None and arg in ("num", "number", "name", "all"):
-            if arg == "name":
-                return party.name
-            if arg == "all":
-                return f'"{party.name}" <{party.number}>' if party.name else party.number
-            return party.number
-        if func == "REDIRECTING":
-            return channel.redirecting.get(arg, "")
-        if func == "CHANNEL":
-            values = {
-                "name": channel.name,
-                "uniqueid": channel.id,
-                "linkedid": channel.linkedid,
-                "language": channel.language,
-                "state": channel.state,
-            }
-            if arg in values:
-                return values[arg]
+        value = function_value(channel, name)
+        if value is not None:
+            return value
         raise AriError(500, "Unable to read provided function")
 
     def write_variable(self, channel: Channel, name: str, value: str) -> None:
@@ -74,7 +58,28 @@ class VariableOps(WorldBase):
                 channel.connected.number = value
             self.emit_channel(channel, "ChannelConnectedLine")
             return
+        if func == "REDIRECTING" and arg in ("from-num", "reason", "orig-num", "count"):
+            channel.redirecting[arg] = value
+            return
         raise AriError(400, "Failed to execute function")
+
+    def set_channel_var(
+        self, channel: Channel, name: str, value: Any, report_events: bool = False
+    ) -> None:
+        """``POST /channels/{id}/variable(s)``: set (or, without a value, unset) a
+        variable; ``report_events`` adds it to the ``channelvars`` of every event
+        about the channel from then on, False takes it out again."""
+        if not name:
+            raise AriError(400, "Failed to execute function")
+        if report_events and name not in channel.reported_vars:
+            channel.reported_vars.append(name)
+        elif not report_events and name in channel.reported_vars:
+            channel.reported_vars.remove(name)
+        if value is None and not name.endswith(")"):
+            channel.log.variables_set.append((name, ""))
+            self.clear_var(channel, name)
+            return
+        self.write_variable(channel, name, "" if value is None else str(value))
 
     def rtp_statistics(self, channel: Channel) -> None:
         peer = self.two_party_peer(channel)

@@ -10,6 +10,7 @@ from typing import Any
 
 from .config import SimConfig
 from .core import Clock, Sink
+from .dialplan import SHIPPED_DIALPLAN, Plan
 from .model import iso_timestamp
 from .peers import CallHandle, PeerOps
 
@@ -28,6 +29,7 @@ class World(PeerOps):
             self.recordings_dir = Path(config.recordings_dir)
             self.recordings_dir.mkdir(parents=True, exist_ok=True)
         self.storage_broken = False
+        self.plan = Plan.load(config.dialplan or SHIPPED_DIALPLAN)
         super().__init__(config, clock, sink)
         for endpoint in self.endpoints():
             self.device_states[f"PJSIP/{endpoint}"] = self.device_state(endpoint)

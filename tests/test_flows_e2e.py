@@ -152,6 +152,44 @@ async def test_retired_number_in_transition_then_after_cut_over(
         assert any("number-withdrawn" in m for m in heard), heard
         heard = stack.sim.channel_log(calls[CALLER].caller_channel).media_played
         assert any("merged-line" in m for m in heard), heard
+        # The redirecting number came with the StasisStart (the dialplan's Stasis
+        # arguments): the engine never asked for it.
+        reads = [r for r in stack.requests("GET", "/channels/") if "/variable" in r.path]
+        assert reads == [], [r.path for r in reads]
+
+
+def _no_notice(data: Any) -> None:
+    data["routes"]["main"].pop("notice", None)
+
+
+async def test_the_agent_is_rung_without_waiting_for_any_answer(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    """With no prompt before the queue, the agent leg's originate goes out at once:
+    before the caller's answer, which waits for the call id to be set on the channel."""
+    phone = PhoneScript("8001", answer_after=0.3, hangup_after=0.5)
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], patches={"routing.yaml": _no_notice}
+    ) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_call(CallerScript(number=CALLER))
+        (call,) = await stack.wait_ended(1)
+        caller = str(call.caller_channel)
+        (originate,) = [
+            r
+            for r in stack.requests("POST", "/channels")
+            if r.params.get("endpoint") == "PJSIP/8001"
+        ]
+        (answer,) = stack.requests("POST", f"/channels/{caller}/answer")
+        (named,) = [
+            r
+            for r in stack.requests("POST", f"/channels/{caller}/variable")
+            if r.params.get("variable") == "HOTLINE_CALL_ID"
+        ]
+        assert originate.at < answer.at
+        assert named.at < answer.at  # the call id is on the channel before it is answered
+        reads = [r for r in stack.requests("GET", "/channels/") if "/variable" in r.path]
+        assert reads == []
 
 
 async def test_number_not_in_service(tmp_path: Path, empty_dsn: str) -> None:

@@ -138,3 +138,70 @@ async def test_hotline_sim_reports_a_bad_scenario(tmp_path: Path) -> None:
         _, err = await process.communicate()
     assert process.returncode == 2
     assert b"dialed" in err
+
+
+@pytest.mark.fidelity
+async def test_hotline_sim_reports_a_bad_dialplan(tmp_path: Path) -> None:
+    bad = tmp_path / "extensions.conf"
+    bad.write_text("[probe]\nexten => in,first,NoOp()\n", encoding="utf-8")
+    process = await start(
+        "--ari-port", "0", "--ami-port", "0", "--user", "u", "--secret", "s", "--dialplan", str(bad)
+    )
+    async with asyncio.timeout(20):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "extensions.conf:2: bad priority 'first'" in lines[0]
+
+
+@pytest.mark.fidelity
+async def test_hotline_sim_runs_the_dialplan_it_is_given(tmp_path: Path) -> None:
+    """--dialplan FILE is run, and an ari.conf beside it gives the channelvars."""
+    (tmp_path / "extensions.conf").write_text(
+        "[probe]\nexten => in,1,Set(HOTLINE_CALL_ID=c-cli)\n same => n,Wait(30)\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ari.conf").write_text(
+        "[general]\nenabled = yes\nchannelvars = HOTLINE_CALL_ID\n", encoding="utf-8"
+    )
+    ari_port, ami_port = free_port(), free_port()
+    process = await start(
+        "--ari-port",
+        str(ari_port),
+        "--ami-port",
+        str(ami_port),
+        "--user",
+        "u",
+        "--secret",
+        "s",
+        "--dialplan",
+        str(tmp_path / "extensions.conf"),
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(20):
+            await process.stdout.readline()
+        base = f"http://127.0.0.1:{ari_port}/ari"
+        async with aiohttp.ClientSession(headers=basic_auth("u", "s")) as http:
+            params = {
+                "endpoint": "Local/in@probe",
+                "context": "probe",
+                "extension": "park",
+                "channelId": "in-1",
+                "otherChannelId": "in-1b",
+            }
+            async with http.post(f"{base}/channels", params=params) as reply:
+                assert reply.status == 200
+                assert (await reply.json())["channelvars"] == {"HOTLINE_CALL_ID": ""}
+            async with asyncio.timeout(10):
+                while True:
+                    async with http.get(f"{base}/channels/in-1b") as reply:
+                        body = await reply.json()
+                    if body["channelvars"]["HOTLINE_CALL_ID"] == "c-cli":
+                        break
+                    await asyncio.sleep(0.05)  # polling another process over HTTP
+            assert body["dialplan"]["app_name"] == "Wait"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            await process.wait()

@@ -7,7 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from pbxsim import CallerScript, PbxSim, PhoneScript
+from pbxsim import CallerScript, PbxSim
 from tests.support.sim import AmiProbe, AriProbe, basic_auth, running_sim
 
 pytestmark = pytest.mark.bridge
@@ -162,11 +162,3 @@ async def test_restart_like_asterisk() -> None:
             "StasisStart", lambda e: e["channel"]["caller"]["number"] == "13900139000"
         )
         assert start["channel"]["id"].endswith(".0")
-
-
-async def test_calls_without_a_connected_application_fail_stasis() -> None:
-    async with running_sim(phones=(PhoneScript("8001"),)) as sim:
-        call = sim.place_call(CallerScript(number="13800138000"))
-        log = await sim.wait_for(lambda: sim.call_log(call), 2.0)
-        await sim.wait_for(lambda: log.destroyed, 2.0)
-        assert ("stasis_failed", "hotline") in log.heard

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
+from tests.support.replay import load_transcript
 from tests.support.swagger import check_request, model_names, response_model, validate_model
 
 pytestmark = pytest.mark.bridge
@@ -38,8 +38,7 @@ CHANNEL = {
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
 def test_real_asterisk_traffic_honours_the_contract(path: Path) -> None:
     problems: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
+    for entry in load_transcript(path.stem):
         if entry["dir"] == "ari-req":
             problems += check_request(entry["method"], entry["path"], entry["params"])
         elif entry["dir"] == "ari-resp" and entry["status"] < 300:

@@ -19,6 +19,7 @@ AMI frames of ``ami_agent_register_unregister`` are compared field by field.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -170,3 +171,43 @@ async def test_replay_notices_a_different_asterisk() -> None:
         problems = result.mismatches()
         assert any("('dial', 'agent-1')" in p and "ANSWER" in p for p in problems)
         assert any("event types differ" in p for p in problems)
+
+
+# -- recorded on 2026-12-06: Local channels into the probe dialplan ------------------
+
+PROBE_DIALPLAN = Path(__file__).resolve().parent / "fixtures" / "asterisk" / "probe-extensions.conf"
+PROBE_SCALE = 0.2  # the probe dialplan's waits (1 s, 2 s, 30 s) must outlast the replay's steps
+
+
+async def replay_probe(name: str, **world: object) -> list[str]:
+    async with running_sim(time_scale=PROBE_SCALE, dialplan=PROBE_DIALPLAN, **world) as sim:
+        result = await Replayer(sim, name).run()
+        assert result.statuses, "nothing replayed"
+        return result.mismatches()
+
+
+@pytest.mark.fidelity
+async def test_create_then_dial_answer_busy_timeout() -> None:
+    assert await replay_probe("create_then_dial_answer_busy_timeout") == []
+
+
+@pytest.mark.fidelity
+async def test_continue_back_to_dialplan() -> None:
+    assert await replay_probe("continue_back_to_dialplan") == []
+
+
+@pytest.mark.fidelity
+async def test_channelvars_and_stasis_args() -> None:
+    channelvars = ("HOTLINE_CALL_ID", "REDIRECTING(from-num)")
+    assert await replay_probe("channelvars_and_stasis_args", channelvars=channelvars) == []
+
+
+@pytest.mark.fidelity
+async def test_application_replaced() -> None:
+    assert await replay_probe("application_replaced") == []
+
+
+@pytest.mark.fidelity
+async def test_playback_list_pause_unpause() -> None:
+    durations = {"sound:hotline/zh/goodbye": 2.73, "sound:hotline/zh/transfer-to-agent": 3.34}
+    assert await replay_probe("playback_list_pause_unpause", sound_durations=durations) == []

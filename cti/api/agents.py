@@ -18,25 +18,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import acd
 from cti.api import schemas as s
-from cti.api.audit import AUDITOR, mark_audited
 from cti.api.auth import Role
 from cti.api.http import (
     AUTH,
-    THROTTLE,
     ApiError,
     bad_request,
     body_of,
     error,
     principal,
-    too_many,
 )
+from cti.api.logins import check_pin
 from cti.api.spec import Operation, register, reply
-from cti.api.throttle import Busy, PinVerifier, Refusal
 from cti.api.tracker import TRACKER
 from cti.engine.core import Engine
 
 ENGINE = web.AppKey("engine", Engine)
-PINS = web.AppKey("pin_verifier", PinVerifier)
 TAG = "agent"
 
 
@@ -115,60 +111,22 @@ def _view(request: web.Request, agent: str) -> s.AgentView:
     return agent_model(request.app[ENGINE], agent, _since(request, agent))
 
 
-async def checked_pin(
-    request: web.Request, account: str, secret: str, encoded: str | None, *, action: str
-) -> web.Response | None:
-    """The one guarded PIN check of every login path (agents, persons): ``None`` when
-    ``secret`` matches ``encoded``, else the answer to give (401, or 429 with Retry-After).
-
-    ``account`` names the account for the throttle and the audit
-    (``agent:1003``); ``encoded`` is its stored hash, ``None`` when there is
-    no such account (or it may not log in here): it is answered as slowly as
-    a wrong PIN.  The throttle is asked before any hashing, so a locked
-    account or address is refused whatever the PIN (:mod:`cti.api.throttle`);
-    the PBKDF2 work runs on the verifier's own threads, never the event loop
-    or the shared pool; accounts and addresses that have not been failing go
-    ahead of guesses.
-    """
-    throttle = request.app[THROTTLE]
-    admitted = throttle.admit(account, request.remote)
-    if isinstance(admitted, Refusal):
-        return too_many(request, admitted, action, known_account=encoded is not None)
-    known = request.app[ENGINE].config.agents.agents
-    like = known[0].pin_hash if known else None
-    try:
-        matched = await request.app[PINS].verify(
-            secret, encoded, like=like, priority=throttle.recent_failures(account, request.remote)
-        )
-    except Busy:
-        admitted.abandon()
-        response = error(429, "busy", "too many logins at once; try again in a second")
-        response.headers["Retry-After"] = "1"
-        return response
-    except BaseException:
-        admitted.abandon()
-        raise
-    if matched:
-        admitted.succeeded()
-        return None
-    locked = admitted.failed()
-    _audit_login(request, action, account, locked, known=encoded is not None)
-    return error(401, "bad_credentials", "unknown account or wrong PIN")
-
-
 async def login(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await body_of(request, LoginRequest)
     agent = engine.config.agent(body.agent)
-    refusal_answer = await checked_pin(
+    known = engine.config.agents.agents
+    refused_login = await check_pin(
         request,
+        "agent_login",
         f"agent:{body.agent}",
         body.pin,
         agent.pin_hash if agent else None,
-        action="agent_login",
+        like=known[0].pin_hash if known else None,
+        wrong="unknown agent or wrong PIN",
     )
-    if refusal_answer is not None:
-        return refusal_answer
+    if refused_login is not None:
+        return refused_login
     if body.seat not in engine.seats:
         raise bad_request("seat", f"unknown seat {body.seat!r}")
     refusal = engine.agent_request(acd.AgentLogin(acd.AgentId(body.agent), acd.SeatId(body.seat)))
@@ -180,29 +138,6 @@ async def login(request: web.Request) -> web.Response:
     token, expires = request.app[AUTH].open_session(body.agent, body.seat)
     view = _view(request, body.agent)
     return reply(s.Login(token=token, expires_at=expires, **view.model_dump()))
-
-
-def _audit_login(
-    request: web.Request, action: str, account: str, locked: list[str], *, known: bool
-) -> None:
-    auditor = request.app.get(AUDITOR)
-    mark_audited(request)
-    if auditor is None:
-        return
-    detail: dict[str, Any] = {"reason": "bad_credentials", "address": request.remote or ""}
-    if locked:
-        detail["locked"] = locked
-    # The row that locks a real account out is never left out (there are only so many
-    # accounts); the others share the bound of strangers' rows (cti.api.audit).
-    auditor.record(
-        None,
-        action,
-        account,
-        allowed=False,
-        detail=detail,
-        actor=account.partition(":")[2],
-        rate_limited=not (known and account in locked),
-    )
 
 
 async def me(request: web.Request) -> web.Response:

@@ -121,7 +121,7 @@ class Authenticator:
 
     def session(self, token: str) -> Principal | None:
         """The agent or person of a live session token (random, 192 bits: never worth
-        throttling); ``None`` for anything else, role tokens included."""
+        throttling)."""
         if not token:
             return None
         session = self._sessions.get(token)

@@ -7,10 +7,8 @@ token for the supervisor role named ``"<number> <name>"``: every audited
 action taken with it names the person.  ``POST /api/persons/logout`` ends the
 session (``{"ended": true}``).  A failed login is a 401 that does not say which part was wrong.
 
-The login check is one function (:func:`check_login`) over the guarded PIN
-check every login path shares (:func:`cti.api.agents.checked_pin`): the
-throttle of failed logins per person and per address, the PIN-check threads
-and the audit of refusals.
+Logins are throttled per person and per client address, and the password is
+checked on the PIN verifier's threads, as agents' are (:mod:`cti.api.logins`).
 """
 
 from __future__ import annotations
@@ -19,9 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from cti.api import schemas as s
-from cti.api.agents import ENGINE, checked_pin
+from cti.api.agents import ENGINE
 from cti.api.auth import Role
 from cti.api.http import AUTH, body_of, principal
+from cti.api.logins import check_pin
 from cti.api.spec import Operation, register, reply
 
 ROLES = {"supervisor": Role.SUPERVISOR}
@@ -42,31 +41,26 @@ class PersonSession(BaseModel):
     home_seat: str | None
 
 
-async def check_login(request: web.Request, body: PersonLogin) -> tuple[str, Role] | web.Response:
-    """``(principal name, role)`` when the person exists, holds a console role and the
-    password matches; otherwise the answer to give (401, or 429 when throttled: see
-    :func:`cti.api.agents.checked_pin`)."""
-    person = request.app[ENGINE].config.agent(body.person)
-    console = person is not None and person.role in ROLES
-    refused = await checked_pin(
-        request,
-        f"person:{body.person}",
-        body.password,
-        person.pin_hash if person is not None and console else None,
-        action="person_login",
-    )
-    if refused is not None:
-        return refused
-    assert person is not None
-    return f"{person.number} {person.name}", ROLES[person.role]
-
-
 async def login(request: web.Request) -> web.Response:
     body = await body_of(request, PersonLogin)
-    found = await check_login(request, body)
-    if isinstance(found, web.Response):
-        return found
-    name, role = found
+    config = request.app[ENGINE].config
+    person = config.agent(body.person)
+    console = person if person is not None and person.role in ROLES else None
+    known = config.agents.agents
+    # Throttled and hashed as agents' logins are (cti.api.logins).
+    refused_login = await check_pin(
+        request,
+        "person_login",
+        f"person:{body.person}",
+        body.password,
+        console.pin_hash if console is not None else None,
+        like=known[0].pin_hash if known else None,
+        wrong="unknown person or wrong password",
+    )
+    if refused_login is not None:
+        return refused_login
+    assert console is not None
+    name, role = f"{console.number} {console.name}", ROLES[console.role]
     token, expires = request.app[AUTH].open_person_session(name, role)
     person = request.app[ENGINE].config.agent(body.person)
     assert person is not None
@@ -101,7 +95,7 @@ def add_routes(app: web.Application) -> None:
             "supervisor",
             body=PersonLogin,
             response=PersonSession,
-            errors=(401, 429),
+            errors=(401,),
         ),
     )
     register(

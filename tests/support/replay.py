@@ -32,8 +32,11 @@ and without (``holding_bridge_then_agent``) them.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +49,17 @@ TRANSCRIPTS = Path(__file__).resolve().parent.parent / "fixtures" / "asterisk" /
 
 
 def load_transcript(name: str) -> list[dict[str, Any]]:
+    """The entries of a transcript; an ``ari-resp`` without its request's method and
+    path (the recordings of 2026-12-06) gets them from the ``ari-req`` before it."""
     path = TRANSCRIPTS / f"{name}.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    request: dict[str, Any] = {}
+    for entry in entries:
+        if entry["dir"] == "ari-req":
+            request = entry
+        elif entry["dir"] == "ari-resp" and "method" not in entry:
+            entry["method"], entry["path"] = request["method"], request["path"]
+    return entries
 
 
 def subject(event: dict[str, Any]) -> tuple[str, str]:
@@ -86,6 +98,8 @@ def signature(event: dict[str, Any], ids: dict[str, str]) -> tuple[Any, ...]:
         )
     if kind == "ChannelDtmfReceived":
         return (kind, event["digit"])
+    if kind == "ChannelDialplan":
+        return (kind, event["dialplan_app"])
     if "playback" in event:
         return (kind, event["playback"]["state"], event["playback"]["media_uri"])
     if "recording" in event:
@@ -116,6 +130,12 @@ class ReplayResult:
         for event in compared(events):
             kind, ident = subject(event)
             groups[(kind, ids.get(ident, ident))].append(signature(event, ids))
+        for (kind, _), items in groups.items():
+            if kind == "dial":
+                # The Dial naming the dial string of POST /channels/{id}/dial is published
+                # by the control thread after ast_call returns, racing the far end's first
+                # status (a Local channel's Busy() can come first): it is compared first.
+                items.sort(key=lambda s: s[1] != "")
         return dict(groups)
 
     def mismatches(self) -> list[str]:
@@ -143,11 +163,37 @@ class ReplayResult:
         return problems + self.contract_problems
 
 
+@dataclass(frozen=True)
+class Credentials:
+    user: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class RealAsterisk:
+    """A real Asterisk's ARI, shaped as :class:`AriProbe` reads a simulator's."""
+
+    ari_url: str
+    config: Credentials
+
+    def ws_url(self, app: str) -> str:
+        return self.ari_url.replace("http://", "ws://") + f"/events?app={app}"
+
+
 class Replayer:
-    """Drives one transcript; ``gap_after_request`` marks events Asterisk's recording lacks."""
+    """Drives one transcript; ``gap_after_request`` marks events Asterisk's recording lacks.
+
+    The target is pbxsim, or a :class:`RealAsterisk` for transcripts of Local channels
+    only (nobody to play the caller): the same comparison holds both to the recording.
+    """
 
     def __init__(
-        self, sim: PbxSim, name: str, *, gap_after_request: int | None = None, timeout: float = 5.0
+        self,
+        sim: PbxSim | RealAsterisk,
+        name: str,
+        *,
+        gap_after_request: int | None = None,
+        timeout: float = 5.0,
     ) -> None:
         self.sim = sim
         self.name = name
@@ -157,7 +203,8 @@ class Replayer:
         self.result = ReplayResult()
         self.transcript_ids: dict[str, str] = {}  # transcript id -> sim id
         self.calls: dict[str, CallHandle] = {}
-        self.probe: AriProbe | None = None
+        self.probe: AriProbe | None = None  # the first socket; REST goes through it
+        self.sockets: dict[int, AriProbe] = {}  # every socket by the transcript's ``ws``
         self.excluded: list[tuple[int, int]] = []
         self.hangup_at = self.remote_hangups()
 
@@ -191,29 +238,49 @@ class Replayer:
         return value
 
     async def wait_events(self, count: int) -> None:
-        assert self.probe is not None
-        probe = self.probe
-
         def enough() -> bool:
             return self.compared_count() >= count
 
-        await probe.wait_until(
-            enough, self.timeout, what=f"{self.name}: {count} events ({probe.types()})"
-        )
+        types = [e["type"] for e in self.received()]
+        await self.wait_sockets(enough, f"{self.name}: {count} events ({types})")
+
+    async def wait_sockets(self, predicate: Callable[[], bool], what: str) -> None:
+        """Wait, re-checking whenever any socket receives an event, until ``predicate()``."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                while not predicate():
+                    waits = [
+                        asyncio.ensure_future(socket._changed.wait())
+                        for socket in self.sockets.values()
+                    ]
+                    try:
+                        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for wait in waits:
+                            wait.cancel()
+        except TimeoutError:
+            raise AssertionError(f"not reached within {self.timeout} s: {what}") from None
 
     def compared_count(self) -> int:
-        assert self.probe is not None
-        total = len(self.probe.events)
+        total = sum(len(p.events) for p in self.sockets.values())
         return total - sum(end - start for start, end in self.excluded)
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every event of every socket, socket by socket in the order they opened."""
+        return [e for number in sorted(self.sockets) for e in self.sockets[number].events]
 
     async def run(self) -> ReplayResult:
         seen_events = 0
         requests = 0
         gap_start: int | None = None
         try:
+            if not any(e["dir"] == "ari-ws-open" for e in self.entries):
+                await self.open()
             for entry in self.entries:
                 kind = entry["dir"]
-                if kind == "ari-ws-open":
+                if kind == "note":
+                    await self.note(entry["text"])
+                elif kind == "ari-ws-open":
                     await self.open()
                 elif kind == "ari-ws-closed":
                     assert self.probe is not None
@@ -227,8 +294,10 @@ class Replayer:
                     self.result.expected_events.append(event)
                     await self.peer_action(event, seen_events)
                     seen_events += 1
+                    self.seen = seen_events
                 elif kind == "ari-req":
                     await self.wait_events(seen_events)
+                    await self.pace(entry["t"])
                     await self.request(entry)
                     if requests == self.gap_after_request:
                         assert self.probe is not None
@@ -241,47 +310,93 @@ class Replayer:
             await self.wait_events(seen_events)
             await self.drain()
         finally:
-            if self.probe is not None:
-                await self.probe.__aexit__(None, None, None)
-        assert self.probe is not None
-        kept = [
-            e
-            for i, e in enumerate(self.probe.events)
-            if not any(a <= i < b for a, b in self.excluded)
-        ]
+            for socket in self.sockets.values():
+                await socket.__aexit__(None, None, None)
+        received = self.received()
+        kept = [e for i, e in enumerate(received) if not any(a <= i < b for a, b in self.excluded)]
         self.result.events = kept
-        for event in self.probe.events:
+        for event in received:
             self.result.contract_problems += validate_model("Message", event)
         self.result.ids = {ours: theirs for theirs, ours in self.transcript_ids.items()}
         return self.result
 
     async def drain(self) -> None:
-        """Wait until the probe holds every event pbxsim delivered to its application."""
+        """Wait until the sockets hold every event pbxsim delivered to the application
+        (``ApplicationReplaced`` is the socket's own, not the application's)."""
         assert self.probe is not None
-        probe = self.probe
-        app = probe.app
+        app = self.probe.app
+
+        if not isinstance(self.sim, PbxSim):
+            return  # a real Asterisk: what the transcript expects was awaited already
 
         def delivered() -> int:
+            assert isinstance(self.sim, PbxSim)
             return sum(1 for r in self.sim.world.events if r.app == app and r.delivered)
 
-        wanted = delivered() - self._delivered_before
-        await probe.wait_until(
-            lambda: len(probe.events) >= wanted, self.timeout, what=f"{self.name}: probe caught up"
-        )
+        def caught_up() -> bool:
+            events = self.received()
+            own = sum(1 for e in events if e["type"] == "ApplicationReplaced")
+            return len(events) - own >= delivered() - self._delivered_before
+
+        await self.wait_sockets(caught_up, f"{self.name}: caught up")
 
     async def open(self) -> None:
         if self.probe is None:
-            self._delivered_before = sum(1 for r in self.sim.world.events if r.delivered)
-            self.probe = AriProbe(self.sim)
+            if isinstance(self.sim, PbxSim):
+                self._delivered_before = sum(1 for r in self.sim.world.events if r.delivered)
+            self.probe = AriProbe(self.sim)  # type: ignore[arg-type]
             await self.probe.__aenter__()
+            self.sockets[1] = self.probe
         else:
             await self.probe.connect()
-        await self.sim.wait_for(lambda: "hotline" in self.sim.connected_apps, self.timeout)
+        await self.connected()
+
+    async def pace(self, recorded_at: float) -> None:
+        """Against a real Asterisk, send a request no earlier than the recording did:
+        its dialplan runs on its own threads, and the recording waited for it."""
+        if isinstance(self.sim, PbxSim):
+            return
+        loop = asyncio.get_running_loop()
+        if self._started is None:
+            self._started = loop.time() - recorded_at
+        delay = self._started + recorded_at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)  # the recording's own pace, not a wait for an outcome
+
+    _started: float | None = None
+    seen = 0  # events of the transcript so far
+
+    async def connected(self) -> None:
+        if isinstance(self.sim, PbxSim):
+            sim = self.sim
+            await sim.wait_for(lambda: "hotline" in sim.connected_apps, self.timeout)
+
+    async def note(self, text: str) -> None:
+        """The recorder's own words where it opened or closed a WebSocket."""
+        closed = re.fullmatch(r"websocket (\d+) closed", text)
+        if closed and int(closed.group(1)) in self.sockets:
+            socket = self.sockets[int(closed.group(1))]
+            if socket.ws is not None:
+                await self.wait_events(self.seen)  # what it received before it closed
+                await self.drain()
+                await socket.disconnect()
+        elif "WebSocket registers the same application" in text or "WebSocket reconnects" in text:
+            await self.wait_events(self.seen)
+            await self.drain()
+            if "first WebSocket reconnects" in text and self.sockets[1].ws is not None:
+                await self.sockets[1].disconnect()  # the recorder closed it, then reconnected
+            socket = AriProbe(self.sim)  # type: ignore[arg-type]
+            await socket.__aenter__()
+            self.sockets[max(self.sockets) + 1] = socket
+            await self.connected()
 
     async def peer_action(self, event: dict[str, Any], seen: int) -> None:
         kind = event["type"]
         channel = event.get("channel", {})
-        if kind == "StasisStart" and event["args"][:1] == ["inbound"]:
+        local = channel.get("name", "").startswith("Local/")
+        if not isinstance(self.sim, PbxSim):
+            return  # a real Asterisk: only transcripts of Local channels, nobody to drive
+        if kind == "StasisStart" and event["args"][:1] == ["inbound"] and not local:
             await self.wait_events(seen)
             script = CallerScript(
                 number=channel["caller"]["number"],

@@ -167,7 +167,22 @@ def load_spec(directory: str = str(ARI_DIR)) -> Spec:
             for sub in model.get("subTypes", []):
                 spec.parent[sub] = name
                 spec.children.setdefault(name, []).append(sub)
+    _as_asterisk_answers(spec)
     return spec
+
+
+def _as_asterisk_answers(spec: Spec) -> None:
+    """Where Asterisk 22.10.1 answers outside its own Swagger, the recording wins.
+
+    ``Playback.state`` omits ``paused``, which ``GET /playbacks/{id}`` returns for a
+    paused playback (``state_to_string`` in ``res_stasis_playback.c``; transcript
+    ``playback_list_pause_unpause``).
+    """
+    state = spec.models.get("Playback", {}).get("properties", {}).get("state")
+    if state is not None:
+        values = state.setdefault("allowableValues", {}).setdefault("values", [])
+        if "paused" not in values:
+            values.append("paused")
 
 
 def _strip_prefix(path: str) -> str:

@@ -163,6 +163,21 @@ class Wallboard(Section):
         return self
 
 
+_Rate = Annotated[float, Strict(), Field(ge=0, le=1)]
+
+
+class Assessment(Section):
+    """The monthly assessment sheet's targets (``hotline report --month``): red where missed."""
+
+    connection_rate: _Rate = Field(default=0.90, description="接通率 at least this")
+    answer_rate_sl: _Rate = Field(default=0.80, description="人工应答及时率 at least this")
+    satisfaction_rate: _Rate = Field(default=0.90, description="满意率 at least this")
+    abandon_rate: _Rate = Field(default=0.10, description="放弃率 at most this")
+    callback_deadline_hours: Annotated[Int, Field(ge=1, le=720)] = Field(
+        default=24, description="a missed call is called back within this many hours to count"
+    )
+
+
 class Throttle(Section):
     """Failed logins allowed in a window before further attempts are refused for a while."""
 
@@ -235,21 +250,6 @@ class Security(Section):
     )
     anonymous_audit_text: Annotated[Int, Field(ge=16, le=4096)] = Field(
         default=128, description="longest text kept from a request without a valid token"
-    )
-
-
-_Rate = Annotated[float, Strict(), Field(ge=0, le=1)]
-
-
-class Assessment(Section):
-    """The monthly assessment sheet's targets (``hotline report --month``): red where missed."""
-
-    connection_rate: _Rate = Field(default=0.90, description="接通率 at least this")
-    answer_rate_sl: _Rate = Field(default=0.80, description="人工应答及时率 at least this")
-    satisfaction_rate: _Rate = Field(default=0.90, description="满意率 at least this")
-    abandon_rate: _Rate = Field(default=0.10, description="放弃率 at most this")
-    callback_deadline_hours: Annotated[Int, Field(ge=1, le=720)] = Field(
-        default=24, description="a missed call is called back within this many hours to count"
     )
 
 
