@@ -19,7 +19,9 @@ from pathlib import Path
 
 from .errors import SimError
 
-SHIPPED_DIALPLAN = Path(__file__).resolve().parent.parent / "asterisk-conf" / "extensions.conf"
+SHIPPED_DIALPLAN = (Path(__file__).parent / "asterisk-conf" / "extensions.conf").resolve()
+"""The shipped dialplan: ``asterisk-conf/`` at the top of a checkout (this package holds a
+symbolic link to it), or the copy a built wheel carries."""
 
 
 class DialplanError(SimError):

@@ -154,7 +154,7 @@ async def bring_up_call(engine: Engine) -> tuple[ChannelId, StasisStart]:
     start = await engine.next(StasisStart)
     caller = start.channel.id
     engine.channels.add(caller)
-    assert start.args == ("inbound", "12345")
+    assert start.args == ("inbound", "12345", "")
     assert (start.channel.caller.name, start.channel.caller.number) == (NAME, NUMBER)
 
     await ari.channels.set_variable(caller, "HOTLINE_CALL_ID", "c-0001")

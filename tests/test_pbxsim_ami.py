@@ -121,7 +121,7 @@ async def test_call_events_keep_chinese_names_and_core_show_channels() -> None:
             start["channel"]["id"],
             "Stasis",
         )
-        assert row["ApplicationData"] == "hotline,inbound,12345"
+        assert row["ApplicationData"] == "hotline,inbound,12345,"
         done = await ami.frame()
         assert (done["Event"], done["ListItems"]) == ("CoreShowChannelsComplete", "1")
         sim.hangup_call(call)
@@ -215,7 +215,7 @@ async def test_setvar_getvar_redirect() -> None:
         redirected = await ami.until(lambda f: f.get("ActionID") == "r")
         assert redirected["Message"] == "Redirect successful"
         await ari.event("StasisEnd")
-        again = await ari.event("StasisStart", lambda e: e["args"] == ["inbound", "12319"])
+        again = await ari.event("StasisStart", lambda e: e["args"] == ["inbound", "12319", ""])
         assert again["channel"]["id"] == start["channel"]["id"]
         await ami.close()
 

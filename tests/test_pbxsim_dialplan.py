@@ -172,7 +172,7 @@ async def test_continue_goes_on_at_the_next_priority() -> None:
         start = await ari.event("StasisStart")
         channel_id = start["channel"]["id"]
         assert start["channel"]["dialplan"]["context"] == "hotline-inbound"
-        assert start["args"] == ["inbound", SERVED]
+        assert start["args"] == ["inbound", SERVED, ""]
         await ari.request("POST", f"/channels/{channel_id}/answer")
         assert (await ari.request("POST", f"/channels/{channel_id}/continue")).status == 204
         await ari.event("StasisEnd")

@@ -72,7 +72,8 @@ async def test_forwarded_call_shows_redirecting_and_digits_follow_the_script() -
         )
         start = await ari.event("StasisStart")
         caller = start["channel"]["id"]
-        assert start["args"] == ["inbound", "85098110"]
+        # The shipped dialplan passes the redirecting number as the last argument.
+        assert start["args"] == ["inbound", "85098110", "85098110"]
         assert start["channel"]["caller"] == {"name": "张三市民", "number": "13800138000"}
         expected = {
             "REDIRECTING(from-num)": "85098110",

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from pbxsim import PhoneScript, RemoteScript
-from tests.support.replay import Replayer, load_transcript
+from tests.support.replay import Replayer, load_transcript, recorded_dialplan
 from tests.support.sim import AmiProbe, running_sim
 
 pytestmark = pytest.mark.bridge
@@ -47,7 +47,9 @@ async def replay(
     storage_broken: bool = False,
     **world: object,
 ) -> list[str]:
-    async with running_sim(time_scale=SCALE, sound_durations=DURATIONS, **world) as sim:
+    async with running_sim(
+        time_scale=SCALE, sound_durations=DURATIONS, dialplan=recorded_dialplan(), **world
+    ) as sim:
         sim.set_recording_storage_broken(storage_broken)
         result = await Replayer(sim, name, gap_after_request=gap_after_request).run()
         assert result.statuses, "nothing replayed"
@@ -85,7 +87,9 @@ async def test_engine_ws_drop_and_return() -> None:
 
 async def test_snoop_threeway_holding_series() -> None:
     remotes = (RemoteScript("12319", trunk="hotline-12319", answer_after=0.05),)
-    async with running_sim(time_scale=SCALE, phones=agent(), remotes=remotes) as sim:
+    async with running_sim(
+        time_scale=SCALE, phones=agent(), remotes=remotes, dialplan=recorded_dialplan()
+    ) as sim:
         for name in (
             "supervisor_snoop",
             "threeway_consultee_agent_leaves",
@@ -116,7 +120,7 @@ async def test_ami_agent_register_unregister() -> None:
         *agent(),
         PhoneScript("8002", registered=False, contact_host="127.0.0.2", contact_port=5090),
     )
-    async with running_sim(phones=phones) as sim:
+    async with running_sim(phones=phones, dialplan=recorded_dialplan()) as sim:
         ami = await AmiProbe.open(sim)
         try:
             assert ami.banner == "Asterisk Call Manager/11.0.0\r\n"
@@ -164,9 +168,11 @@ async def test_replay_notices_a_different_asterisk() -> None:
     """The comparison has teeth: a phone that rings for ever where the recording shows an
     answer stalls the replay, and an extra event shows as a mismatch."""
     with pytest.raises(AssertionError, match="inbound_answer_bridge_record: 13 events"):
-        async with running_sim(time_scale=SCALE, phones=agent(answer_after=None)) as sim:
+        async with running_sim(
+            time_scale=SCALE, phones=agent(answer_after=None), dialplan=recorded_dialplan()
+        ) as sim:
             await Replayer(sim, "inbound_answer_bridge_record", timeout=0.5).run()
-    async with running_sim(time_scale=SCALE, phones=agent()) as sim:
+    async with running_sim(time_scale=SCALE, phones=agent(), dialplan=recorded_dialplan()) as sim:
         result = await Replayer(sim, "agent_busy_486", timeout=0.5).run()
         problems = result.mismatches()
         assert any("('dial', 'agent-1')" in p and "ANSWER" in p for p in problems)

@@ -1,12 +1,12 @@
 """The shipped deployment, installed with the package.
 
 ``config/`` (the Nantong 12345 platform: routes, lines, queues, agents, seats,
-menus, calendar, survey) and ``asterisk-conf/`` (what a real Asterisk needs to
-run with the engine) live at the top of the repository, where administrators
-edit them.  In a checkout this package holds symbolic links to them; a built
-wheel holds copies, so ``hotline demo``, ``hotline run`` and ``hotline
+menus, calendar, survey) lives at the top of the repository, where
+administrators edit it.  In a checkout this package holds a symbolic link to
+it; a built wheel holds a copy, so ``hotline demo``, ``hotline run`` and ``hotline
 check-config`` find the deployment from any working directory, installed or
-not.  ``--config DIR`` overrides it everywhere.
+not.  ``--config DIR`` overrides it everywhere.  (``asterisk-conf/`` travels
+the same way inside :mod:`pbxsim`, whose dialplan it is.)
 """
 
 from __future__ import annotations
@@ -21,9 +21,4 @@ def config_dir() -> Path:
     return (_HERE / "config").resolve()
 
 
-def asterisk_conf_dir() -> Path:
-    """The shipped Asterisk configuration (``asterisk-conf/``)."""
-    return (_HERE / "asterisk-conf").resolve()
-
-
-__all__ = ["asterisk_conf_dir", "config_dir"]
+__all__ = ["config_dir"]

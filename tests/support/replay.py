@@ -33,8 +33,11 @@ and without (``holding_bridge_then_agent``) them.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import re
+import shutil
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -425,3 +428,27 @@ class Replayer:
             self.result.contract_problems += validate_model(model, exchange.body)
 
     _delivered_before = 0
+
+
+RECORDED_STASIS = "Stasis(hotline,inbound,${EXTEN})"
+"""How the shipped dialplan entered the application when the transcripts of
+2026-11 were recorded: without the redirecting number, which it passes now."""
+_recorded: list[Path] = []
+
+
+def recorded_dialplan() -> Path:
+    """The shipped ``extensions.conf`` (and the files it includes) as it was when the
+    transcripts were recorded, for pbxsim to run while they are replayed."""
+    if not _recorded:
+        shipped = Path(__file__).resolve().parents[2] / "asterisk-conf"
+        target = Path(tempfile.mkdtemp(prefix="hotline-recorded-dialplan-"))
+        atexit.register(shutil.rmtree, target, True)
+        for conf in shipped.glob("*.conf"):
+            shutil.copy(conf, target / conf.name)
+        plan = target / "extensions.conf"
+        text = plan.read_text(encoding="utf-8")
+        now = "Stasis(hotline,inbound,${EXTEN},${REDIRECTING(from-num)})"
+        assert now in text, "the shipped dialplan's inbound Stasis() changed"
+        plan.write_text(text.replace(now, RECORDED_STASIS), encoding="utf-8")
+        _recorded.append(plan)
+    return _recorded[0]
