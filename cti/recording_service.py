@@ -12,8 +12,28 @@ itself was refused (the ``500`` of ``record_dir_missing_500.jsonl``: the
 spool directory was missing).  :meth:`~RecordingService.handle_ari_event`
 does the same straight from ARI events.  These entry points never raise and
 wait for at most a read and a write of one row: the call goes on whatever
-happens to its recording.  The service must be started (:meth:`start`, or
-``async with``) for fetches, deferred writes and the purge to run.
+happens to its recording.  They run one at a time per recording name (the
+engine hands each ARI event to its own task, and ``RecordingStarted`` often
+arrives while the orchestrator's own ``recording_started`` is still reading
+the row), so a version of a row is never written over by an older one.  The
+service must be started (:meth:`start`, or ``async with``) for fetches,
+deferred writes, the watch on live recordings and the purge to run.
+
+``RecordingFinished`` cannot be relied on alone.  Asterisk publishes a bridge
+recording's events on the bridge's topic, and the application hears them
+only while it is subscribed to that bridge.  The engine ends a conversation
+by destroying its bridge; the recorder channel then sees its hang-up, closes
+the file and publishes ``RecordingFinished``, and when the application has
+already left the destroyed bridge by then (a race the recorder loses more
+often the busier the machine), the event goes nowhere.  So every
+``live_check_interval`` seconds the service asks Asterisk about each
+recording it still believes live (``GET /recordings/live/{name}``): a ``404``
+means Asterisk has closed the file and forgotten the recording (the live
+recording is dropped only after the file is closed), and the recording is
+finished as if the event had come.  An error is taken as "still live", so
+nothing is fetched while it may still be written.  The first round also
+takes up the rows an earlier run of the engine left in ``recording``
+(:meth:`~RecordingService.resume_in_progress`).
 
 Each recording is a row of the ``recordings`` table (through
 :class:`~cti.recording_store.PgRecordingStore`); a finished one is due work
@@ -36,11 +56,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -76,6 +96,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class LiveRecordingSource(RecordingSource, Protocol):
+    """Asterisk's recordings: the stored files, and whether one is still being recorded."""
+
+    async def is_live(self, name: str) -> bool:
+        """Whether ``name`` is still recorded; ``True`` when that cannot be known."""
+        ...
+
+
 @dataclass(frozen=True)
 class RecordingSettings:
     """One deployment's recording settings (``engine.yaml`` ``recordings`` + platform zone)."""
@@ -96,6 +124,7 @@ class RecordingSettings:
     concurrency: int = 2
     purge_interval: float | None = 6 * 3600.0
     alarm_history: int = 200
+    live_check_interval: float | None = 5.0
 
     def policy(self) -> AccessPolicy:
         return AccessPolicy(
@@ -122,7 +151,7 @@ class RecordingService:
     def __init__(
         self,
         db: Database,
-        source: RecordingSource,
+        source: LiveRecordingSource,
         settings: RecordingSettings,
         *,
         now: Callable[[], datetime] = utc_now,
@@ -130,6 +159,7 @@ class RecordingService:
         call_event: CallEventSink | None = None,
     ) -> None:
         self.db = db
+        self.source = source
         self.settings = settings
         self.now = now
         self.store = PgRecordingStore(db)
@@ -154,6 +184,7 @@ class RecordingService:
             on_alarm=self._fetch_alarm,
         )
         self._live: dict[str, Recording] = {}
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
         self.pending = PendingWrites(
             db, self.store, backoff=self.backoff, on_flushed=self.fetcher.wake
         )
@@ -177,6 +208,8 @@ class RecordingService:
         ]
         if self.settings.purge_interval:
             self._tasks.append(asyncio.create_task(self._purge_loop(), name="recording-purge"))
+        if self.settings.live_check_interval:
+            self._tasks.append(asyncio.create_task(self._watch_live(), name="recording-watch"))
 
     async def stop(self) -> None:
         """Stop the background tasks; re-raise if one of them had crashed."""
@@ -212,6 +245,21 @@ class RecordingService:
         fmt: str = "wav",
     ) -> Recording:
         """A bridge recording of ``call_id`` started (idempotent per ``name``)."""
+        async with self._turn(name):
+            return await self._started(
+                call_id, name, segment=segment, agents=agents, started_at=started_at, fmt=fmt
+            )
+
+    async def _started(
+        self,
+        call_id: str,
+        name: str,
+        *,
+        segment: int = 1,
+        agents: tuple[str, ...] | list[str] = (),
+        started_at: datetime | None = None,
+        fmt: str = "wav",
+    ) -> Recording:
         known = await self._current(RecordingName(name))
         if known is not None:
             if known.state is RecordingState.RECORDING and agents:
@@ -240,6 +288,16 @@ class RecordingService:
         agents: tuple[str, ...] | list[str] = (),
     ) -> Recording:
         """Asterisk finished the recording (``RecordingFinished``): fetch it."""
+        async with self._turn(name):
+            return await self._finished(name, duration_s=duration_s, agents=agents)
+
+    async def _finished(
+        self,
+        name: str,
+        *,
+        duration_s: float | None = None,
+        agents: tuple[str, ...] | list[str] = (),
+    ) -> Recording:
         recording = await self._current_or_new(RecordingName(name), duration_s)
         if recording.state is not RecordingState.RECORDING:
             log.info("recording_finished_again", recording=name, state=recording.state.value)
@@ -261,6 +319,10 @@ class RecordingService:
         self, name: str, cause: str, *, status: int | None = None
     ) -> Recording:
         """Asterisk could not make the recording (``RecordingFailed``): report and alarm."""
+        async with self._turn(name):
+            return await self._failed(name, cause, status=status)
+
+    async def _failed(self, name: str, cause: str, *, status: int | None = None) -> Recording:
         recording = await self._current_or_new(RecordingName(name), None)
         if recording.state is not RecordingState.RECORDING:
             log.warning("recording_failed_late", recording=name, state=recording.state.value)
@@ -302,9 +364,10 @@ class RecordingService:
             log.warning("recording_event_without_name", event_type=kind)
             return
         if kind == "RecordingStarted":
-            if await self._current(RecordingName(name)) is None:
-                call_id, segment = _guess_identity(name)
-                await self.recording_started(call_id, name, segment=segment)
+            async with self._turn(name):
+                if await self._current(RecordingName(name)) is None:
+                    call_id, segment = _guess_identity(name)
+                    await self._started(call_id, name, segment=segment)
         elif kind == "RecordingFinished":
             duration = _field(recording, "duration")
             await self.recording_finished(
@@ -314,15 +377,20 @@ class RecordingService:
             cause = _field(recording, "cause")
             await self.recording_failed(name, str(cause) if cause else "RecordingFailed")
 
-    async def resume_in_progress(self, is_live: Callable[[str], Awaitable[bool]]) -> list[str]:
+    async def resume_in_progress(
+        self, is_live: Callable[[str], Awaitable[bool]] | None = None
+    ) -> list[str]:
         """Finish the recordings that ended while the engine was away; their names.
 
         A ``RecordingFinished`` sent while the engine was down is never seen
-        again, so after a (re)connection the orchestrator calls this with a
-        way to ask Asterisk (``AriRecordingSource.is_live``): every row still
-        in ``recording`` that Asterisk no longer records is treated as
-        finished, and fetched (or found lost, and alarmed).
+        again, so after a (re)connection the orchestrator calls this: every
+        row still in ``recording`` that Asterisk no longer records (asked with
+        ``is_live``, by default the source's, which answers "live" when
+        Asterisk cannot be asked) is treated as finished, and fetched (or
+        found lost, and alarmed).  The rows Asterisk still records are
+        watched from then on like the ones this process started.
         """
+        ask = is_live or self.source.is_live
         finished: list[str] = []
         try:
             rows = await self.store.list_in_state(RecordingState.RECORDING, 1000)
@@ -330,12 +398,34 @@ class RecordingService:
             log.warning("recording_resume_deferred", error=str(exc))
             return finished
         for row in rows:
-            if await is_live(row.name):
+            if await ask(row.name):
+                self._live.setdefault(row.name, row)
                 continue
             await self.recording_finished(row.name)
             finished.append(row.name)
         if finished:
             log.info("recordings_resumed", count=len(finished))
+        return finished
+
+    async def confirm_live(self) -> list[str]:
+        """Finish the recordings Asterisk no longer records though no event said so; their names.
+
+        One ``GET /recordings/live/{name}`` per recording this process
+        believes live (see the module docstring: ``RecordingFinished`` of a
+        bridge recording is lost when its bridge was destroyed first).
+        """
+        finished: list[str] = []
+        for name in list(self._live):
+            if await self.source.is_live(name):
+                continue
+            async with self._turn(name):
+                current = await self._current(RecordingName(name))
+                if current is None or current.state is not RecordingState.RECORDING:
+                    self._live.pop(name, None)
+                    continue
+                log.warning("recording_finished_unreported", recording=name)
+                await self._finished(name)
+            finished.append(name)
         return finished
 
     # -- queries ----------------------------------------------------------------------------
@@ -444,6 +534,34 @@ class RecordingService:
                     message,
                 )
             )
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, name: str) -> AsyncIterator[None]:
+        """Hold ``name``'s turn: its row's read, decision and write are not interleaved."""
+        lock, users = self._turns.get(name) or (asyncio.Lock(), 0)
+        self._turns[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._turns[name]
+            if users == 1:
+                del self._turns[name]
+            else:
+                self._turns[name] = (lock, users - 1)
+
+    async def _watch_live(self) -> None:
+        interval = self.settings.live_check_interval or 0.0
+        first = True
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if first:
+                    await self.resume_in_progress()
+                    first = False
+                await self.confirm_live()
+            except Exception as exc:  # the watch must outlive any one bad round
+                log.error("recording_watch_failed", error=repr(exc))
 
     async def _purge_loop(self) -> None:
         interval = self.settings.purge_interval or 0.0

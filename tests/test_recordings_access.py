@@ -42,6 +42,9 @@ class UnreachableSource:
     async def delete(self, name: RecordingName) -> None:
         raise SourceUnavailable(name, "not used here")
 
+    async def is_live(self, name: str) -> bool:
+        return True  # cannot be asked: as if still recording
+
 
 def header_principal(request: web.Request) -> Principal | None:
     value = request.headers.get("X-User")

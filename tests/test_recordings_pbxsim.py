@@ -1,6 +1,8 @@
 """Recorded calls end to end: pbxsim over real sockets, the engine's ARI client, a real
 PostgreSQL.  The test plays the orchestrator's part of the call (answer, agent leg,
-mixing bridge, bridge recording) and hands every ARI event to the recording service."""
+mixing bridge, bridge recording) and hands every ARI event to the recording service,
+except the ``RecordingFinished`` events a test declares lost (as Asterisk loses them,
+see :func:`test_a_recording_whose_end_is_never_reported_is_still_stored`)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cti.ari import AriClient, AriHttpError, StasisStart
+from cti.ari import AriClient, AriHttpError, RecordingFinished, StasisStart
 from cti.ids import BridgeId, ChannelId
 from cti.ids import RecordingName as AriRecordingName
 from cti.recording_service import RecordingAlarm, RecordingService, RecordingSettings
@@ -36,6 +38,7 @@ class World:
     service: RecordingService
     alarms: list[RecordingAlarm]
     root: Path
+    unheard: set[str] = field(default_factory=set)  # recordings whose RecordingFinished is lost
 
     async def row(self, name: str) -> Recording | None:
         return await self.service.store.get(RecordingName(name))
@@ -92,19 +95,23 @@ async def world(empty_dsn: str, tmp_path: Path) -> AsyncIterator[World]:
             retry_cap=0.1,
             poll_interval=0.3,
             purge_interval=None,
+            live_check_interval=0.3,
         )
         service = RecordingService(db, AriRecordingSource(ari), settings, on_alarm=alarms.append)
         feed = ari.subscribe("RecordingStarted", "RecordingFinished", "RecordingFailed")
+        unheard: set[str] = set()
 
         async def pump() -> None:
             async for item in feed:
+                if isinstance(item, RecordingFinished) and item.recording.name in unheard:
+                    continue
                 await service.handle_ari_event(item)
 
         await ari.connect()
         pumping = asyncio.create_task(pump())
         try:
             async with service:
-                yield World(sim, ari, db, service, alarms, tmp_path / "recordings")
+                yield World(sim, ari, db, service, alarms, tmp_path / "recordings", unheard)
         finally:
             feed.close()
             pumping.cancel()
@@ -114,11 +121,17 @@ async def world(empty_dsn: str, tmp_path: Path) -> AsyncIterator[World]:
     await db.close()
 
 
-async def _record_a_while(world: World, bridge: BridgeId, name: str) -> None:
+async def _record(world: World, bridge: BridgeId, call_id: str, name: str) -> None:
+    """Record the bridge, then tell the service, once the request answered 201 (as the
+    orchestrator does: before that Asterisk knows no live recording of that name)."""
     await world.ari.bridges.record(
         bridge, AriRecordingName(name), "wav", if_exists="overwrite", beep=False
     )
-    # let the recording run for one prompt played into the bridge (2 simulated seconds)
+    await world.service.recording_started(call_id, name, agents=["8001"])
+
+
+async def _talk(world: World, bridge: BridgeId) -> None:
+    """Let the recording run for one prompt played into the bridge (2 simulated seconds)."""
     events = world.ari.subscribe("PlaybackFinished")
     try:
         await world.ari.bridges.play(bridge, "sound:hello-world")
@@ -126,6 +139,11 @@ async def _record_a_while(world: World, bridge: BridgeId, name: str) -> None:
             await anext(aiter(events))
     finally:
         events.close()
+
+
+async def _record_a_while(world: World, bridge: BridgeId, call_id: str, name: str) -> None:
+    await _record(world, bridge, call_id, name)
+    await _talk(world, bridge)
     await world.ari.recordings.stop(AriRecordingName(name))
 
 
@@ -133,8 +151,7 @@ async def test_a_recorded_call_lands_with_the_right_hash(world: World) -> None:
     call_id = "c-e2e-1"
     name = recording_name(CallId(call_id), 1)
     _caller, _agent, bridge = await world.bridged_call(call_id)
-    await world.service.recording_started(call_id, name, agents=["8001"])
-    await _record_a_while(world, bridge, name)
+    await _record_a_while(world, bridge, call_id, name)
 
     stored = await eventually(lambda: world.stored(name))
     data = (world.root / str(stored.file_path)).read_bytes()
@@ -153,8 +170,7 @@ async def test_a_fetch_that_fails_twice_then_succeeds(world: World) -> None:
     name = recording_name(CallId(call_id), 1)
     world.sim.fail_requests("GET", rf"^/recordings/stored/{name}/file$", status=500, times=2)
     _caller, _agent, bridge = await world.bridged_call(call_id)
-    await world.service.recording_started(call_id, name, agents=["8001"])
-    await _record_a_while(world, bridge, name)
+    await _record_a_while(world, bridge, call_id, name)
 
     stored = await eventually(lambda: world.stored(name))
     fetches = [
@@ -194,3 +210,33 @@ async def test_asterisk_refusing_to_record_is_reported_and_the_call_goes_on(worl
     ]
     still = await world.ari.bridges.get(bridge)  # the call itself is untouched
     assert set(still.channels) == {caller, agent}
+
+
+@pytest.mark.hardening
+async def test_a_recording_whose_end_is_never_reported_is_still_stored(world: World) -> None:
+    """The engine ends a conversation by destroying its bridge.  Asterisk 22 publishes a
+    bridge recording's ``RecordingFinished`` on the bridge's topic, after the recorder
+    has seen its hang-up and closed the file; when the application has left the
+    destroyed bridge by then, the event is lost (seen on a loaded machine: the recording
+    stayed ``recording`` and was never fetched).  The service must learn the end from
+    Asterisk itself: the live recording is gone, so the file is complete."""
+    call_id = "c-e2e-4"
+    name = recording_name(CallId(call_id), 1)
+    world.unheard.add(name)
+    _caller, _agent, bridge = await world.bridged_call(call_id)
+    await _record(world, bridge, call_id, name)
+    await _talk(world, bridge)
+    await world.ari.bridges.destroy(bridge)
+
+    stored = await eventually(lambda: world.stored(name))
+    data = (world.root / str(stored.file_path)).read_bytes()
+    assert hashlib.sha256(data).hexdigest() == stored.sha256
+    assert stored.size_bytes == len(data) > 44
+    assert stored.agents == ("8001",) and stored.call_id == call_id
+    asked = [
+        r.status
+        for r in world.sim.requests
+        if r.method == "GET" and r.path == f"/recordings/live/{name}"
+    ]
+    assert asked and asked[-1] == 404 and set(asked) <= {200, 404}
+    assert world.alarms == []

@@ -12,6 +12,7 @@ a look at the metadata at the instant Asterisk's copy is deleted.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections import defaultdict, deque
@@ -106,6 +107,9 @@ class StoredRecordingServer:
     async def _live(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         self.requests.append(("GET live", name))
+        queued = self.faults.get(("GET live", name))
+        if queued:
+            return web.json_response({"message": "Internal Server Error"}, status=queued.popleft())
         if name not in self.live:
             return web.json_response({"message": "Recording not found"}, status=404)
         body = {"name": name, "format": "wav", "state": "recording", "target_uri": "bridge:b"}
@@ -138,6 +142,7 @@ class Env:
             "poll_interval": 0.3,
             "alarm_after": 3,
             "purge_interval": None,
+            "live_check_interval": None,
         }
         values.update(changes)
         return RecordingSettings(**values)
@@ -448,3 +453,106 @@ async def test_database_outage_keeps_writes_and_catches_up(env: Env) -> None:
     assert stored.sha256 == hashlib.sha256(wav).hexdigest()
     row = await env.row("c-0014-1")
     assert row is not None and row.state is RecordingState.FAILED
+
+
+# -- the end of a recording that no event reports (issue 14) ------------------------------
+
+
+def recording_started_event(name: str, bridge: str) -> Any:
+    return parse_event(
+        {
+            "type": "RecordingStarted",
+            "timestamp": "2026-12-06T07:28:45.700+0000",
+            "recording": {
+                "name": name,
+                "format": "wav",
+                "state": "recording",
+                "target_uri": f"bridge:{bridge}",
+            },
+            "asterisk_id": "02:fc:00:00:00:01",
+            "application": "hotline",
+        }
+    )
+
+
+@pytest.mark.hardening
+async def test_recording_started_overtaken_by_its_event_keeps_the_agents(env: Env) -> None:
+    """``RecordingStarted`` often arrives before the 201 of ``POST /bridges/{id}/record``,
+    and the engine hands every event to a task of its own: the event's handler and the
+    orchestrator's ``recording_started`` read the row at the same time (seen on the real
+    tier as two ``recording_started`` log lines).  The one that knows the agent must not
+    be written over by the one that does not."""
+    names = [f"c-003{i}-1" for i in range(5)]
+    async with env.service() as service:
+        for name in names:
+            env.server.files[name] = wav_of(0.2)
+            await asyncio.gather(
+                service.handle_ari_event(recording_started_event(name, f"br-{name[:-2]}")),
+                service.recording_started(name[:-2], name, agents=["8001"]),
+            )
+            await service.recording_finished(name)
+        stored = [await eventually(lambda n=name: env.stored(n)) for name in names]  # type: ignore[misc]
+    assert [r.agents for r in stored] == [("8001",)] * len(names)
+
+
+@pytest.mark.hardening
+async def test_a_recording_asterisk_no_longer_records_is_fetched_without_its_event(
+    env: Env,
+) -> None:
+    """No ``RecordingFinished`` (lost with its destroyed bridge): the watch asks Asterisk.
+    While the recording is live nothing is fetched; once it is gone it is stored."""
+    name = "c-0040-1"
+    env.server.live.add(name)
+    async with env.service(live_check_interval=0.1) as service:
+        await service.recording_started("c-0040", name, agents=["8001"])
+        await eventually(lambda: _asked_live(env, name, 2))
+        row = await env.row(name)
+        assert row is not None and row.state is RecordingState.RECORDING
+        assert env.server.count("GET", name) == 0
+        env.server.live.discard(name)
+        env.server.files[name] = wav_of(0.5)
+        stored = await eventually(lambda: env.stored(name))
+    assert stored.agents == ("8001",) and stored.size_bytes == len(wav_of(0.5))
+    assert env.alarms == []
+
+
+@pytest.mark.hardening
+async def test_asterisk_not_answering_is_not_taken_for_the_end_of_a_recording(env: Env) -> None:
+    """``GET /recordings/live/{name}`` answering 500 says nothing: the file may still be
+    written, so it is not fetched (a fetch then would find a WAV whose header is not yet
+    final and back off).  The same holds after a reconnection (``resume_in_progress``)."""
+    name = "c-0041-1"
+    env.server.files[name] = wav_of(0.5)  # what Asterisk has written so far
+    env.server.fail("GET live", name, 500, 500, 500, 500, 500, 500)
+    async with env.service(live_check_interval=0.1) as service:
+        await service.recording_started("c-0041", name)
+        assert await service.resume_in_progress() == []
+        await eventually(lambda: _asked_live(env, name, 4))
+        row = await env.row(name)
+        assert row is not None and row.state is RecordingState.RECORDING
+        assert env.server.count("GET", name) == 0
+        await eventually(lambda: env.stored(name))  # Asterisk answers again: 404, done
+
+
+@pytest.mark.hardening
+async def test_recordings_left_recording_by_an_earlier_run_are_watched(env: Env) -> None:
+    """An engine restarted mid-call has no memory of the recordings it started: its first
+    watch round takes them up from the table, and their end is noticed like any other."""
+    ended, running = "c-0042-1", "c-0043-1"
+    env.server.files[ended] = wav_of(0.2)
+    env.server.live.add(running)
+    async with env.service() as before:
+        for name in (ended, running):
+            await before.recording_started(name[:-2], name)
+    async with env.service(live_check_interval=0.1):
+        await eventually(lambda: env.stored(ended))
+        await eventually(lambda: _asked_live(env, running, 3))
+        row = await env.row(running)
+        assert row is not None and row.state is RecordingState.RECORDING
+        env.server.live.discard(running)
+        env.server.files[running] = wav_of(0.3)
+        await eventually(lambda: env.stored(running))
+
+
+async def _asked_live(env: Env, name: str, times: int) -> bool:
+    return env.server.count("GET live", name) >= times

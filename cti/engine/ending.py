@@ -76,7 +76,8 @@ class EndingMixin:
             self._io(call.call_id, lambda: self.pbx.stop_moh(caller))
         if bridge is not None:
             call.bridge_id = None
-            self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge))
+            recording = call.recording_name
+            self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge, recording=recording))
         config = self.call_configs.get(call.call_id, self.config)
         call.move(P.SURVEY, now)
         self._write_call(call)
@@ -104,11 +105,11 @@ class EndingMixin:
         elif phase is P.CONNECTED:
             self._run_acd(acd.CallEnded(acd.CallId(call.call_id)))
             self._not_rated(call, "caller_hung_up")
-            leg, bridge = call.agent_channel, call.bridge_id
+            leg, bridge, recording = call.agent_channel, call.bridge_id, call.recording_name
             if leg is not None:
                 self._io(call.call_id, lambda: self.pbx.hangup(leg))
             if bridge is not None:
-                self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge))
+                self._io(call.call_id, lambda: self.pbx.destroy_bridge(bridge, recording=recording))
         elif phase in (P.TRANSFERRING, P.HANDED_OFF):
             self._not_rated(call, "caller_hung_up")
             bridge = call.bridge_id

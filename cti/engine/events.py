@@ -18,7 +18,7 @@ from cti import ami
 from cti.ari import GenericEvent, Known, Reconciled
 from cti.engine import adopt
 from cti.engine.call import CallPhase
-from cti.ids import CallId, ChannelId, RecordingName
+from cti.ids import CallId, ChannelId
 
 log = structlog.get_logger("cti.engine")
 
@@ -207,7 +207,7 @@ class EventsMixin:
         if report.channels.unknown:
             self._spawn(self._adopt(list(report.listed_channels.values()), report.channels.unknown))
         if item.reconnect and self.recordings is not None:
-            self._spawn(self.recordings.resume_in_progress(self._recording_live))
+            self._spawn(self.recordings.resume_in_progress())
 
     async def _end_vanished(self, vanished: frozenset[str], reconnect: bool) -> None:
         reason = None
@@ -243,13 +243,6 @@ class EventsMixin:
 
     async def _adopt(self, channels: list[Any], unknown: frozenset[str]) -> None:
         self.last_adoption = await adopt.adopt(self, channels, unknown)
-
-    async def _recording_live(self, name: str) -> bool:
-        try:
-            await self.pbx.ari.recordings.get_live(RecordingName(name))
-        except Exception:
-            return False
-        return True
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.get_running_loop().create_task(work)

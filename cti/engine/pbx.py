@@ -127,7 +127,19 @@ class Pbx:
     async def remove_from_bridge(self, bridge: BridgeId, channel: ChannelId) -> None:
         await _checked(self.ari.bridges.remove_channel(bridge, channel))
 
-    async def destroy_bridge(self, bridge: BridgeId) -> None:
+    async def destroy_bridge(self, bridge: BridgeId, *, recording: str | None = None) -> None:
+        """Destroy ``bridge``, first stopping ``recording``, its live bridge recording.
+
+        Asterisk publishes a bridge recording's ``RecordingFinished`` on the
+        bridge's topic, which the application leaves when the bridge goes: a
+        recording still running when its bridge is destroyed often ends
+        unreported.  Stopped first, its ``RecordingFinished`` arrives while the
+        bridge is there.  A stop that fails (the recording already over) does
+        not keep the bridge.
+        """
+        if recording is not None:
+            with contextlib.suppress(PbxError):
+                await _checked(self.ari.recordings.stop(RecordingName(recording)))
         with contextlib.suppress(LegGone):
             await _checked(self.ari.bridges.destroy(bridge))
 

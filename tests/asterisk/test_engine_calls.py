@@ -98,6 +98,7 @@ async def test_call_answered_recorded_and_rated(
     # The bridge recording: fetched from Asterisk, hashed, stored; Asterisk's copy removed.
     [recording] = await stored_recordings(empty_dsn, record["call_id"])
     assert recording["status"] == "stored"
+    assert recording["agents"] == ["1003"]  # the agent may listen to the call later
     path = Path(recording["file_path"])
     if not path.is_absolute():
         path = runner.workdir / "recordings" / path
