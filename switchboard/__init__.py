@@ -1,0 +1,187 @@
+"""The switchboard: every inbound call decided as a pure state machine.
+
+Theory of operation
+-------------------
+``Switchboard.handle(event, now) -> list[Command]`` is the whole interface,
+as for the ACD.  The shell (``cti``) translates ARI/AMI events, the results
+of its own requests, its timers and the agents' toolbar requests into
+:mod:`switchboard.events`, and carries out :mod:`switchboard.commands` in
+order, over ARI, AMI, the writer and the API fan-out.  The switchboard never
+awaits, never reads a clock, never touches a socket or the database;
+``now`` is epoch seconds.  The same decisions therefore run over sockets,
+inside a property test and in a simulated day (:mod:`switchboard.sim`).
+
+**One object per call.**  An :class:`InboundCall` owns everything about its
+call: its phase (the table in :mod:`switchboard.phases`; an illegal move
+raises), its configuration snapshot (:class:`FlowConfig`, taken at arrival),
+its route steps, its menu and survey sessions (:mod:`ivr`), its playbacks
+and timers, its offers and agent legs, and its final record.  The
+:class:`Switchboard` only routes: an event to the call that owns the
+channel, playback or timer; the call's events for the ACD into
+:class:`acd.Acd`; the ACD's commands about a call back to that call, the
+rest (agent states, refusals, the ACD's timers) out as commands.
+
+**Time.**  Every deadline is a ``StartTimer(key, at)``; the shell answers
+``TimerFired(key, at)``.  A firing whose ``at`` is not the armed one is
+stale.  A call's own timers (menu input, survey answer, hang-up guards) are
+cancelled when it ends.
+
+**Speed.**  The route is decided from the arrival event alone (the
+redirecting number rides in it), so the agent's originate is the first
+command of the arrival's decision; the call id and other bookkeeping go
+after it or ride in the originate's variables.
+
+**What is in.**  The inbound call end to end as ``cti.engine`` decides it:
+routing (the main number, a merged line in transition or after cut-over, a
+forwarded call taking the route of the number it was forwarded from, an
+unknown number, a closed route by the calendar), the announcement (skippable)
+and the recording notice, the menu, the queue with music on hold and
+position announcements, offers (originate, answered, busy, no answer,
+failed, ring-no-answer, re-offer), the bridge and its recording, overflow
+(to another queue, voicemail, prompt and hang-up, callback list), the caller
+abandoning at any point, the agent hanging up, the survey and its rating,
+one final record with the rating and the ticket; agent requests and seat
+states through the ACD; channels vanished while the link was down (an
+Asterisk restart ends calls as ``pbx_restart``); a configuration reload.
+
+**What is not yet.**  Transfers (blind, consult, to a queue, hand-offs to
+outside lines), three-way calls, hold and mute, supervisors listening in,
+and the adoption of calls after an engine restart remain in ``cti.engine``
+(with :mod:`transfer` planning them); they become flows of the switchboard
+next.  The executor in ``cti`` that carries out these commands is the next
+step as well.
+"""
+
+from switchboard.board import Figures, Switchboard
+from switchboard.callstate import CallFacts, Offer, OfferOutcome
+from switchboard.commands import (
+    AddCallback,
+    AddToBridge,
+    Answer,
+    CancelTimer,
+    Command,
+    CreateBridge,
+    DestroyBridge,
+    HangUp,
+    OriginateAgent,
+    Play,
+    PublishAgentState,
+    ReadRedirecting,
+    RecordBridge,
+    RecordChannel,
+    RefuseRequest,
+    SetChannelVar,
+    StartMoh,
+    StartTimer,
+    StopMoh,
+    StopPlayback,
+    WriteCall,
+    WriteFinal,
+    WriteTimeline,
+)
+from switchboard.config import FlowConfig, QueueMedia, RouteKind, RoutePlan, Router
+from switchboard.events import (
+    AgentLegAnswered,
+    AgentRequest,
+    CallerArrived,
+    ChannelLeft,
+    ChannelsVanished,
+    ConfigLoaded,
+    DayRolled,
+    DialStatus,
+    DtmfReceived,
+    Event,
+    LegDialed,
+    OriginateFailed,
+    PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
+    RecordingStarted,
+    RedirectingRead,
+    SeatChanged,
+    TimerFired,
+)
+from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId, RecordingName
+from switchboard.inbound import InboundCall
+from switchboard.phases import (
+    PUBLIC_STATE,
+    TRANSITIONS,
+    CallPhase,
+    IllegalTransition,
+    SwitchboardError,
+)
+from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
+from switchboard.timers import CallTimer, CallTimerKind, TimerKey
+
+__all__ = [
+    "PUBLIC_STATE",
+    "TRANSITIONS",
+    "AddCallback",
+    "AddToBridge",
+    "AgentLegAnswered",
+    "AgentRequest",
+    "Answer",
+    "BridgeId",
+    "CallFacts",
+    "CallId",
+    "CallPhase",
+    "CallRecord",
+    "CallTimer",
+    "CallTimerKind",
+    "CallerArrived",
+    "CancelTimer",
+    "ChannelId",
+    "ChannelLeft",
+    "ChannelsVanished",
+    "Command",
+    "ConfigLoaded",
+    "CreateBridge",
+    "DayRolled",
+    "DestroyBridge",
+    "DialStatus",
+    "DtmfReceived",
+    "Event",
+    "Figures",
+    "FlowConfig",
+    "HangUp",
+    "IllegalTransition",
+    "InboundCall",
+    "LegDialed",
+    "MenuStep",
+    "Offer",
+    "OfferOutcome",
+    "OriginateAgent",
+    "OriginateFailed",
+    "Play",
+    "PlaybackFinished",
+    "PlaybackId",
+    "PublishAgentState",
+    "QueueMedia",
+    "RatingRecord",
+    "ReadRedirecting",
+    "RecordBridge",
+    "RecordChannel",
+    "RecordingFailed",
+    "RecordingFinished",
+    "RecordingName",
+    "RecordingStarted",
+    "RedirectingRead",
+    "RefuseRequest",
+    "RouteKind",
+    "RoutePlan",
+    "Router",
+    "SeatChanged",
+    "SetChannelVar",
+    "StartMoh",
+    "StartTimer",
+    "StopMoh",
+    "StopPlayback",
+    "Switchboard",
+    "SwitchboardError",
+    "Ticket",
+    "TimerFired",
+    "TimerKey",
+    "WriteCall",
+    "WriteFinal",
+    "WriteTimeline",
+]
