@@ -194,6 +194,15 @@ class Simulation:
         self._gone(ch)
         self.feed(ev.ChannelLeft(channel, cause))
 
+    def lose(self, channel: ChannelId) -> None:
+        """The channel goes away while the link is down: its events are lost.
+
+        Reconciliation reports it later with ``ChannelsVanished``.
+        """
+        ch = self.channels.get(channel)
+        if ch is not None and not ch.gone:
+            self._gone(ch)
+
     def press(self, channel: ChannelId, digit: str) -> None:
         ch = self.channels.get(channel)
         if ch is not None and not ch.gone:

@@ -21,6 +21,7 @@ MAIN = "12345"
 MERGED = "83456789"
 WITHDRAWN = "83450000"
 MENU = "12346"
+DIRECT = "12300"  # straight to the queue, no prompt first
 # 2026-03-11 10:00 Asia/Shanghai, a plain Wednesday morning.
 START = dt.datetime(2026, 3, 11, 2, 0, tzinfo=dt.UTC).timestamp()
 
@@ -70,6 +71,7 @@ ROUTER = StaticRouter(
             line_phase="after_cutover",
         ),
         MENU: RoutePlan("menu", RouteKind.NUMBER, menu="main"),
+        DIRECT: RoutePlan("direct", RouteKind.NUMBER, queue="general"),
     }
 )
 

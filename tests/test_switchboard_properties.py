@@ -1,0 +1,217 @@
+"""The whole switchboard under random interleavings, in virtual time.
+
+Hypothesis drives arrivals on every kind of number, menu keys, hang-ups by
+either side at every step, agent legs answering, rejecting or ringing out,
+pauses, logouts and logins, channels vanishing after a reconnect, and time
+passing.  After every step it checks what must always hold: no agent in two
+calls; every agent leg up is bridged, ringing under the ACD's ring timer, or
+gone; every ended call has exactly one final record and nothing left behind
+(no call timer, playback or bridge); the counters add up against a recount
+of the records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+import acd
+import switchboard as sb
+from switchboard.sim import CallerScript, SimChannel, Simulation
+from tests.switchboard_support import (
+    AGENTS,
+    DIRECT,
+    MAIN,
+    MENU,
+    MERGED,
+    START,
+    WITHDRAWN,
+    switchboard,
+)
+
+pytestmark = pytest.mark.switchboard
+
+NUMBERS = st.sampled_from([DIRECT, DIRECT, MAIN, MENU, MERGED, WITHDRAWN, "99999999"])
+REDIRECTING = st.sampled_from(["", "", None, MERGED])
+AGENT = st.sampled_from(AGENTS)
+PICK = st.integers(min_value=0, max_value=50)
+
+
+class SwitchboardMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sim = Simulation(switchboard(max_wait_s=120.0), start=START)
+        for agent in AGENTS:
+            self.sim.login(agent, f"s{agent}")
+
+    # ------------------------------------------------------------ helpers
+
+    def _live(self, which: str) -> list[SimChannel]:
+        chans = [ch for ch in self.sim.channels.values() if not ch.gone]
+        if which == "caller":
+            return [ch for ch in chans if ch.agent is None]
+        if which == "ringing":
+            return [ch for ch in chans if ch.agent is not None and not ch.up]
+        return [ch for ch in chans if ch.agent is not None and ch.up]
+
+    @staticmethod
+    def _pick(chans: list[SimChannel], index: int) -> SimChannel | None:
+        return sorted(chans, key=lambda ch: ch.id)[index % len(chans)] if chans else None
+
+    # ------------------------------------------------------------ rules
+
+    @rule(number=NUMBERS, redirecting=REDIRECTING)
+    def arrive(self, number: str, redirecting: str | None) -> None:
+        self.sim.call(CallerScript(number, redirecting=redirecting))
+        self.sim.settle()
+
+    @rule(seconds=st.floats(min_value=0.1, max_value=40.0))
+    def time_passes(self, seconds: float) -> None:
+        self.sim.run_until(self.sim.now + seconds)
+
+    @rule(index=PICK)
+    def caller_hangs_up(self, index: int) -> None:
+        ch = self._pick(self._live("caller"), index)
+        if ch is not None:
+            self.sim.hang_up(ch.id)
+            self.sim.settle()
+
+    @rule(index=PICK, digit=st.sampled_from("12959#"))
+    def caller_presses(self, index: int, digit: str) -> None:
+        ch = self._pick(self._live("caller"), index)
+        if ch is not None:
+            self.sim.press(ch.id, digit)
+            self.sim.settle()
+
+    @rule(index=PICK)
+    def agent_answers(self, index: int) -> None:
+        ch = self._pick(self._live("ringing"), index)
+        if ch is not None:
+            self.sim.answer_leg(ch.id)
+            self.sim.settle()
+
+    @rule(index=PICK)
+    def another_agent_answers(self, index: int) -> None:
+        self.agent_answers(index)
+
+    @rule(index=PICK, status=st.sampled_from(sb.DialStatus))
+    def agent_phone_refuses(self, index: int, status: sb.DialStatus) -> None:
+        ch = self._pick(self._live("ringing"), index)
+        if ch is not None:
+            self.sim.reject_leg(ch.id, status)
+            self.sim.settle()
+
+    @rule(index=PICK, cause=st.sampled_from([16, 17, 19, 21]))
+    def agent_leg_hangs_up(self, index: int, cause: int) -> None:
+        legs = self._live("up") + self._live("ringing")
+        ch = self._pick(legs, index)
+        if ch is not None:
+            self.sim.hang_up(ch.id, cause)
+            self.sim.settle()
+
+    @rule(index=PICK, key=st.sampled_from(["1", "2", "3", "7", ""]))
+    def agent_ends_and_caller_rates(self, index: int, key: str) -> None:
+        ch = self._pick(self._live("up"), index)
+        if ch is None:
+            return
+        callers = [c for c in self._live("caller") if c.call_id == ch.call_id]
+        self.sim.hang_up(ch.id)
+        self.sim.settle()
+        if key and callers:
+            self.sim.run_until(self.sim.now + 1.0)
+            self.sim.press(callers[0].id, key)
+            self.sim.settle()
+
+    @rule(agent=AGENT, what=st.sampled_from(["pause", "ready", "logout", "login", "wrapup"]))
+    def agent_requests(self, agent: str, what: str) -> None:
+        a = acd.AgentId(agent)
+        requests: dict[str, sb.events.AgentRequestEvent] = {
+            "pause": acd.AgentPause(a, "rona"),
+            "ready": acd.AgentReady(a),
+            "logout": acd.AgentLogout(a),
+            "login": acd.AgentLogin(a, acd.SeatId(f"s{agent}")),
+            "wrapup": acd.AgentEndWrapup(a),
+        }
+        self.sim.request(requests[what])
+        self.sim.settle()
+
+    @rule(index=PICK, restarted=st.booleans())
+    def channel_vanishes(self, index: int, restarted: bool) -> None:
+        ch = self._pick(self._live("caller") + self._live("up"), index)
+        if ch is not None:
+            self.sim.lose(ch.id)
+            self.sim.feed(sb.ChannelsVanished(frozenset({ch.id}), pbx_restarted=restarted))
+            self.sim.settle()
+
+    # ------------------------------------------------------------ invariants
+
+    @invariant()
+    def no_agent_in_two_calls(self) -> None:
+        legs = Counter(ch.agent for ch in self._live("up") + self._live("ringing"))
+        assert all(n == 1 for n in legs.values()), legs
+
+    @invariant()
+    def every_leg_is_bridged_ringing_under_a_timer_or_gone(self) -> None:
+        for ch in self._live("up"):
+            assert ch.bridge is not None, ch
+        for ch in self._live("ringing"):
+            assert ch.agent is not None
+            assert acd.TimerKey(acd.TimerKind.RING, ch.agent) in self.sim.timers, ch
+
+    @invariant()
+    def every_ended_call_has_one_final_record_and_nothing_left(self) -> None:
+        board, sim = self.sim.board, self.sim
+        active = {call.call_id for call in board.calls()}
+        assert all(len(finals) == 1 for finals in sim.finals.values())
+        assert not active & set(sim.finals)
+        ended = set(sim.finals)
+        timers = {k.call_id for k in sim.timers if isinstance(k, sb.CallTimer)}
+        assert not timers & ended
+        playing = {sim.channels[ch].call_id for ch in sim.playbacks.values()}
+        assert not playing & ended
+        bridged = {sim.channels[m].call_id for ms in sim.bridges.values() for m in ms}
+        assert not bridged & ended
+        for call in board.calls():
+            assert call.final_records == 0
+        for (final,) in sim.finals.values():
+            answered = final.record.answered_at is not None
+            assert (final.ticket is not None) == (
+                final.record.outcome in ("answered", "voicemail", "callback")
+            )
+            assert not answered or final.ticket is not None
+
+    @invariant()
+    def counters_add_up(self) -> None:
+        board, sim = self.sim.board, self.sim
+        figures = board.figures
+        finals = [f[0] for f in sim.finals.values()]
+        assert figures.arrived == len(board.calls()) + figures.ended
+        assert figures.ended == len(finals) == sum(figures.outcomes.values())
+        assert figures.outcomes == dict(Counter(f.record.outcome or "ended" for f in finals))
+        rated = Counter(f.rating.level for f in finals if f.rating is not None)
+        assert figures.ratings == dict(rated)
+        totals = board.distributor.totals()
+        assert totals.entered == (
+            totals.answered
+            + totals.abandoned
+            + totals.overflowed
+            + totals.waiting
+            + totals.offering
+        )
+        answered = sum(1 for f in finals if f.record.answered_at is not None)
+        answered += sum(1 for c in board.calls() if "answered_at" in c.facts.stamps)
+        assert totals.answered == answered
+        assert totals.abandoned == sum(1 for f in finals if f.record.outcome == "abandoned")
+
+
+SwitchboardMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_switchboard_machine = SwitchboardMachine.TestCase
