@@ -283,3 +283,48 @@ def test_a_busy_hour_replays_in_virtual_time() -> None:
         1 for (f,) in sim.finals.values() if f.record.answered_at is not None
     )
     assert_quiet(sim)
+
+
+def test_ring_all_connects_the_first_to_answer_and_hangs_up_the_others() -> None:
+    sim = sim_with(("1001", None), ("1002", None), ("1003", None), strategy=acd.Strategy.RING_ALL)
+    sim.call(CallerScript(DIRECT))
+    sim.settle()
+    legs = sorted(ch.id for ch in sim.ringing_legs())
+    assert len(legs) == 3
+    sim.answer_leg(legs[1])
+    sim.settle()
+    assert [ch.id for ch in sim.channels.values() if ch.agent and not ch.gone] == [legs[1]]
+    (call,) = sim.board.calls()
+    assert call.phase is sb.CallPhase.CONNECTED and call.facts.agent == "1002"
+    assert kinds(sim).count("offer_cancelled") == 2
+
+
+@pytest.mark.parametrize(
+    ("rule", "outcome"),
+    [
+        (acd.OverflowRule(acd.OverflowAction.VOICEMAIL), "voicemail"),
+        (acd.OverflowRule(acd.OverflowAction.PROMPT_HANGUP, "sorry_busy"), "overflowed"),
+    ],
+)
+def test_overflow_by_maximum_wait(rule: acd.OverflowRule, outcome: str) -> None:
+    sim = sim_with(max_wait_s=20.0, overflow=rule)
+    sim.call(CallerScript(DIRECT))
+    sim.run_until(START + 200)
+    final = only_final(sim)
+    assert final.record.outcome == outcome
+    assert "overflow" in kinds(sim)
+    assert_quiet(sim)
+
+
+def test_an_agent_who_pauses_while_rung_is_not_excluded_and_the_leg_goes() -> None:
+    sim = sim_with(("1001", None))
+    sim.call(CallerScript(DIRECT))
+    sim.settle()
+    (leg,) = sim.ringing_legs()
+    sim.request(acd.AgentPause(acd.AgentId("1001"), "rona"))
+    sim.settle()
+    assert sim.channels[leg.id].gone
+    assert "offer_cancelled" in kinds(sim)
+    sim.request(acd.AgentReady(acd.AgentId("1001")))
+    sim.settle()
+    assert [ch.agent for ch in sim.ringing_legs()] == ["1001"]
