@@ -37,19 +37,25 @@ forwarded call taking the route of the number it was forwarded from, an
 unknown number, a closed route by the calendar), the announcement (skippable)
 and the recording notice, the menu, the queue with music on hold and
 position announcements, offers (originate, answered, busy, no answer,
-failed, ring-no-answer, re-offer), the bridge and its recording, overflow
-(to another queue, voicemail, prompt and hang-up, callback list), the caller
-abandoning at any point, the agent hanging up, the survey and its rating,
-one final record with the rating and the ticket; agent requests and seat
-states through the ACD; channels vanished while the link was down (an
-Asterisk restart ends calls as ``pbx_restart``); a configuration reload.
+failed, ring-no-answer, re-offer, ring-all), the bridge and its recording,
+overflow (to another queue, voicemail, prompt and hang-up, callback list),
+the caller abandoning at any point, the agent hanging up, the survey and its
+rating, one final record with the rating and the ticket; transfers as part
+of the call (:class:`CallTransfers` carrying out :mod:`transfer` plans:
+blind, attended, three-way; to a number, a parallel line, an emergency
+service that pre-empts a transfer in progress, a colleague who takes the
+call over, another queue; the way back to the queue when a blind transfer
+fails); agent requests and seat states through the ACD; channels vanished
+while the link was down (an Asterisk restart ends calls as
+``pbx_restart``); a configuration reload (new calls only).
 
-**What is not yet.**  Transfers (blind, consult, to a queue, hand-offs to
-outside lines), three-way calls, hold and mute, supervisors listening in,
-and the adoption of calls after an engine restart remain in ``cti.engine``
-(with :mod:`transfer` planning them); they become flows of the switchboard
-next.  The executor in ``cti`` that carries out these commands is the next
-step as well.
+**What is not yet.**  Hold and mute on the agent's request, supervisors
+listening in (:class:`transfer.MonitorPlan`), the adoption of calls after an
+engine restart (and the ``HOTLINE_STATE`` channel variable it reads), the
+resolution of a transfer request's target from the configuration (the
+shell passes a resolved :class:`transfer.Target`), and the executor in
+``cti`` that carries out these commands: they remain in ``cti.engine`` for
+now.
 """
 
 from switchboard.board import Figures, Switchboard
@@ -64,17 +70,22 @@ from switchboard.commands import (
     DestroyBridge,
     HangUp,
     OriginateAgent,
+    OriginateConsultee,
     Play,
     PublishAgentState,
     ReadRedirecting,
     RecordBridge,
     RecordChannel,
     RefuseRequest,
+    RefuseTransfer,
+    RemoveFromBridge,
+    SendDigits,
     SetChannelVar,
     StartMoh,
     StartTimer,
     StopMoh,
     StopPlayback,
+    TransferNotice,
     WriteCall,
     WriteFinal,
     WriteTimeline,
@@ -87,6 +98,7 @@ from switchboard.events import (
     ChannelLeft,
     ChannelsVanished,
     ConfigLoaded,
+    ConsulteeAnswered,
     DayRolled,
     DialStatus,
     DtmfReceived,
@@ -100,6 +112,9 @@ from switchboard.events import (
     RedirectingRead,
     SeatChanged,
     TimerFired,
+    TransferAction,
+    TransferRequested,
+    TransferStep,
 )
 from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.inbound import InboundCall
@@ -112,6 +127,7 @@ from switchboard.phases import (
 )
 from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
 from switchboard.timers import CallTimer, CallTimerKind, TimerKey
+from switchboard.transfers import CallTransfers
 
 __all__ = [
     "PUBLIC_STATE",
@@ -128,6 +144,7 @@ __all__ = [
     "CallRecord",
     "CallTimer",
     "CallTimerKind",
+    "CallTransfers",
     "CallerArrived",
     "CancelTimer",
     "ChannelId",
@@ -135,6 +152,7 @@ __all__ = [
     "ChannelsVanished",
     "Command",
     "ConfigLoaded",
+    "ConsulteeAnswered",
     "CreateBridge",
     "DayRolled",
     "DestroyBridge",
@@ -151,6 +169,7 @@ __all__ = [
     "Offer",
     "OfferOutcome",
     "OriginateAgent",
+    "OriginateConsultee",
     "OriginateFailed",
     "Play",
     "PlaybackFinished",
@@ -167,10 +186,13 @@ __all__ = [
     "RecordingStarted",
     "RedirectingRead",
     "RefuseRequest",
+    "RefuseTransfer",
+    "RemoveFromBridge",
     "RouteKind",
     "RoutePlan",
     "Router",
     "SeatChanged",
+    "SendDigits",
     "SetChannelVar",
     "StartMoh",
     "StartTimer",
@@ -181,6 +203,10 @@ __all__ = [
     "Ticket",
     "TimerFired",
     "TimerKey",
+    "TransferAction",
+    "TransferNotice",
+    "TransferRequested",
+    "TransferStep",
     "WriteCall",
     "WriteFinal",
     "WriteTimeline",

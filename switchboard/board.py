@@ -19,8 +19,10 @@ from switchboard.commands import (
     Command,
     HangUp,
     OriginateAgent,
+    OriginateConsultee,
     PublishAgentState,
     RefuseRequest,
+    RefuseTransfer,
     StartTimer,
 )
 from switchboard.config import FlowConfig
@@ -81,7 +83,7 @@ class Switchboard:
 
     def emit(self, command: Command) -> None:
         self._out.append(command)
-        if isinstance(command, OriginateAgent):
+        if isinstance(command, OriginateAgent | OriginateConsultee):
             call = self._calls.get(command.call_id)
             if call is not None:
                 self._owner[command.leg] = call
@@ -122,11 +124,15 @@ class Switchboard:
                     owner.on_channel_left(event.channel, event.cause, now, self)
             case ev.LegDialed():
                 owner = self._owner.pop(event.leg, None)
-                if owner is not None:
+                if owner is not None and owner.transfers.owns(event.leg):
+                    owner.transfers.dialed(event.leg, event.status, now, self)
+                elif owner is not None:
                     owner.legs.dialed(event.leg, event.status, now, self)
             case ev.OriginateFailed():
                 owner = self._owner.pop(event.leg, None)
-                if owner is not None:
+                if owner is not None and owner.transfers.owns(event.leg):
+                    owner.transfers.originate_failed(event.leg, now, self)
+                elif owner is not None:
                     owner.legs.originate_failed(event.leg, now, self)
             case ev.AgentLegAnswered():
                 owner = self._owner.get(event.leg)
@@ -135,6 +141,15 @@ class Switchboard:
                     self.emit(HangUp(event.call_id, event.leg, "normal"))
                 else:
                     owner.legs.answered(event.leg, event.agent, now, self)
+            case ev.ConsulteeAnswered():
+                owner = self._owner.get(event.leg)
+                if owner is None:
+                    # Nothing waits for this leg any more (an ended call).
+                    self.emit(HangUp(event.call_id, event.leg, "normal"))
+                else:
+                    owner.transfers.answered(event.leg, now, self)
+            case ev.TransferRequested() | ev.TransferAction():
+                self._transfer(event, now)
             case ev.PlaybackFinished():
                 call_id = CallId(event.playback.rsplit("-p", 1)[0])
                 playing = self._calls.get(call_id)
@@ -167,6 +182,15 @@ class Switchboard:
                 self.acd(acd.ConfigChanged(event.acd))
             case ev.DayRolled():
                 self.acd(acd.DayRolled())
+
+    def _transfer(self, event: ev.TransferRequested | ev.TransferAction, now: float) -> None:
+        call = self._calls.get(event.call_id)
+        if call is None:
+            self.emit(RefuseTransfer(event.call_id, event.agent, "no_call", "no such call"))
+        elif isinstance(event, ev.TransferRequested):
+            call.transfers.request(event.agent, event.mode, event.target, now, self)
+        else:
+            call.transfers.act(event.agent, event.step, now, self)
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
         callers = {c.facts.caller_channel for c in self._calls.values()}

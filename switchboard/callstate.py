@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import acd
+import transfer
 from switchboard.ids import BridgeId, CallId, ChannelId, RecordingName
 from switchboard.phases import STAMP, TRANSITIONS, CallPhase, IllegalTransition
 from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
@@ -75,6 +76,8 @@ class CallFacts:
     outcome: str | None = None
     rating: int | None = None
     rating_label: str | None = None
+    transfer_legs: list[transfer.LegRecord] = field(default_factory=list)
+    held: bool = False  # the caller is on hold (out of the bridge, music)
 
     @property
     def ended(self) -> bool:
@@ -171,4 +174,5 @@ class CallFacts:
             rating=self.rating,
             rating_label=self.rating_label,
             recording=self.recording,
+            legs=tuple(self.transfer_legs),
         )

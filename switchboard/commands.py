@@ -146,6 +146,41 @@ class AddToBridge:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoveFromBridge:
+    """Take a channel out of a bridge; it stays up."""
+
+    call_id: CallId
+    bridge: BridgeId
+    channel: ChannelId
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateConsultee:
+    """Dial a transfer target: ``leg`` to ``dial``, into the application.
+
+    Its ``StasisStart`` (args ``consultee,<call>,<leg>``) comes only once it
+    answers (``threeway_consultee_agent_leaves.jsonl``).
+    """
+
+    call_id: CallId
+    leg: ChannelId
+    dial: str
+    caller_id: str
+    timeout_s: int
+    app_args: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SendDigits:
+    """Key DTMF ``digits`` towards a channel (the extension of a parallel line)."""
+
+    call_id: CallId
+    channel: ChannelId
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
 class DestroyBridge:
     """Destroy a bridge (the channels still in it stay up)."""
 
@@ -232,6 +267,27 @@ class PublishAgentState:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferNotice:
+    """Tell the agent who started a transfer what happened to it (``what``, ``reason``)."""
+
+    call_id: CallId
+    agent: str
+    leg: ChannelId
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefuseTransfer:
+    """A transfer request or action was refused: ``code`` and a one-line ``message``."""
+
+    call_id: CallId
+    agent: str
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class RefuseRequest:
     """Tell the agent's toolbar its request was refused."""
 
@@ -251,6 +307,9 @@ Command = (
     | OriginateAgent
     | CreateBridge
     | AddToBridge
+    | RemoveFromBridge
+    | OriginateConsultee
+    | SendDigits
     | DestroyBridge
     | RecordBridge
     | StartTimer
@@ -260,5 +319,7 @@ Command = (
     | WriteTimeline
     | AddCallback
     | PublishAgentState
+    | TransferNotice
+    | RefuseTransfer
     | RefuseRequest
 )

@@ -93,6 +93,9 @@ class FlowConfig:
     ``version`` is stamped on every call record.  ``closing_guard_s`` bounds a
     closing prompt; ``ring_grace_s`` is added to the ACD's ring time for the
     originate's own timeout (the ACD runs the exact deadline itself).
+    ``transfer_ring_s`` is how long a transfer target may ring, and
+    ``outbound_caller_id`` the number it sees when the target names none
+    (the dialled number when empty).
     """
 
     version: str
@@ -105,6 +108,8 @@ class FlowConfig:
     language: str = "zh"
     closing_guard_s: float = 60.0
     ring_grace_s: int = 5
+    transfer_ring_s: float = 30.0
+    outbound_caller_id: str = ""
 
     def queue_media(self, queue: str | None) -> QueueMedia:
         """The media of ``queue``, or the defaults for a queue not listed."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import acd
+import transfer
 from switchboard.config import FlowConfig
 from switchboard.ids import CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.timers import TimerKey
@@ -137,6 +138,46 @@ class RecordingFailed:
     cause: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class ConsulteeAnswered:
+    """A transfer target's leg answered (``StasisStart``, args ``consultee,<call>,<leg>``)."""
+
+    leg: ChannelId
+    call_id: CallId
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequested:
+    """The agent of a connected call asks for a transfer to ``target``.
+
+    The shell resolves what the agent named (a number, a parallel line, an
+    emergency service, a colleague, a queue) into ``target`` from the
+    configuration; refusals come back as ``RefuseTransfer``.
+    """
+
+    call_id: CallId
+    agent: acd.AgentId
+    mode: transfer.Mode
+    target: transfer.Target
+
+
+class TransferStep(StrEnum):
+    """What an agent may do with a transfer in progress."""
+
+    JOIN = "join"  # consult -> conference
+    COMPLETE = "complete"  # leave caller and target together
+    CANCEL = "cancel"  # drop the target, take the caller back
+
+
+@dataclass(frozen=True, slots=True)
+class TransferAction:
+    """The agent acts on the call's live transfer."""
+
+    call_id: CallId
+    agent: acd.AgentId
+    step: TransferStep
+
+
 AgentRequestEvent = (
     acd.AgentLogin | acd.AgentLogout | acd.AgentReady | acd.AgentPause | acd.AgentEndWrapup
 )
@@ -193,6 +234,9 @@ Event = (
     | RecordingStarted
     | RecordingFinished
     | RecordingFailed
+    | ConsulteeAnswered
+    | TransferRequested
+    | TransferAction
     | AgentRequest
     | SeatChanged
     | ChannelsVanished

@@ -58,6 +58,7 @@ from switchboard.phases import PUBLIC_STATE, CallPhase
 from switchboard.records import Detail, MenuStep
 from switchboard.sessions import Sessions
 from switchboard.timers import CallTimer, CallTimerKind, utc
+from switchboard.transfers import CallTransfers
 
 P = CallPhase
 
@@ -80,6 +81,7 @@ class InboundCall:
         self.media = CallMedia(arrival.call_id, arrival.channel)
         self.legs = AgentLegs(self)
         self.sessions = Sessions(self)
+        self.transfers = CallTransfers(self)
         self._plan: RoutePlan | None = None
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0
@@ -233,6 +235,8 @@ class InboundCall:
             return
         if key.kind is CallTimerKind.HANGUP:
             self.hang_up_caller(now, out)
+        elif key.kind is CallTimerKind.TRANSFER:
+            self.transfers.timer(key.ref, now, out)
         else:
             self.sessions.timeout(key.kind, key.ref, now, out)
 
@@ -240,16 +244,26 @@ class InboundCall:
         if self.facts.recording == name and not self.ended:
             self.note("recording_failed", now, out, {"name": name, "cause": cause})
 
-    def owns(self, channel: ChannelId) -> bool:
-        return channel == self.facts.caller_channel or self.facts.offer_of(channel) is not None
-
     def on_channel_left(
         self, channel: ChannelId, cause: int | None, now: float, out: Outbox
     ) -> None:
         if channel == self.facts.caller_channel:
             self.caller_gone(now, out)
+        elif self.transfers.owns(channel):
+            self.transfers.left(channel, cause, now, out)
         else:
             self.legs.left(channel, cause, now, out)
+
+    def to_survey(self, now: float, out: Outbox) -> None:
+        """The conversation is over: off hold, out of the bridge, to the survey."""
+        f = self.facts
+        if f.held:
+            f.held = False  # the caller was on hold when the agent left
+            out.emit(StopMoh(self.call_id, f.caller_channel))
+        if f.bridge is not None:
+            out.emit(DestroyBridge(self.call_id, f.bridge))
+            f.bridge = None
+        self.sessions.start_survey(now, out)
 
     # ------------------------------------------------------------ queue, voicemail, close
 
@@ -332,6 +346,8 @@ class InboundCall:
         elif phase is P.CONNECTED:
             out.acd(acd.CallEnded(acd.CallId(self.call_id)))
             self.sessions.not_rated("caller_hung_up", now, out)
+        elif phase in (P.TRANSFERRING, P.HANDED_OFF):
+            self.sessions.not_rated("caller_hung_up", now, out)
         elif phase is P.SURVEY:
             self.sessions.caller_hangup(now, out)
             if f.rating_label is None:
@@ -342,6 +358,8 @@ class InboundCall:
 
     def finalize(self, now: float, out: Outbox) -> None:
         f = self.facts
+        # Legs still open end with the call, before the ticket is written.
+        self.transfers.call_ended(now, out)
         self.legs.hang_up_all(now, out)
         if f.bridge is not None:
             out.emit(DestroyBridge(self.call_id, f.bridge))

@@ -23,7 +23,6 @@ from switchboard.commands import (
     AddCallback,
     AddToBridge,
     CreateBridge,
-    DestroyBridge,
     HangUp,
     OriginateAgent,
     RecordBridge,
@@ -168,6 +167,7 @@ class AgentLegs:
         out.emit(AddToBridge(call.call_id, bridge, (f.caller_channel, offer.leg)))
         out.emit(RecordBridge(call.call_id, bridge, name, f.segments, (command.agent,)))
         out.acd(acd.CallConnected(command.call_id, command.agent))
+        call.transfers.queue_answered(now, out)
 
     def _announce(self, command: acd.Announce, now: float, out: Outbox) -> None:
         call = self._call
@@ -245,13 +245,15 @@ class AgentLegs:
         call = self._call
         f = call.facts
         offer = f.offer_of(leg)
-        if offer is None:
-            return
+        if offer is None or offer.hung_up:
+            return  # a leg the call already let go: its decision is made
         offer.hung_up = True
         if offer.outcome is OC.RINGING:
             self._failed(offer, _CAUSES.get(cause or 0, OC.FAILED), now, out)
         elif offer.outcome is OC.ANSWERED and f.agent_leg != leg:
             self._failed(offer, OC.FAILED, now, out)
+        elif f.agent_leg == leg and call.transfers.agent_left(now, out):
+            return  # the live transfer decides what the agent's leaving means
         elif f.agent_leg == leg and f.phase is P.CONNECTED:
             self._agent_left(now, out)
 
@@ -263,12 +265,23 @@ class AgentLegs:
         call.note("agent_hangup", now, out, {}, agent=f.agent)
         out.acd(acd.CallEnded(acd.CallId(call.call_id)))
         f.agent_leg = None
-        if f.ended:
-            return
-        if f.bridge is not None:
-            out.emit(DestroyBridge(call.call_id, f.bridge))
-            f.bridge = None
-        call.sessions.start_survey(now, out)
+        if not f.ended:
+            call.to_survey(now, out)
+
+    def release_agent(self, now: float, out: Outbox) -> None:
+        """A transfer lets the agent go: their leg is hung up and ends now."""
+        f = self._call.facts
+        for offer in f.offers:
+            if offer.leg == f.agent_leg and offer.ended_at is None:
+                offer.ended_at = now
+        self.release_agent_leg(out)
+
+    def release_agent_leg(self, out: Outbox) -> None:
+        f = self._call.facts
+        offer = f.offer_of(f.agent_leg) if f.agent_leg is not None else None
+        f.agent_leg = None
+        if offer is not None:
+            self._hang_up(offer, out)
 
     # ------------------------------------------------------------ helpers
 

@@ -16,11 +16,15 @@ may end (``ended``): the caller hung up, or the switchboard did.
                     \\          \\        \\          \\         \\
                      +----------+--------+----------+---------+--> ended (any time)
 
-``queued -> queued`` is an overflow into another queue.  A move not in
-:data:`TRANSITIONS` raises :class:`IllegalTransition`: the flow never patches
-its state around a surprise.  The API shows :data:`PUBLIC_STATE`, a coarser
-view.  Transfers (``transferring``, ``handed_off``) are not flows of the
-switchboard yet.
+``queued -> queued`` is an overflow into another queue.  Transfers add two
+phases (:mod:`switchboard.transfers`): ``transferring`` when the agent has
+left and the caller waits for a transfer target to answer, and
+``handed_off`` when the caller talks to a party outside the centre (a
+parallel hotline, 110) with no agent of ours on the line.  A colleague who
+takes the call over makes it ``connected`` again; a transfer to a queue
+makes it ``queued``.  A move not in :data:`TRANSITIONS` raises
+:class:`IllegalTransition`: the flow never patches its state around a
+surprise.  The API shows :data:`PUBLIC_STATE`, a coarser view.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class CallPhase(StrEnum):
     MENU = "menu"
     QUEUED = "queued"
     CONNECTED = "connected"
+    TRANSFERRING = "transferring"  # the agent has left; a transfer target rings
+    HANDED_OFF = "handed_off"  # the caller talks to an outside party; no agent of ours
     SURVEY = "survey"
     VOICEMAIL = "voicemail"
     CLOSING = "closing"
@@ -50,7 +56,9 @@ TRANSITIONS: dict[CallPhase, frozenset[CallPhase]] = {
     P.ANNOUNCING: frozenset({P.MENU, P.QUEUED, P.CLOSING, P.ENDED}),
     P.MENU: frozenset({P.QUEUED, P.VOICEMAIL, P.CLOSING, P.ENDED}),
     P.QUEUED: frozenset({P.CONNECTED, P.VOICEMAIL, P.CLOSING, P.QUEUED, P.ENDED}),
-    P.CONNECTED: frozenset({P.SURVEY, P.CLOSING, P.ENDED}),
+    P.CONNECTED: frozenset({P.SURVEY, P.QUEUED, P.TRANSFERRING, P.HANDED_OFF, P.CLOSING, P.ENDED}),
+    P.TRANSFERRING: frozenset({P.HANDED_OFF, P.CONNECTED, P.QUEUED, P.SURVEY, P.CLOSING, P.ENDED}),
+    P.HANDED_OFF: frozenset({P.SURVEY, P.CLOSING, P.ENDED}),
     P.SURVEY: frozenset({P.CLOSING, P.ENDED}),
     P.VOICEMAIL: frozenset({P.CLOSING, P.ENDED}),
     P.CLOSING: frozenset({P.ENDED}),
@@ -63,6 +71,8 @@ PUBLIC_STATE: dict[CallPhase, str] = {
     P.MENU: "ivr",
     P.QUEUED: "waiting",
     P.CONNECTED: "talking",
+    P.TRANSFERRING: "transferring",
+    P.HANDED_OFF: "handed_off",
     P.SURVEY: "rating",
     P.VOICEMAIL: "voicemail",
     P.CLOSING: "ending",

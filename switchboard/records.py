@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import transfer
 from switchboard.ids import CallId, RecordingName
 
 Detail = Mapping[str, str | int | float | bool | None]
@@ -95,3 +96,4 @@ class Ticket:
     rating: int | None
     rating_label: str | None
     recording: RecordingName | None
+    legs: tuple[transfer.LegRecord, ...] = ()  # the transfers and hand-offs of the call

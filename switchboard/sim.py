@@ -74,6 +74,7 @@ class SimChannel:
     up: bool = False
     gone: bool = False
     agent: acd.AgentId | None = None  # an agent leg's agent
+    consultee: bool = False  # a transfer target's leg
     moh: bool = False
     bridge: BridgeId | None = None
     variables: dict[str, str] = field(default_factory=dict)
@@ -98,7 +99,9 @@ class Simulation:
         self.records: dict[CallId, c.WriteCall] = {}
         self.timeline: list[c.WriteTimeline] = []
         self.callbacks: list[c.AddCallback] = []
-        self.refusals: list[c.RefuseRequest] = []
+        self.refusals: list[c.RefuseRequest | c.RefuseTransfer] = []
+        self.notices: list[c.TransferNotice] = []
+        self.digits: list[c.SendDigits] = []
         self.originated: list[c.OriginateAgent] = []
         self.events = 0
         self._calls = 0
@@ -209,14 +212,21 @@ class Simulation:
             self.feed(ev.DtmfReceived(channel, digit))
 
     def ringing_legs(self) -> list[SimChannel]:
-        return [ch for ch in self.channels.values() if ch.agent and not ch.up and not ch.gone]
+        return [
+            ch
+            for ch in self.channels.values()
+            if (ch.agent or ch.consultee) and not ch.up and not ch.gone
+        ]
 
     def answer_leg(self, leg: ChannelId) -> None:
         ch = self.channels.get(leg)
-        if ch is None or ch.gone or ch.up or ch.agent is None:
+        if ch is None or ch.gone or ch.up:
             return
         ch.up = True
-        self.feed(ev.AgentLegAnswered(leg, ch.call_id, ch.agent))
+        if ch.consultee:
+            self.feed(ev.ConsulteeAnswered(leg, ch.call_id))
+        elif ch.agent is not None:
+            self.feed(ev.AgentLegAnswered(leg, ch.call_id, ch.agent))
 
     def reject_leg(self, leg: ChannelId, status: ev.DialStatus = ev.DialStatus.BUSY) -> None:
         ch = self.channels.get(leg)
@@ -263,6 +273,17 @@ class Simulation:
                 self.at(self.now, ev.ChannelLeft(command.channel, 16))
             case c.OriginateAgent():
                 self._originate(command)
+            case c.OriginateConsultee():
+                self.channels[command.leg] = SimChannel(
+                    command.leg, command.call_id, consultee=True
+                )
+            case c.RemoveFromBridge():
+                self.bridges.get(command.bridge, set()).discard(command.channel)
+                self._channel(command.channel).bridge = None
+            case c.SendDigits():
+                self.digits.append(command)
+            case c.TransferNotice():
+                self.notices.append(command)
             case c.CreateBridge():
                 self.bridges[command.bridge] = set()
             case c.AddToBridge():
@@ -283,7 +304,7 @@ class Simulation:
                 self.timeline.append(command)
             case c.AddCallback():
                 self.callbacks.append(command)
-            case c.RefuseRequest():
+            case c.RefuseRequest() | c.RefuseTransfer():
                 self.refusals.append(command)
             case c.RecordBridge():
                 self.at(self.now, ev.RecordingStarted(command.name))

@@ -20,6 +20,7 @@ class CallTimerKind(StrEnum):
 
     IVR = "ivr"  # a menu's input timer (ref: the IVR's timer id)
     SURVEY = "survey"  # the survey's answer timer (ref: the survey's timer id)
+    TRANSFER = "transfer"  # a transfer plan's ring deadline (ref: the consultee leg)
     HANGUP = "hangup"  # a guard: hang up the caller (closing prompt, voicemail, survey)
 
 
