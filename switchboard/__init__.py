@@ -45,11 +45,12 @@ of the call (:class:`CallTransfers` carrying out :mod:`transfer` plans:
 blind, attended, three-way; to a number, a parallel line, an emergency
 service that pre-empts a transfer in progress, a colleague who takes the
 call over, another queue; the way back to the queue when a blind transfer
-fails); agent requests and seat states through the ACD; channels vanished
+fails); hold and mute on the agent's request (:class:`AgentControls`);
+agent requests and seat states through the ACD; channels vanished
 while the link was down (an Asterisk restart ends calls as
 ``pbx_restart``); a configuration reload (new calls only).
 
-**What is not yet.**  Hold and mute on the agent's request, supervisors
+**What is not yet.**  Supervisors
 listening in (:class:`transfer.MonitorPlan`), the adoption of calls after an
 engine restart (and the ``HOTLINE_STATE`` channel variable it reads), the
 resolution of a transfer request's target from the configuration (the
@@ -69,6 +70,7 @@ from switchboard.commands import (
     CreateBridge,
     DestroyBridge,
     HangUp,
+    MuteChannel,
     OriginateAgent,
     OriginateConsultee,
     Play,
@@ -91,6 +93,7 @@ from switchboard.commands import (
     WriteTimeline,
 )
 from switchboard.config import FlowConfig, QueueMedia, RouteKind, RoutePlan, Router
+from switchboard.controls import AgentControls
 from switchboard.events import (
     AgentLegAnswered,
     AgentRequest,
@@ -103,7 +106,9 @@ from switchboard.events import (
     DialStatus,
     DtmfReceived,
     Event,
+    HoldRequested,
     LegDialed,
+    MuteRequested,
     OriginateFailed,
     PlaybackFinished,
     RecordingFailed,
@@ -134,6 +139,7 @@ __all__ = [
     "TRANSITIONS",
     "AddCallback",
     "AddToBridge",
+    "AgentControls",
     "AgentLegAnswered",
     "AgentRequest",
     "Answer",
@@ -162,10 +168,13 @@ __all__ = [
     "Figures",
     "FlowConfig",
     "HangUp",
+    "HoldRequested",
     "IllegalTransition",
     "InboundCall",
     "LegDialed",
     "MenuStep",
+    "MuteChannel",
+    "MuteRequested",
     "Offer",
     "OfferOutcome",
     "OriginateAgent",

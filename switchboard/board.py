@@ -148,8 +148,13 @@ class Switchboard:
                     self.emit(HangUp(event.call_id, event.leg, "normal"))
                 else:
                     owner.transfers.answered(event.leg, now, self)
-            case ev.TransferRequested() | ev.TransferAction():
-                self._transfer(event, now)
+            case (
+                ev.TransferRequested()
+                | ev.TransferAction()
+                | ev.HoldRequested()
+                | ev.MuteRequested()
+            ):
+                self._agent_asks(event, now)
             case ev.PlaybackFinished():
                 call_id = CallId(event.playback.rsplit("-p", 1)[0])
                 playing = self._calls.get(call_id)
@@ -183,14 +188,24 @@ class Switchboard:
             case ev.DayRolled():
                 self.acd(acd.DayRolled())
 
-    def _transfer(self, event: ev.TransferRequested | ev.TransferAction, now: float) -> None:
+    def _agent_asks(
+        self,
+        event: ev.TransferRequested | ev.TransferAction | ev.HoldRequested | ev.MuteRequested,
+        now: float,
+    ) -> None:
         call = self._calls.get(event.call_id)
         if call is None:
             self.emit(RefuseTransfer(event.call_id, event.agent, "no_call", "no such call"))
-        elif isinstance(event, ev.TransferRequested):
-            call.transfers.request(event.agent, event.mode, event.target, now, self)
-        else:
-            call.transfers.act(event.agent, event.step, now, self)
+            return
+        match event:
+            case ev.TransferRequested():
+                call.transfers.request(event.agent, event.mode, event.target, now, self)
+            case ev.TransferAction():
+                call.transfers.act(event.agent, event.step, now, self)
+            case ev.HoldRequested():
+                call.controls.hold(event.agent, event.on, now, self)
+            case ev.MuteRequested():
+                call.controls.mute(event.agent, event.on, now, self)
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
         callers = {c.facts.caller_channel for c in self._calls.values()}

@@ -78,6 +78,7 @@ class CallFacts:
     rating_label: str | None = None
     transfer_legs: list[transfer.LegRecord] = field(default_factory=list)
     held: bool = False  # the caller is on hold (out of the bridge, music)
+    muted: bool = False  # the agent's leg is muted towards the call
 
     @property
     def ended(self) -> bool:

@@ -181,6 +181,15 @@ class SendDigits:
 
 
 @dataclass(frozen=True, slots=True)
+class MuteChannel:
+    """Mute (or unmute) what a channel says to the call (ARI mute, direction ``in``)."""
+
+    call_id: CallId
+    channel: ChannelId
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class DestroyBridge:
     """Destroy a bridge (the channels still in it stay up)."""
 
@@ -279,7 +288,12 @@ class TransferNotice:
 
 @dataclass(frozen=True, slots=True)
 class RefuseTransfer:
-    """A transfer request or action was refused: ``code`` and a one-line ``message``."""
+    """A request of the agent about their call (a transfer, hold, mute) was refused.
+
+    ``code`` names why (``not_your_call``, ``not_connected``,
+    ``transfer_in_progress``, ``no_transfer``, ``no_call`` ...), ``message``
+    says it in one line.
+    """
 
     call_id: CallId
     agent: str
@@ -310,6 +324,7 @@ Command = (
     | RemoveFromBridge
     | OriginateConsultee
     | SendDigits
+    | MuteChannel
     | DestroyBridge
     | RecordBridge
     | StartTimer

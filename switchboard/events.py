@@ -178,6 +178,24 @@ class TransferAction:
     step: TransferStep
 
 
+@dataclass(frozen=True, slots=True)
+class HoldRequested:
+    """The agent puts the caller on hold (out of the bridge, music) or takes it back."""
+
+    call_id: CallId
+    agent: acd.AgentId
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MuteRequested:
+    """The agent mutes their own leg towards the call, or unmutes it."""
+
+    call_id: CallId
+    agent: acd.AgentId
+    on: bool
+
+
 AgentRequestEvent = (
     acd.AgentLogin | acd.AgentLogout | acd.AgentReady | acd.AgentPause | acd.AgentEndWrapup
 )
@@ -237,6 +255,8 @@ Event = (
     | ConsulteeAnswered
     | TransferRequested
     | TransferAction
+    | HoldRequested
+    | MuteRequested
     | AgentRequest
     | SeatChanged
     | ChannelsVanished

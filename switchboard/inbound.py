@@ -49,6 +49,7 @@ from switchboard.commands import (
     WriteTimeline,
 )
 from switchboard.config import FlowConfig, RouteKind, RoutePlan
+from switchboard.controls import AgentControls
 from switchboard.events import CallerArrived
 from switchboard.ids import CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.legs import AgentLegs
@@ -82,6 +83,7 @@ class InboundCall:
         self.legs = AgentLegs(self)
         self.sessions = Sessions(self)
         self.transfers = CallTransfers(self)
+        self.controls = AgentControls(self)
         self._plan: RoutePlan | None = None
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0

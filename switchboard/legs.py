@@ -149,6 +149,7 @@ class AgentLegs:
         if f.first_agent is None:
             f.first_agent = command.agent  # 首接负责: the first agent answers for the call
         f.move(P.CONNECTED, now)
+        f.held = f.muted = False
         f.segments += 1
         name = RecordingName(f"{call.call_id}-{f.segments}")
         f.recording = name
@@ -265,6 +266,7 @@ class AgentLegs:
         call.note("agent_hangup", now, out, {}, agent=f.agent)
         out.acd(acd.CallEnded(acd.CallId(call.call_id)))
         f.agent_leg = None
+        f.muted = False
         if not f.ended:
             call.to_survey(now, out)
 
@@ -280,6 +282,7 @@ class AgentLegs:
         f = self._call.facts
         offer = f.offer_of(f.agent_leg) if f.agent_leg is not None else None
         f.agent_leg = None
+        f.muted = False
         if offer is not None:
             self._hang_up(offer, out)
 

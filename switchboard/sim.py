@@ -308,7 +308,7 @@ class Simulation:
                 self.refusals.append(command)
             case c.RecordBridge():
                 self.at(self.now, ev.RecordingStarted(command.name))
-            case c.RecordChannel() | c.PublishAgentState():
+            case c.RecordChannel() | c.PublishAgentState() | c.MuteChannel():
                 pass
 
     def _channel(self, channel: ChannelId) -> SimChannel:

@@ -84,7 +84,7 @@ class CallTransfers:
         self, agent: acd.AgentId, mode: tr.Mode, target: tr.Target, now: float, out: Outbox
     ) -> None:
         f = self._call.facts
-        refusal = self._own(agent)
+        refusal = self.own(agent)
         if (
             refusal is None
             and self._plan is not None
@@ -125,7 +125,8 @@ class CallTransfers:
             return
         self._feed(_STEPS[step](), now, out, agent=agent)
 
-    def _own(self, agent: acd.AgentId) -> tuple[str, str] | None:
+    def own(self, agent: acd.AgentId) -> tuple[str, str] | None:
+        """Why ``agent`` may not act on this call (code, message), or None when they may."""
         f = self._call.facts
         if f.agent != agent:
             return ("not_your_call", "this is not your call")

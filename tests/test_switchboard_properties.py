@@ -3,7 +3,7 @@
 Hypothesis drives arrivals on every kind of number, menu keys, hang-ups by
 either side at every step, agent legs answering, rejecting or ringing out,
 transfers (blind, attended, three-way; to a number, a queue, 110) started,
-joined, completed, cancelled and answered or not, pauses, logouts and logins, channels vanishing after a reconnect, and time
+joined, completed, cancelled and answered or not, hold and mute, pauses, logouts and logins, channels vanishing after a reconnect, and time
 passing.  After every step it checks what must always hold: no agent in two
 calls; every agent leg up is bridged, ringing under the ACD's ring timer, or
 gone, and every transfer target's leg bridged or ringing under its plan's
@@ -172,6 +172,20 @@ class SwitchboardMachine(RuleBasedStateMachine):
             self.sim.feed(sb.TransferRequested(call_id, agent, mode, where))
             self.sim.settle()
 
+    @precondition(lambda self: self._has("connected"))
+    @rule(index=PICK, hold=st.booleans(), on=st.booleans())
+    def agent_holds_or_mutes(self, index: int, hold: bool, on: bool) -> None:
+        talking = sorted(
+            (c for c in self.sim.board.calls() if c.phase is sb.CallPhase.CONNECTED),
+            key=lambda c: c.call_id,
+        )
+        call = talking[index % len(talking)]
+        agent = call.facts.agent
+        assert agent is not None
+        kind = sb.HoldRequested if hold else sb.MuteRequested
+        self.sim.feed(kind(call.call_id, agent, on))
+        self.sim.settle()
+
     @precondition(lambda self: self._has("transferring"))
     @rule(index=PICK, step=st.sampled_from(sb.TransferStep))
     def agent_acts_on_the_transfer(self, index: int, step: sb.TransferStep) -> None:
@@ -238,6 +252,13 @@ class SwitchboardMachine(RuleBasedStateMachine):
                 assert ch.bridge is not None, ch
             else:
                 assert ch.call_id in ringing_under, ch
+
+    @invariant()
+    def a_held_caller_hears_music_out_of_the_bridge(self) -> None:
+        for call in self.sim.board.calls():
+            caller = self.sim.channels[call.facts.caller_channel]
+            if call.facts.held and not caller.gone:
+                assert caller.moh and caller.bridge is None, call
 
     @invariant()
     def every_ended_call_has_one_final_record_and_nothing_left(self) -> None:

@@ -157,3 +157,37 @@ def test_an_emergency_hand_off_cancels_a_transfer_in_progress() -> None:
     assert sim.channels[first].gone
     assert call.facts.tags["emergency"] == "110"
     assert [ch.id for ch in sim.ringing_legs()] == [sb.ChannelId("c-1-k2")]
+
+
+def test_hold_takes_the_caller_out_of_the_bridge_with_music_and_back() -> None:
+    sim, caller, call = connected()
+    sim.feed(sb.HoldRequested(CALL, AGENT, True))
+    assert sim.channels[caller].moh and sim.channels[caller].bridge is None
+    sim.feed(sb.HoldRequested(CALL, AGENT, False))
+    assert not sim.channels[caller].moh and sim.channels[caller].bridge is not None
+    assert [k for k in (r.kind for r in sim.timeline) if k.startswith("caller_")] == [
+        "caller_held",
+        "caller_unheld",
+    ]
+    assert not call.facts.held
+
+
+def test_the_agent_leaving_a_held_caller_sends_it_to_the_survey_without_music() -> None:
+    sim, caller, call = connected()
+    sim.feed(sb.HoldRequested(CALL, AGENT, True))
+    sim.hang_up(sb.ChannelId("c-1-a1"))
+    sim.settle()
+    assert call.phase is sb.CallPhase.SURVEY and not sim.channels[caller].moh
+
+
+def test_mute_and_hold_are_the_agents_own() -> None:
+    sim, _, call = connected()
+    commands = sim.feed(sb.MuteRequested(CALL, AGENT, True))
+    assert sb.MuteChannel(CALL, sb.ChannelId("c-1-a1"), True) in commands
+    assert call.facts.muted
+    assert sim.feed(sb.MuteRequested(CALL, AGENT, True)) == []
+    start(sim, tr.Mode.ATTENDED)
+    sim.feed(sb.HoldRequested(CALL, AGENT, False))
+    sim.feed(sb.HoldRequested(CALL, acd.AgentId("1002"), True))
+    codes = [r.code for r in sim.refusals if isinstance(r, sb.RefuseTransfer)]
+    assert codes == ["transfer_in_progress", "not_your_call"]
