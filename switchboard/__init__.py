@@ -50,8 +50,10 @@ agent requests and seat states through the ACD; channels vanished
 while the link was down (an Asterisk restart ends calls as
 ``pbx_restart``); a configuration reload (new calls only).
 
-**What is not yet.**  Supervisors
-listening in (:class:`transfer.MonitorPlan`), the adoption of calls after an
+Supervisors listen, whisper and barge in (:class:`CallMonitors` carrying
+out :class:`transfer.MonitorPlan` sessions, each request audited).
+
+**What is not yet.**  The adoption of calls after an
 engine restart (and the ``HOTLINE_STATE`` channel variable it reads), the
 resolution of a transfer request's target from the configuration (the
 shell passes a resolved :class:`transfer.Target`), and the executor in
@@ -68,11 +70,13 @@ from switchboard.commands import (
     CancelTimer,
     Command,
     CreateBridge,
+    CreateSnoop,
     DestroyBridge,
     HangUp,
     MuteChannel,
     OriginateAgent,
     OriginateConsultee,
+    OriginateSupervisor,
     Play,
     PublishAgentState,
     ReadRedirecting,
@@ -88,6 +92,7 @@ from switchboard.commands import (
     StopMoh,
     StopPlayback,
     TransferNotice,
+    WriteAudit,
     WriteCall,
     WriteFinal,
     WriteTimeline,
@@ -108,6 +113,8 @@ from switchboard.events import (
     Event,
     HoldRequested,
     LegDialed,
+    MonitorRequested,
+    MonitorStopped,
     MuteRequested,
     OriginateFailed,
     PlaybackFinished,
@@ -116,6 +123,8 @@ from switchboard.events import (
     RecordingStarted,
     RedirectingRead,
     SeatChanged,
+    SnoopStarted,
+    SupervisorAnswered,
     TimerFired,
     TransferAction,
     TransferRequested,
@@ -123,6 +132,7 @@ from switchboard.events import (
 )
 from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.inbound import InboundCall
+from switchboard.monitors import CallMonitors
 from switchboard.phases import (
     PUBLIC_STATE,
     TRANSITIONS,
@@ -146,6 +156,7 @@ __all__ = [
     "BridgeId",
     "CallFacts",
     "CallId",
+    "CallMonitors",
     "CallPhase",
     "CallRecord",
     "CallTimer",
@@ -160,6 +171,7 @@ __all__ = [
     "ConfigLoaded",
     "ConsulteeAnswered",
     "CreateBridge",
+    "CreateSnoop",
     "DayRolled",
     "DestroyBridge",
     "DialStatus",
@@ -173,6 +185,8 @@ __all__ = [
     "InboundCall",
     "LegDialed",
     "MenuStep",
+    "MonitorRequested",
+    "MonitorStopped",
     "MuteChannel",
     "MuteRequested",
     "Offer",
@@ -180,6 +194,7 @@ __all__ = [
     "OriginateAgent",
     "OriginateConsultee",
     "OriginateFailed",
+    "OriginateSupervisor",
     "Play",
     "PlaybackFinished",
     "PlaybackId",
@@ -203,10 +218,12 @@ __all__ = [
     "SeatChanged",
     "SendDigits",
     "SetChannelVar",
+    "SnoopStarted",
     "StartMoh",
     "StartTimer",
     "StopMoh",
     "StopPlayback",
+    "SupervisorAnswered",
     "Switchboard",
     "SwitchboardError",
     "Ticket",
@@ -216,6 +233,7 @@ __all__ = [
     "TransferNotice",
     "TransferRequested",
     "TransferStep",
+    "WriteAudit",
     "WriteCall",
     "WriteFinal",
     "WriteTimeline",

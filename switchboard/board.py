@@ -17,9 +17,11 @@ from switchboard import events as ev
 from switchboard.commands import (
     CancelTimer,
     Command,
+    CreateSnoop,
     HangUp,
     OriginateAgent,
     OriginateConsultee,
+    OriginateSupervisor,
     PublishAgentState,
     RefuseRequest,
     RefuseTransfer,
@@ -83,10 +85,14 @@ class Switchboard:
 
     def emit(self, command: Command) -> None:
         self._out.append(command)
-        if isinstance(command, OriginateAgent | OriginateConsultee):
+        if isinstance(command, OriginateAgent | OriginateConsultee | OriginateSupervisor):
             call = self._calls.get(command.call_id)
             if call is not None:
                 self._owner[command.leg] = call
+        elif isinstance(command, CreateSnoop):
+            call = self._calls.get(command.call_id)
+            if call is not None:
+                self._owner[command.snoop] = call
 
     def acd(self, event: acd.Event) -> None:
         for command in self._acd.handle(event, self._now):
@@ -124,16 +130,12 @@ class Switchboard:
                     owner.on_channel_left(event.channel, event.cause, now, self)
             case ev.LegDialed():
                 owner = self._owner.pop(event.leg, None)
-                if owner is not None and owner.transfers.owns(event.leg):
-                    owner.transfers.dialed(event.leg, event.status, now, self)
-                elif owner is not None:
-                    owner.legs.dialed(event.leg, event.status, now, self)
+                if owner is not None:
+                    self._verdict(owner, event.leg, event.status, now)
             case ev.OriginateFailed():
                 owner = self._owner.pop(event.leg, None)
-                if owner is not None and owner.transfers.owns(event.leg):
-                    owner.transfers.originate_failed(event.leg, now, self)
-                elif owner is not None:
-                    owner.legs.originate_failed(event.leg, now, self)
+                if owner is not None:
+                    self._verdict(owner, event.leg, None, now)
             case ev.AgentLegAnswered():
                 owner = self._owner.get(event.leg)
                 if owner is None:
@@ -148,11 +150,22 @@ class Switchboard:
                     self.emit(HangUp(event.call_id, event.leg, "normal"))
                 else:
                     owner.transfers.answered(event.leg, now, self)
+            case ev.SupervisorAnswered() | ev.SnoopStarted():
+                channel = event.leg if isinstance(event, ev.SupervisorAnswered) else event.snoop
+                owner = self._owner.get(channel)
+                if owner is None:
+                    self.emit(HangUp(event.call_id, channel, "normal"))
+                elif isinstance(event, ev.SupervisorAnswered):
+                    owner.monitors.supervisor_answered(channel, now, self)
+                else:
+                    owner.monitors.snoop_started(channel, now, self)
             case (
                 ev.TransferRequested()
                 | ev.TransferAction()
                 | ev.HoldRequested()
                 | ev.MuteRequested()
+                | ev.MonitorRequested()
+                | ev.MonitorStopped()
             ):
                 self._agent_asks(event, now)
             case ev.PlaybackFinished():
@@ -190,12 +203,22 @@ class Switchboard:
 
     def _agent_asks(
         self,
-        event: ev.TransferRequested | ev.TransferAction | ev.HoldRequested | ev.MuteRequested,
+        event: ev.TransferRequested
+        | ev.TransferAction
+        | ev.HoldRequested
+        | ev.MuteRequested
+        | ev.MonitorRequested
+        | ev.MonitorStopped,
         now: float,
     ) -> None:
         call = self._calls.get(event.call_id)
         if call is None:
-            self.emit(RefuseTransfer(event.call_id, event.agent, "no_call", "no such call"))
+            who = (
+                event.supervisor
+                if isinstance(event, ev.MonitorRequested | ev.MonitorStopped)
+                else event.agent
+            )
+            self.emit(RefuseTransfer(event.call_id, who, "no_call", "no such call"))
             return
         match event:
             case ev.TransferRequested():
@@ -206,6 +229,28 @@ class Switchboard:
                 call.controls.hold(event.agent, event.on, now, self)
             case ev.MuteRequested():
                 call.controls.mute(event.agent, event.on, now, self)
+            case ev.MonitorRequested():
+                call.monitors.request(
+                    event.supervisor, event.role, event.seat, event.mode, now, self
+                )
+            case ev.MonitorStopped():
+                call.monitors.stop(event.supervisor, now, self)
+
+    def _verdict(
+        self, owner: InboundCall, leg: ChannelId, status: ev.DialStatus | None, now: float
+    ) -> None:
+        """A leg's dial ended unanswered (``status``) or its originate was refused (None)."""
+        if owner.transfers.owns(leg):
+            if status is None:
+                owner.transfers.originate_failed(leg, now, self)
+            else:
+                owner.transfers.dialed(leg, status, now, self)
+        elif owner.monitors.owns(leg):
+            owner.monitors.dialed(leg, status or ev.DialStatus.CHANUNAVAIL, now, self)
+        elif status is None:
+            owner.legs.originate_failed(leg, now, self)
+        else:
+            owner.legs.dialed(leg, status, now, self)
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
         callers = {c.facts.caller_channel for c in self._calls.values()}

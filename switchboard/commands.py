@@ -181,6 +181,35 @@ class SendDigits:
 
 
 @dataclass(frozen=True, slots=True)
+class OriginateSupervisor:
+    """Ring a supervisor's seat: ``leg`` to ``endpoint``, into the application."""
+
+    call_id: CallId
+    leg: ChannelId
+    endpoint: str
+    caller_id: str
+    timeout_s: int
+    app_args: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSnoop:
+    """Snoop ``target`` into the application as channel ``snoop`` (``supervisor_snoop.jsonl``).
+
+    ``spy`` and ``whisper`` are ARI directions (``both``, ``out``, ``none``).
+    When the snoop cannot be made the shell reports ``ChannelLeft(snoop)``.
+    """
+
+    call_id: CallId
+    snoop: ChannelId
+    target: ChannelId
+    spy: str
+    whisper: str
+    app_args: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class MuteChannel:
     """Mute (or unmute) what a channel says to the call (ARI mute, direction ``in``)."""
 
@@ -276,6 +305,19 @@ class PublishAgentState:
 
 
 @dataclass(frozen=True, slots=True)
+class WriteAudit:
+    """A row of the audit log: ``actor`` did ``action`` on ``target``."""
+
+    at: float
+    actor: str
+    role: str
+    action: str
+    target: str
+    allowed: bool
+    detail: Detail
+
+
+@dataclass(frozen=True, slots=True)
 class TransferNotice:
     """Tell the agent who started a transfer what happened to it (``what``, ``reason``)."""
 
@@ -324,6 +366,8 @@ Command = (
     | RemoveFromBridge
     | OriginateConsultee
     | SendDigits
+    | OriginateSupervisor
+    | CreateSnoop
     | MuteChannel
     | DestroyBridge
     | RecordBridge
@@ -332,6 +376,7 @@ Command = (
     | WriteCall
     | WriteFinal
     | WriteTimeline
+    | WriteAudit
     | AddCallback
     | PublishAgentState
     | TransferNotice

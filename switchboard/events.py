@@ -196,6 +196,45 @@ class MuteRequested:
     on: bool
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorRequested:
+    """A supervisor asks to monitor a connected call from ``seat`` in ``mode``.
+
+    Asking again changes the mode of the supervisor's session on the call.
+    ``role`` is what the audit log records (``supervisor``, or an agent's role).
+    """
+
+    call_id: CallId
+    supervisor: str
+    role: str
+    seat: acd.SeatId
+    mode: transfer.MonitorMode
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorStopped:
+    """The supervisor stops monitoring the call."""
+
+    call_id: CallId
+    supervisor: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisorAnswered:
+    """A supervisor's seat answered (``StasisStart``, args ``supervisor,<call>,<session>``)."""
+
+    leg: ChannelId
+    call_id: CallId
+
+
+@dataclass(frozen=True, slots=True)
+class SnoopStarted:
+    """A snoop channel entered the application (``StasisStart``, args ``snoop,<call>,<session>``)."""
+
+    snoop: ChannelId
+    call_id: CallId
+
+
 AgentRequestEvent = (
     acd.AgentLogin | acd.AgentLogout | acd.AgentReady | acd.AgentPause | acd.AgentEndWrapup
 )
@@ -257,6 +296,10 @@ Event = (
     | TransferAction
     | HoldRequested
     | MuteRequested
+    | MonitorRequested
+    | MonitorStopped
+    | SupervisorAnswered
+    | SnoopStarted
     | AgentRequest
     | SeatChanged
     | ChannelsVanished

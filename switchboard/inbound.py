@@ -54,6 +54,7 @@ from switchboard.events import CallerArrived
 from switchboard.ids import CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.legs import AgentLegs
 from switchboard.media import CallMedia, Purpose
+from switchboard.monitors import CallMonitors
 from switchboard.outbox import Outbox
 from switchboard.phases import PUBLIC_STATE, CallPhase
 from switchboard.records import Detail, MenuStep
@@ -84,6 +85,7 @@ class InboundCall:
         self.sessions = Sessions(self)
         self.transfers = CallTransfers(self)
         self.controls = AgentControls(self)
+        self.monitors = CallMonitors(self)
         self._plan: RoutePlan | None = None
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0
@@ -253,6 +255,8 @@ class InboundCall:
             self.caller_gone(now, out)
         elif self.transfers.owns(channel):
             self.transfers.left(channel, cause, now, out)
+        elif self.monitors.owns(channel):
+            self.monitors.left(channel, now, out)
         else:
             self.legs.left(channel, cause, now, out)
 
@@ -362,6 +366,7 @@ class InboundCall:
         f = self.facts
         # Legs still open end with the call, before the ticket is written.
         self.transfers.call_ended(now, out)
+        self.monitors.call_ended(now, out)
         self.legs.hang_up_all(now, out)
         if f.bridge is not None:
             out.emit(DestroyBridge(self.call_id, f.bridge))

@@ -267,6 +267,7 @@ class AgentLegs:
         out.acd(acd.CallEnded(acd.CallId(call.call_id)))
         f.agent_leg = None
         f.muted = False
+        call.monitors.agent_left(now, out)
         if not f.ended:
             call.to_survey(now, out)
 
@@ -277,6 +278,7 @@ class AgentLegs:
             if offer.leg == f.agent_leg and offer.ended_at is None:
                 offer.ended_at = now
         self.release_agent_leg(out)
+        self._call.monitors.agent_left(now, out)
 
     def release_agent_leg(self, out: Outbox) -> None:
         f = self._call.facts

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
 
 import acd
@@ -37,47 +36,10 @@ from switchboard import commands as c
 from switchboard import events as ev
 from switchboard.board import Switchboard
 from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId
+from switchboard.parties import AgentScript, CallerScript, SimChannel
 from switchboard.timers import TimerKey
 
 Due = ev.Event | Callable[[], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CallerScript:
-    """How a simulated caller behaves."""
-
-    dialled: str
-    number: str = "13800000000"
-    redirecting: str | None = ""
-    patience_s: float | None = None  # hangs up when not answered by then
-    keys: tuple[tuple[float, str], ...] = ()  # (seconds after arrival, key)
-    rating_key: str | None = None  # pressed when the agent has left
-    hangs_up_first: bool = False  # ends the conversation itself after the talk time
-    talk_s: float = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class AgentScript:
-    """How a simulated agent's phone and agent behave when rung."""
-
-    answer_after_s: float | None = 3.0  # None: rings out
-    busy: bool = False
-    talk_s: float = 60.0
-
-
-@dataclass
-class SimChannel:
-    """One channel of the simulated softswitch."""
-
-    id: ChannelId
-    call_id: CallId
-    up: bool = False
-    gone: bool = False
-    agent: acd.AgentId | None = None  # an agent leg's agent
-    consultee: bool = False  # a transfer target's leg
-    moh: bool = False
-    bridge: BridgeId | None = None
-    variables: dict[str, str] = field(default_factory=dict)
 
 
 class Simulation:
@@ -102,6 +64,7 @@ class Simulation:
         self.refusals: list[c.RefuseRequest | c.RefuseTransfer] = []
         self.notices: list[c.TransferNotice] = []
         self.digits: list[c.SendDigits] = []
+        self.audits: list[c.WriteAudit] = []
         self.originated: list[c.OriginateAgent] = []
         self.events = 0
         self._calls = 0
@@ -215,7 +178,7 @@ class Simulation:
         return [
             ch
             for ch in self.channels.values()
-            if (ch.agent or ch.consultee) and not ch.up and not ch.gone
+            if (ch.agent or ch.consultee or ch.supervisor) and not ch.up and not ch.gone
         ]
 
     def answer_leg(self, leg: ChannelId) -> None:
@@ -225,6 +188,8 @@ class Simulation:
         ch.up = True
         if ch.consultee:
             self.feed(ev.ConsulteeAnswered(leg, ch.call_id))
+        elif ch.supervisor:
+            self.feed(ev.SupervisorAnswered(leg, ch.call_id))
         elif ch.agent is not None:
             self.feed(ev.AgentLegAnswered(leg, ch.call_id, ch.agent))
 
@@ -244,6 +209,10 @@ class Simulation:
         for playback in [p for p, owner in self.playbacks.items() if owner == ch.id]:
             del self.playbacks[playback]
             self.at(self.now, ev.PlaybackFinished(playback))
+        for snoop in [s for s in self.channels.values() if s.snoops == ch.id and not s.gone]:
+            # Asterisk hangs up a snoop whose target leg goes.
+            self._gone(snoop)
+            self.at(self.now, ev.ChannelLeft(snoop.id, 16))
 
     # ------------------------------------------------------------ carrying out commands
 
@@ -273,6 +242,14 @@ class Simulation:
                 self.at(self.now, ev.ChannelLeft(command.channel, 16))
             case c.OriginateAgent():
                 self._originate(command)
+            case c.OriginateSupervisor():
+                self.channels[command.leg] = SimChannel(
+                    command.leg, command.call_id, supervisor=True
+                )
+            case c.CreateSnoop():
+                self._snoop(command)
+            case c.WriteAudit():
+                self.audits.append(command)
             case c.OriginateConsultee():
                 self.channels[command.leg] = SimChannel(
                     command.leg, command.call_id, consultee=True
@@ -316,6 +293,16 @@ class Simulation:
         if ch is None:
             raise KeyError(f"no channel {channel}")
         return ch
+
+    def _snoop(self, command: c.CreateSnoop) -> None:
+        target = self.channels.get(command.target)
+        snoop = SimChannel(command.snoop, command.call_id, up=True, snoops=command.target)
+        self.channels[command.snoop] = snoop
+        if target is None or target.gone:
+            snoop.gone = True
+            self.at(self.now, ev.ChannelLeft(command.snoop, 16))
+        else:
+            self.at(self.now, ev.SnoopStarted(command.snoop, command.call_id))
 
     def _play(self, command: c.Play) -> None:
         ch = self.channels.get(command.channel)

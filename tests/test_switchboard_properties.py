@@ -3,7 +3,8 @@
 Hypothesis drives arrivals on every kind of number, menu keys, hang-ups by
 either side at every step, agent legs answering, rejecting or ringing out,
 transfers (blind, attended, three-way; to a number, a queue, 110) started,
-joined, completed, cancelled and answered or not, hold and mute, pauses, logouts and logins, channels vanishing after a reconnect, and time
+joined, completed, cancelled and answered or not, hold and mute,
+supervisors listening, whispering and barging in, pauses, logouts and logins, channels vanishing after a reconnect, and time
 passing.  After every step it checks what must always hold: no agent in two
 calls; every agent leg up is bridged, ringing under the ACD's ring timer, or
 gone, and every transfer target's leg bridged or ringing under its plan's
@@ -59,7 +60,9 @@ class SwitchboardMachine(RuleBasedStateMachine):
     def _live(self, which: str) -> list[SimChannel]:
         chans = [ch for ch in self.sim.channels.values() if not ch.gone]
         if which == "caller":
-            return [ch for ch in chans if ch.agent is None and not ch.consultee]
+            return [ch for ch in chans if ch.id in self.sim.callers]
+        if which == "supervisor":
+            return [ch for ch in chans if ch.supervisor]
         if which == "consultee":
             return [ch for ch in chans if ch.consultee]
         if which == "ringing":
@@ -77,6 +80,7 @@ class SwitchboardMachine(RuleBasedStateMachine):
                 "connected": lambda: [c for c in calls if c.phase is sb.CallPhase.CONNECTED],
                 "transferring": lambda: [c for c in calls if c.transfers.live is not None],
                 "consultees": lambda: self._live("consultee"),
+                "supervisors": lambda: self._live("supervisor"),
             }[what]()
         )
 
@@ -186,6 +190,44 @@ class SwitchboardMachine(RuleBasedStateMachine):
         self.sim.feed(kind(call.call_id, agent, on))
         self.sim.settle()
 
+    @precondition(lambda self: self._has("connected"))
+    @rule(
+        index=PICK,
+        supervisor=st.sampled_from(["sup1", "sup2"]),
+        seat=st.sampled_from(["s1001", "s1002", "s1003", "s9"]),
+        mode=st.sampled_from(tr.MonitorMode),
+    )
+    def supervisor_monitors(
+        self, index: int, supervisor: str, seat: str, mode: tr.MonitorMode
+    ) -> None:
+        talking = sorted(
+            (c for c in self.sim.board.calls() if c.phase is sb.CallPhase.CONNECTED),
+            key=lambda c: c.call_id,
+        )
+        call = talking[index % len(talking)]
+        self.sim.feed(
+            sb.MonitorRequested(call.call_id, supervisor, "supervisor", acd.SeatId(seat), mode)
+        )
+        self.sim.settle()
+
+    @precondition(lambda self: self._has("supervisors"))
+    @rule(index=PICK, what=st.sampled_from(["answer", "hang_up", "stop", "busy"]))
+    def supervisor_acts(self, index: int, what: str) -> None:
+        ch = self._pick(self._live("supervisor"), index)
+        assert ch is not None
+        if what == "answer":
+            self.sim.answer_leg(ch.id)
+        elif what == "busy":
+            self.sim.reject_leg(ch.id)
+        elif what == "hang_up":
+            self.sim.hang_up(ch.id)
+        else:
+            call = self.sim.board.call(ch.call_id)
+            for sup in ("sup1", "sup2"):
+                if call is not None:
+                    self.sim.feed(sb.MonitorStopped(call.call_id, sup))
+        self.sim.settle()
+
     @precondition(lambda self: self._has("transferring"))
     @rule(index=PICK, step=st.sampled_from(sb.TransferStep))
     def agent_acts_on_the_transfer(self, index: int, step: sb.TransferStep) -> None:
@@ -254,6 +296,15 @@ class SwitchboardMachine(RuleBasedStateMachine):
                 assert ch.call_id in ringing_under, ch
 
     @invariant()
+    def supervisors_hear_through_a_bridge_and_snoops_follow_their_agent(self) -> None:
+        for ch in self._live("supervisor"):
+            if ch.up:
+                assert ch.bridge is not None, ch
+        for ch in self.sim.channels.values():
+            if ch.snoops is not None and not ch.gone:
+                assert not self.sim.channels[ch.snoops].gone, ch
+
+    @invariant()
     def a_held_caller_hears_music_out_of_the_bridge(self) -> None:
         for call in self.sim.board.calls():
             caller = self.sim.channels[call.facts.caller_channel]
@@ -273,6 +324,8 @@ class SwitchboardMachine(RuleBasedStateMachine):
         assert not playing & ended
         bridged = {sim.channels[m].call_id for ms in sim.bridges.values() for m in ms}
         assert not bridged & ended
+        alive = {ch.call_id for ch in sim.channels.values() if not ch.gone}
+        assert not alive & ended
         for call in board.calls():
             assert call.final_records == 0
         for (final,) in sim.finals.values():
