@@ -32,33 +32,37 @@ command of the arrival's decision; the call id and other bookkeeping go
 after it or ride in the originate's variables.
 
 **What is in.**  The inbound call end to end as ``cti.engine`` decides it:
-routing (the main number, a merged line in transition or after cut-over, a
-forwarded call taking the route of the number it was forwarded from, an
-unknown number, a closed route by the calendar), the announcement (skippable)
-and the recording notice, the menu, the queue with music on hold and
-position announcements, offers (originate, answered, busy, no answer,
-failed, ring-no-answer, re-offer, ring-all), the bridge and its recording,
-overflow (to another queue, voicemail, prompt and hang-up, callback list),
-the caller abandoning at any point, the agent hanging up, the survey and its
-rating, one final record with the rating and the ticket; transfers as part
-of the call (:class:`CallTransfers` carrying out :mod:`transfer` plans:
-blind, attended, three-way; to a number, a parallel line, an emergency
-service that pre-empts a transfer in progress, a colleague who takes the
-call over, another queue; the way back to the queue when a blind transfer
-fails); hold and mute on the agent's request (:class:`AgentControls`);
-agent requests and seat states through the ACD; channels vanished
-while the link was down (an Asterisk restart ends calls as
-``pbx_restart``); a configuration reload (new calls only).
 
-Supervisors listen, whisper and barge in (:class:`CallMonitors` carrying
-out :class:`transfer.MonitorPlan` sessions, each request audited).
+- routing: the main number, a merged line in transition or after cut-over,
+  a forwarded call taking the route of the number it was forwarded from, an
+  unknown number, a closed route by the calendar; the announcement
+  (skippable) and the recording notice; the menu;
+- the queue: music on hold, position announcements, offers (originate,
+  answered, busy, no answer, failed, ring-no-answer and re-offer, ring-all),
+  the bridge and its recording, overflow (another queue, voicemail, prompt
+  and hang-up, the callback list);
+- the end: the caller abandoning at any point, the agent hanging up, the
+  survey and its rating, one final record with the rating and the ticket;
+- transfers as part of the call (:class:`CallTransfers` carrying out
+  :mod:`transfer` plans: blind, attended, three-way; to a number, a
+  parallel line, an emergency service that pre-empts a transfer in
+  progress, a colleague who takes the call over, another queue; back to the
+  queue when a blind transfer fails); hold and mute (:class:`AgentControls`);
+  supervisors listening, whispering and barging in (:class:`CallMonitors`
+  carrying out :class:`transfer.MonitorPlan` sessions, each request audited);
+- agent requests and seat states through the ACD; channels vanished while
+  the link was down (an Asterisk restart ends calls as ``pbx_restart``); a
+  configuration reload (new calls only); calls taken back after a restart
+  (:mod:`switchboard.adoption`) from the picture each call keeps on its
+  caller's channel (``HOTLINE_STATE``, :class:`CallPicture`, with the keys
+  ``cti.engine`` writes).
 
-**What is not yet.**  The adoption of calls after an
-engine restart (and the ``HOTLINE_STATE`` channel variable it reads), the
-resolution of a transfer request's target from the configuration (the
-shell passes a resolved :class:`transfer.Target`), and the executor in
-``cti`` that carries out these commands: they remain in ``cti.engine`` for
-now.
+**What is not yet.**  The resolution of what an agent or a supervisor asks
+for from the configuration (the shell passes a resolved
+:class:`transfer.Target`, a seat), the reading of agents' last states from
+the database after a restart (the shell sends their logins), and the
+executor in ``cti`` that carries out these commands: until it exists,
+``cti.engine`` keeps running the calls.
 """
 
 from switchboard.board import Figures, Switchboard
@@ -103,6 +107,7 @@ from switchboard.events import (
     AgentLegAnswered,
     AgentRequest,
     CallerArrived,
+    CallsFound,
     ChannelLeft,
     ChannelsVanished,
     ConfigLoaded,
@@ -111,6 +116,8 @@ from switchboard.events import (
     DialStatus,
     DtmfReceived,
     Event,
+    FoundCall,
+    FoundLeg,
     HoldRequested,
     LegDialed,
     MonitorRequested,
@@ -124,6 +131,7 @@ from switchboard.events import (
     RedirectingRead,
     SeatChanged,
     SnoopStarted,
+    StrayLegs,
     SupervisorAnswered,
     TimerFired,
     TransferAction,
@@ -140,12 +148,14 @@ from switchboard.phases import (
     IllegalTransition,
     SwitchboardError,
 )
+from switchboard.picture import STATE_VAR, CallPicture, PictureError
 from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
 from switchboard.timers import CallTimer, CallTimerKind, TimerKey
 from switchboard.transfers import CallTransfers
 
 __all__ = [
     "PUBLIC_STATE",
+    "STATE_VAR",
     "TRANSITIONS",
     "AddCallback",
     "AddToBridge",
@@ -158,11 +168,13 @@ __all__ = [
     "CallId",
     "CallMonitors",
     "CallPhase",
+    "CallPicture",
     "CallRecord",
     "CallTimer",
     "CallTimerKind",
     "CallTransfers",
     "CallerArrived",
+    "CallsFound",
     "CancelTimer",
     "ChannelId",
     "ChannelLeft",
@@ -179,6 +191,8 @@ __all__ = [
     "Event",
     "Figures",
     "FlowConfig",
+    "FoundCall",
+    "FoundLeg",
     "HangUp",
     "HoldRequested",
     "IllegalTransition",
@@ -195,6 +209,7 @@ __all__ = [
     "OriginateConsultee",
     "OriginateFailed",
     "OriginateSupervisor",
+    "PictureError",
     "Play",
     "PlaybackFinished",
     "PlaybackId",
@@ -223,6 +238,7 @@ __all__ = [
     "StartTimer",
     "StopMoh",
     "StopPlayback",
+    "StrayLegs",
     "SupervisorAnswered",
     "Switchboard",
     "SwitchboardError",

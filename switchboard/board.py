@@ -13,7 +13,9 @@ request of the same decision.
 from __future__ import annotations
 
 import acd
+from acd import AgentId, SeatId
 from switchboard import events as ev
+from switchboard.adoption import adopt
 from switchboard.commands import (
     CancelTimer,
     Command,
@@ -30,16 +32,18 @@ from switchboard.commands import (
 from switchboard.config import FlowConfig
 from switchboard.ids import CallId, ChannelId
 from switchboard.inbound import InboundCall
+from switchboard.picture import CallPicture, PictureError
 from switchboard.timers import CallTimer
 
 AcdCommand = acd.commands.Command
 
 
 class Figures:
-    """Lifetime counts of the switchboard: ``arrived == in_progress + ended``."""
+    """Lifetime counts of the switchboard: ``arrived + adopted == in_progress + ended``."""
 
     def __init__(self) -> None:
         self.arrived = 0
+        self.adopted = 0
         self.ended = 0
         self.outcomes: dict[str, int] = {}
         self.ratings: dict[int | None, int] = {}
@@ -169,6 +173,7 @@ class Switchboard:
             ):
                 self._agent_asks(event, now)
             case ev.PlaybackFinished():
+                # Playback ids are <call id>-p<n> (or -p<incarnation>.<n>).
                 call_id = CallId(event.playback.rsplit("-p", 1)[0])
                 playing = self._calls.get(call_id)
                 if playing is not None:
@@ -195,6 +200,11 @@ class Switchboard:
                 self.acd(event.change)
             case ev.ChannelsVanished():
                 self._vanished(event, now)
+            case ev.CallsFound():
+                self._found(event, now)
+            case ev.StrayLegs():
+                for leg in event.channels:
+                    self.emit(HangUp(event.call_id, leg, "normal"))
             case ev.ConfigLoaded():
                 self._flow = event.flow
                 self.acd(acd.ConfigChanged(event.acd))
@@ -251,6 +261,31 @@ class Switchboard:
             owner.legs.originate_failed(leg, now, self)
         else:
             owner.legs.dialed(leg, status, now, self)
+
+    def _found(self, event: ev.CallsFound, now: float) -> None:
+        pictures: list[tuple[ev.FoundCall, CallPicture]] = []
+        for found in event.calls:
+            try:
+                pictures.append((found, CallPicture.from_json(found.picture)))
+            except PictureError:
+                continue  # not a call of ours: nothing to take back
+        # Conversations first: their agents are busy before any caller re-queues.
+        pictures.sort(key=lambda fp: fp[1].phase != "connected")
+        for found, picture in pictures:
+            if CallId(picture.call_id) in self._calls or found.channel in self._owner:
+                continue
+            call = adopt(found, picture, self._flow, self._seat_of, now, self, self._place)
+            if call.facts.agent_leg is not None:
+                self._owner[call.facts.agent_leg] = call
+
+    def _place(self, call: InboundCall) -> None:
+        self._calls[call.call_id] = call
+        self._owner[call.facts.caller_channel] = call
+        self.figures.adopted += 1
+
+    def _seat_of(self, agent: AgentId) -> SeatId | None:
+        view = self._acd.agent_view(agent)
+        return None if view is None else view.seat
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
         callers = {c.facts.caller_channel for c in self._calls.values()}

@@ -79,6 +79,17 @@ class CallFacts:
     transfer_legs: list[transfer.LegRecord] = field(default_factory=list)
     held: bool = False  # the caller is on hold (out of the bridge, music)
     muted: bool = False  # the agent's leg is muted towards the call
+    incarnation: int = 0  # how many times the call was taken back after a restart
+
+    def local_id(self, kind: str, n: int) -> str:
+        """The id of the ``n``-th thing of ``kind`` (``a`` leg, ``p`` playback ...) of the call.
+
+        A call taken back after a restart numbers its things afresh under a
+        new incarnation, so no id of the previous process is used again.
+        """
+        if not self.incarnation:
+            return f"{self.call_id}-{kind}{n}"
+        return f"{self.call_id}-{kind}{self.incarnation}.{n}"
 
     @property
     def ended(self) -> bool:

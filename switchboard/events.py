@@ -266,6 +266,43 @@ class ChannelsVanished:
 
 
 @dataclass(frozen=True, slots=True)
+class FoundLeg:
+    """An agent leg the shell found with ``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT``."""
+
+    channel: ChannelId
+    agent: acd.AgentId
+    up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCall:
+    """A caller's channel with a picture, unknown to the switchboard, and its agent legs."""
+
+    channel: ChannelId
+    picture: str  # the HOTLINE_STATE text
+    legs: tuple[FoundLeg, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CallsFound:
+    """Reconciliation found these calls of a previous process: take them back, all at once.
+
+    Conversations are taken back before waiting callers re-enter their
+    queues, so that no agent still talking is offered a call meanwhile.
+    """
+
+    calls: tuple[FoundCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StrayLegs:
+    """Agent legs whose call was not found: hung up."""
+
+    call_id: CallId
+    channels: tuple[ChannelId, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigLoaded:
     """A new configuration: new calls take ``flow``; the ACD applies ``acd`` live."""
 
@@ -303,6 +340,8 @@ Event = (
     | AgentRequest
     | SeatChanged
     | ChannelsVanished
+    | CallsFound
+    | StrayLegs
     | ConfigLoaded
     | DayRolled
 )

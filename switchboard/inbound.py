@@ -33,7 +33,6 @@ except the hang-up of an agent leg that answers too late.
 from __future__ import annotations
 
 import acd
-import ivr
 from switchboard.callstate import CallFacts
 from switchboard.commands import (
     Answer,
@@ -57,7 +56,8 @@ from switchboard.media import CallMedia, Purpose
 from switchboard.monitors import CallMonitors
 from switchboard.outbox import Outbox
 from switchboard.phases import PUBLIC_STATE, CallPhase
-from switchboard.records import Detail, MenuStep
+from switchboard.picture import STATE_VAR, CallPicture
+from switchboard.records import Detail
 from switchboard.sessions import Sessions
 from switchboard.timers import CallTimer, CallTimerKind, utc
 from switchboard.transfers import CallTransfers
@@ -80,7 +80,7 @@ class InboundCall:
             config_version=config.version,
             language=config.language,
         )
-        self.media = CallMedia(arrival.call_id, arrival.channel)
+        self.media = CallMedia(self.facts)
         self.legs = AgentLegs(self)
         self.sessions = Sessions(self)
         self.transfers = CallTransfers(self)
@@ -89,6 +89,7 @@ class InboundCall:
         self._plan: RoutePlan | None = None
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0
+        self._persisted = ""
 
     def __repr__(self) -> str:
         f = self.facts
@@ -127,6 +128,17 @@ class InboundCall:
 
     def write(self, out: Outbox) -> None:
         out.emit(WriteCall(self.facts.record()))
+        self.persist(out)
+
+    def persist(self, out: Outbox) -> None:
+        """Keep the call's picture on its caller channel, for adoption after a restart."""
+        f = self.facts
+        if f.ended:
+            return
+        picture = CallPicture.of(f, self.sessions.menu_snapshot()).to_json()
+        if picture != self._persisted:
+            self._persisted = picture
+            out.emit(SetChannelVar(self.call_id, f.caller_channel, STATE_VAR, picture))
 
     # ------------------------------------------------------------ arrival and route
 
@@ -292,15 +304,6 @@ class InboundCall:
                 priority=priority if priority else None,
             )
         )
-
-    def leave_menu(self, path: ivr.Path, now: float) -> None:
-        f = self.facts
-        if path:
-            f.menu_path = tuple(
-                MenuStep(s.menu, s.node, s.result.value, s.keys, s.at.isoformat()) for s in path
-            )
-        if f.phase is P.MENU:
-            f.stamp("menu_exited_at", now)
 
     def voicemail(self, max_s: int, now: float, out: Outbox) -> None:
         f = self.facts

@@ -109,7 +109,7 @@ class AgentLegs:
         if endpoint is None:
             out.acd(acd.OfferRejected(command.call_id, command.agent, acd.RejectReason.DECLINED))
             return
-        leg = ChannelId(f"{call.call_id}-a{len(f.offers) + 1}")
+        leg = ChannelId(f.local_id("a", len(f.offers) + 1))
         offer = Offer(command.agent, command.seat, leg, now, command.ring_timeout_s)
         f.offers.append(offer)
         f.stamp("first_offered_at", now)
@@ -153,6 +153,8 @@ class AgentLegs:
         f.segments += 1
         name = RecordingName(f"{call.call_id}-{f.segments}")
         f.recording = name
+        bridge = BridgeId(f"br-{call.call_id}")
+        f.bridge = bridge
         call.write(out)
         call.note("answered", now, out, {"seat": offer.seat}, agent=command.agent)
         announcement = call.media.playing(Purpose.ANNOUNCE)
@@ -161,8 +163,6 @@ class AgentLegs:
             call.media.stop(announcement, out)
         # holding_bridge_then_agent.jsonl / inbound_answer_bridge_record.jsonl:
         # stop MOH, a mixing bridge with both legs, then record the bridge.
-        bridge = BridgeId(f"br-{call.call_id}")
-        f.bridge = bridge
         out.emit(StopMoh(call.call_id, f.caller_channel))
         out.emit(CreateBridge(call.call_id, bridge))
         out.emit(AddToBridge(call.call_id, bridge, (f.caller_channel, offer.leg)))

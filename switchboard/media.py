@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from switchboard.callstate import CallFacts
 from switchboard.commands import CancelTimer, Play, StartTimer, StopPlayback
-from switchboard.ids import CallId, ChannelId, PlaybackId
+from switchboard.ids import PlaybackId
 from switchboard.outbox import Outbox
 from switchboard.timers import CallTimer, CallTimerKind
 
@@ -38,9 +39,10 @@ class Playing:
 class CallMedia:
     """The playbacks and timers of one call."""
 
-    def __init__(self, call_id: CallId, channel: ChannelId) -> None:
-        self._call_id = call_id
-        self._channel = channel
+    def __init__(self, facts: CallFacts) -> None:
+        self._facts = facts
+        self._call_id = facts.call_id
+        self._channel = facts.caller_channel
         self._seq = 0
         self._playing: dict[PlaybackId, Playing] = {}
         self._timers: dict[CallTimer, float] = {}
@@ -69,7 +71,7 @@ class CallMedia:
         self, purpose: Purpose, ref: str, media: tuple[str, ...], language: str, out: Outbox
     ) -> PlaybackId:
         self._seq += 1
-        playback = PlaybackId(f"{self._call_id}-p{self._seq}")
+        playback = PlaybackId(self._facts.local_id("p", self._seq))
         self._playing[playback] = Playing(purpose, ref)
         out.emit(Play(self._call_id, self._channel, playback, media, language))
         return playback

@@ -111,7 +111,7 @@ class CallMonitors:
             out.emit(RefuseTransfer(f.call_id, supervisor, *(refusal or ("bad_seat", ""))))
             return
         self._count += 1
-        session_id = tr.SessionId(f"{f.call_id}-m{self._count}")
+        session_id = tr.SessionId(f.local_id("m", self._count))
         session = Session(tr.MonitorPlan(session_id, supervisor, seat, mode), role, endpoint)
         self._sessions[session_id] = session
         self._run(session, session.plan.start(utc(now)), now, out)

@@ -9,12 +9,14 @@ voicemail, rating).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import ivr
 from switchboard.media import Purpose
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
+from switchboard.records import MenuStep
 from switchboard.timers import CallTimerKind, utc
 
 if TYPE_CHECKING:
@@ -39,6 +41,18 @@ class Sessions:
     @property
     def active(self) -> bool:
         return self._menu is not None or self._survey is not None
+
+    def menu_snapshot(self) -> str | None:
+        """The menu session's snapshot as JSON text, while in the menu."""
+        if self._menu is None:
+            return None
+        return json.dumps(self._menu.snapshot(), ensure_ascii=False, separators=(",", ":"))
+
+    def resume_menu(self, session: ivr.IvrSession, now: float, out: Outbox) -> None:
+        """An adopted call: its restored menu session re-issues what its node waits for."""
+        self._menu = session
+        self._run(Purpose.IVR, session.resume(utc(now)), now, out)
+        self._call.persist(out)
 
     def drop(self) -> None:
         self._menu = self._survey = None
@@ -81,6 +95,8 @@ class Sessions:
         session = self._session(purpose)
         if session is not None:
             self._run(purpose, session.handle(event, utc(now)), now, out)
+            if purpose is Purpose.IVR:
+                self._call.persist(out)
 
     def digit(self, digit: str, now: float, out: Outbox) -> None:
         try:
@@ -99,6 +115,15 @@ class Sessions:
     def caller_hangup(self, now: float, out: Outbox) -> None:
         purpose = Purpose.IVR if self._menu is not None else Purpose.SURVEY
         self._feed(purpose, ivr.CallerHangup(), now, out)
+
+    def leave_menu(self, path: ivr.Path, now: float) -> None:
+        f = self._call.facts
+        if path:
+            f.menu_path = tuple(
+                MenuStep(s.menu, s.node, s.result.value, s.keys, s.at.isoformat()) for s in path
+            )
+        if f.phase is P.MENU:
+            f.stamp("menu_exited_at", now)
 
     # ------------------------------------------------------------ ratings
 
@@ -140,16 +165,16 @@ class Sessions:
                 case ivr.SetLanguage():
                     f.language = command.language
                 case ivr.EnterQueue():
-                    call.leave_menu(command.path, now)
+                    self.leave_menu(command.path, now)
                     for tag in command.tags:
                         f.tags.setdefault(tag, "1")
                     call.enqueue(command.queue, command.priority, now, out)
                 case ivr.RecordVoicemail():
-                    call.leave_menu(command.path, now)
+                    self.leave_menu(command.path, now)
                     f.queue = command.queue
                     call.voicemail(command.max_seconds, now, out)
                 case ivr.TransferToNumber():
-                    call.leave_menu(command.path, now)
+                    self.leave_menu(command.path, now)
                     f.outcome = "transferred"
                     call.note("transfer_number", now, out, {"number": command.number})
                     call.close((), now, out)
@@ -163,7 +188,7 @@ class Sessions:
                     self.not_rated(command.reason.value, now, out)
                 case ivr.Finished():
                     self._menu = None
-                    call.leave_menu(command.path, now)
+                    self.leave_menu(command.path, now)
                     for tag in command.tags:
                         f.tags.setdefault(tag, "1")
                     f.variables.update(command.vars)

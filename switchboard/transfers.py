@@ -98,7 +98,7 @@ class CallTransfers:
             # An emergency never waits behind another transfer.
             self._feed(tr.Cancel(), now, out)
         self._count += 1
-        leg = tr.LegId(f"{f.call_id}-k{self._count}")
+        leg = tr.LegId(f.local_id("k", self._count))
         try:
             plan = tr.TransferPlan(
                 leg,

@@ -4,7 +4,8 @@ Hypothesis drives arrivals on every kind of number, menu keys, hang-ups by
 either side at every step, agent legs answering, rejecting or ringing out,
 transfers (blind, attended, three-way; to a number, a queue, 110) started,
 joined, completed, cancelled and answered or not, hold and mute,
-supervisors listening, whispering and barging in, pauses, logouts and logins, channels vanishing after a reconnect, and time
+supervisors listening, whispering and barging in, restarts with adoption,
+pauses, logouts and logins, channels vanishing after a reconnect, and time
 passing.  After every step it checks what must always hold: no agent in two
 calls; every agent leg up is bridged, ringing under the ACD's ring timer, or
 gone, and every transfer target's leg bridged or ringing under its plan's
@@ -52,6 +53,9 @@ class SwitchboardMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.sim = Simulation(switchboard(max_wait_s=120.0), start=START)
+        self.past: Counter[str] = Counter()  # outcomes of the switchboards before a restart
+        self.past_ratings: Counter[int | None] = Counter()
+        self.since = 0  # the timeline row where the current switchboard began
         for agent in AGENTS:
             self.sim.login(agent, f"s{agent}")
 
@@ -258,6 +262,65 @@ class SwitchboardMachine(RuleBasedStateMachine):
             self.sim.hang_up(ch.id, cause)
             self.sim.settle()
 
+    @rule(agent=AGENT, what=st.sampled_from(["pause", "ready", "logout", "login", "wrapup"]))
+    def agent_requests(self, agent: str, what: str) -> None:
+        a = acd.AgentId(agent)
+        requests: dict[str, sb.events.AgentRequestEvent] = {
+            "pause": acd.AgentPause(a, "rona"),
+            "ready": acd.AgentReady(a),
+            "logout": acd.AgentLogout(a),
+            "login": acd.AgentLogin(a, acd.SeatId(f"s{agent}")),
+            "wrapup": acd.AgentEndWrapup(a),
+        }
+        self.sim.request(requests[what])
+        self.sim.settle()
+
+    @precondition(lambda self: self._has("callers"))
+    @rule()
+    def engine_restarts_and_adopts(self) -> None:
+        """A new switchboard takes the calls back from the pictures on their channels."""
+        sim, old = self.sim, self.sim.board
+        self.past.update(old.figures.outcomes)
+        self.past_ratings.update(old.figures.ratings)
+        sim.timers.clear()  # the old process's timers die with it
+        sim.board = switchboard(max_wait_s=120.0)
+        self.since = len(sim.timeline)
+        for view in old.distributor.agent_views():
+            if view.status is not acd.AgentStatus.LOGGED_OUT and view.seat is not None:
+                sim.request(acd.AgentLogin(view.agent, view.seat))
+                if view.status is acd.AgentStatus.PAUSED:
+                    sim.request(acd.AgentPause(view.agent, view.reason))
+        alive = [ch for ch in sim.channels.values() if not ch.gone]
+        found = tuple(
+            sb.FoundCall(
+                caller.id,
+                caller.variables[sb.STATE_VAR],
+                tuple(
+                    sb.FoundLeg(ch.id, ch.agent, ch.up)
+                    for ch in alive
+                    if ch.agent is not None and ch.call_id == caller.call_id
+                ),
+            )
+            for caller in self._live("caller")
+        )
+        sim.feed(sb.CallsFound(found))
+        # Every other channel of ours not taken back is a stray: hung up.
+        adopted = {c.call_id: c for c in sim.board.calls()}
+        for call_id in sorted({ch.call_id for ch in alive if ch.id not in sim.callers}):
+            call = adopted.get(call_id)
+            stray = tuple(
+                ch.id
+                for ch in alive
+                if ch.call_id == call_id
+                and ch.id not in sim.callers
+                and ch.snoops is None
+                and not ch.gone
+                and (call is None or ch.id != call.facts.agent_leg)
+            )
+            if stray:
+                sim.feed(sb.StrayLegs(call_id, stray))
+        sim.settle()
+
     @precondition(lambda self: self._has("callers"))
     @rule(index=PICK, restarted=st.booleans())
     def channel_vanishes(self, index: int, restarted: bool) -> None:
@@ -340,11 +403,12 @@ class SwitchboardMachine(RuleBasedStateMachine):
         board, sim = self.sim.board, self.sim
         figures = board.figures
         finals = [f[0] for f in sim.finals.values()]
-        assert figures.arrived == len(board.calls()) + figures.ended
-        assert figures.ended == len(finals) == sum(figures.outcomes.values())
-        assert figures.outcomes == dict(Counter(f.record.outcome or "ended" for f in finals))
+        assert figures.arrived + figures.adopted == len(board.calls()) + figures.ended
+        outcomes = self.past + Counter(figures.outcomes)
+        assert len(finals) == sum(outcomes.values())
+        assert outcomes == Counter(f.record.outcome or "ended" for f in finals)
         rated = Counter(f.rating.level for f in finals if f.rating is not None)
-        assert figures.ratings == dict(rated)
+        assert self.past_ratings + Counter(figures.ratings) == rated
         totals = board.distributor.totals()
         assert totals.entered == (
             totals.answered
@@ -355,14 +419,14 @@ class SwitchboardMachine(RuleBasedStateMachine):
         )
         # The ACD counts each stay in a queue: a caller sent back to a queue
         # (a failed blind transfer) may be answered twice; recount the facts.
-        rows = self.sim.timeline
+        rows = self.sim.timeline[self.since :]
         assert totals.answered == sum(1 for r in rows if r.kind == "answered")
         abandons = [r for r in rows if r.kind == "caller_hangup" and r.detail["phase"] == "queued"]
         assert totals.abandoned == len(abandons)
         for (final,) in sim.finals.values():
             record = final.record
             assert (record.answered_at is not None) == any(
-                r.kind == "answered" and r.call_id == record.call_id for r in rows
+                r.kind == "answered" and r.call_id == record.call_id for r in self.sim.timeline
             )
 
 
