@@ -39,6 +39,8 @@ from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId
 from switchboard.parties import AgentScript, CallerScript, SimChannel
 from switchboard.timers import TimerKey
 
+__all__ = ["AgentScript", "CallerScript", "SimChannel", "Simulation"]
+
 Due = ev.Event | Callable[[], None]
 
 
@@ -67,6 +69,7 @@ class Simulation:
         self.audits: list[c.WriteAudit] = []
         self.originated: list[c.OriginateAgent] = []
         self.events = 0
+        self._snoops: dict[ChannelId, list[ChannelId]] = {}  # target leg -> its snoops
         self._calls = 0
 
     def __repr__(self) -> str:
@@ -209,7 +212,9 @@ class Simulation:
         for playback in [p for p, owner in self.playbacks.items() if owner == ch.id]:
             del self.playbacks[playback]
             self.at(self.now, ev.PlaybackFinished(playback))
-        for snoop in [s for s in self.channels.values() if s.snoops == ch.id and not s.gone]:
+        for snoop in [self.channels[s] for s in self._snoops.pop(ch.id, [])]:
+            if snoop.gone:
+                continue
             # Asterisk hangs up a snoop whose target leg goes.
             self._gone(snoop)
             self.at(self.now, ev.ChannelLeft(snoop.id, 16))
@@ -302,6 +307,7 @@ class Simulation:
             snoop.gone = True
             self.at(self.now, ev.ChannelLeft(command.snoop, 16))
         else:
+            self._snoops.setdefault(command.target, []).append(command.snoop)
             self.at(self.now, ev.SnoopStarted(command.snoop, command.call_id))
 
     def _play(self, command: c.Play) -> None:
