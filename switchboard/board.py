@@ -111,8 +111,7 @@ class Switchboard:
         self._dispatch(event, now)
         out, self._out = self._out, []
         self._forget_ended()
-        first = [c for c in out if isinstance(c, OriginateAgent)]
-        return first + [c for c in out if not isinstance(c, OriginateAgent)] if first else out
+        return _originates_first(out)
 
     def _dispatch(self, event: ev.Event, now: float) -> None:
         match event:
@@ -328,3 +327,16 @@ class Switchboard:
                 call = self._calls.get(CallId(command.call_id))
                 if call is not None:
                     call.legs.on_acd(command, self._now, self)
+
+
+def _originates_first(out: list[Command]) -> list[Command]:
+    """Agent originates ahead of the bookkeeping of the same decision.
+
+    An originate never overtakes a hang-up: the agent whose previous leg is
+    being hung up must not be rung again before that leg is gone.
+    """
+    stop = next((i for i, c in enumerate(out) if isinstance(c, HangUp)), len(out))
+    first = [c for c in out[:stop] if isinstance(c, OriginateAgent)]
+    if not first:
+        return out
+    return first + [c for c in out[:stop] if not isinstance(c, OriginateAgent)] + out[stop:]

@@ -78,7 +78,7 @@ def test_a_waiting_caller_keeps_its_place_and_a_ringing_leg_is_hung_up() -> None
     commands = board.handle(found, START + 30)
     assert sb.HangUp(CALL, LEG, "normal") in commands
     offers = [c for c in commands if isinstance(c, sb.OriginateAgent)]
-    assert [o.agent for o in offers] == ["1002"] and commands[0] == offers[0]
+    assert [o.agent for o in offers] == ["1002"]
     calls = board.distributor.call_views()
     assert len(calls) == 1
 

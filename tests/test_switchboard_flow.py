@@ -328,3 +328,17 @@ def test_an_agent_who_pauses_while_rung_is_not_excluded_and_the_leg_goes() -> No
     sim.request(acd.AgentReady(acd.AgentId("1001")))
     sim.settle()
     assert [ch.agent for ch in sim.ringing_legs()] == ["1001"]
+
+
+def test_an_agent_is_rung_again_only_after_the_previous_leg_is_hung_up() -> None:
+    sim = sim_with(("1001", None))
+    first = sim.call(CallerScript(DIRECT))
+    sim.call(CallerScript(DIRECT))
+    sim.settle()
+    (leg,) = sim.ringing_legs()
+    commands = sim.board.handle(sb.ChannelLeft(first, 16), sim.now)
+    names = [(type(c).__name__, getattr(c, "call_id", "")) for c in commands]
+    hang_up = names.index(("HangUp", "c-1"))
+    ring = names.index(("OriginateAgent", "c-2"))
+    assert hang_up < ring
+    assert commands[hang_up] == sb.HangUp(sb.CallId("c-1"), leg.id, "normal")
