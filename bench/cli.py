@@ -23,6 +23,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.app_queue:main",
         "INVITE to agent INVITE: the engine vs app_queue on a real Asterisk",
     ),
+    "sim-day": (
+        "bench.switchboard_day:main",
+        "a day of calls through the pure switchboard in virtual time",
+    ),
 }
 
 
