@@ -60,6 +60,7 @@ from cti.api.http import (
 )
 from cti.api.logins import PINS
 from cti.api.throttle import Limit, LoginThrottle, PinVerifier
+from cti.appkeys import AMI, ARI, CONFIG, DATABASE, OUTBOX, RECORDINGS, TICKETS, WRITER
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.config import Config, ConfigManager, ConfigVersion
@@ -162,14 +163,6 @@ def ticket_backoff(settings: Settings, config: Config) -> tuple[float, float]:
 
 
 SETTINGS = web.AppKey("settings", Settings)
-CONFIG = web.AppKey("config_manager", ConfigManager)
-DATABASE = web.AppKey("database", Database)
-WRITER = web.AppKey("writer", BufferedWriter)
-ARI = web.AppKey("ari", AriClient)
-AMI = web.AppKey("ami", AmiClient)
-RECORDINGS = web.AppKey("recordings", RecordingService)
-TICKETS = web.AppKey("ticket_sender", TicketSender)
-OUTBOX = web.AppKey("ticket_outbox", TicketOutbox)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:

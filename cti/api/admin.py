@@ -26,6 +26,7 @@ from cti.api.auth import Role
 from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
 from cti.api.openapi import REF
 from cti.api.spec import Operation, register, reply
+from cti.appkeys import CONFIG, OUTBOX, WRITER
 from cti.config import ConfigManager, check_config
 from cti.errors import ConfigError
 from cti.logs import mask_number
@@ -52,7 +53,6 @@ class ResendRequest(BaseModel):
 
 
 def _manager(request: web.Request) -> ConfigManager:
-    from cti.app import CONFIG
 
     return request.app[CONFIG]
 
@@ -81,7 +81,6 @@ def _one_line(exc: BaseException) -> str:
 async def reload(request: web.Request) -> web.Response:
     who = principal(request, *ADMIN)
     manager = _manager(request)
-    from cti.app import WRITER
 
     mark_audited(request)
     try:
@@ -159,7 +158,6 @@ def _rejected(row: OutboxRow) -> s.RejectedTicket:
 
 
 def _outbox(request: web.Request) -> Any:
-    from cti.app import OUTBOX
 
     return request.app[OUTBOX]
 

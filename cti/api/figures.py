@@ -36,6 +36,7 @@ from cti.api.alarms import OK, RED, AlarmBook, AlarmRecord, Reading, level_of
 from cti.api.auth import Role
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER, Tracker
+from cti.appkeys import DATABASE
 from cti.config import Config
 from cti.config.coverage import days_covered
 from cti.engine.acdmap import acd_config
@@ -354,7 +355,6 @@ async def rebuild(app: web.Application) -> AsyncIterator[None]:
     happened; a database that does not answer leaves the figures to start
     from what the engine sees (logged).
     """
-    from cti.app import DATABASE
 
     board = app.get(WALLBOARD)
     db = app.get(DATABASE)

@@ -30,6 +30,7 @@ from cti.api.agents import ENGINE
 from cti.api.auth import Role
 from cti.api.http import ApiError, path_of, principal
 from cti.api.spec import Operation, register, reply
+from cti.appkeys import DATABASE
 from cti.engine.core import Engine
 from cti.errors import StoreError
 
@@ -137,7 +138,6 @@ async def history(request: web.Request) -> web.Response:
         raise ApiError(404, "unknown_call", f"call_id: no call {params.call_id!r}")
     if who.role is Role.AGENT and not _agent_may_see(engine, call, who.id):
         raise ApiError(403, "forbidden", "not your call")
-    from cti.app import DATABASE
 
     return reply(await caller_history(engine, request.app[DATABASE], call))
 

@@ -69,6 +69,7 @@ from cti.api.http import (
 from cti.api.spec import Operation, register
 from cti.api.throttle import Refusal
 from cti.api.tracker import TRACKER, Tracker
+from cti.appkeys import DATABASE
 from cti.engine.core import Engine
 from cti.errors import StoreError
 
@@ -455,7 +456,6 @@ async def _shutdown(app: web.Application) -> None:
 
 
 def add_routes(app: web.Application) -> None:
-    from cti.app import DATABASE
 
     engine = app[ENGINE]
     hub = LiveHub(engine, app[TRACKER], app[WALLBOARD], app.get(DATABASE))

@@ -59,6 +59,7 @@ from cti.api.figures import READERS, WALLBOARD, _count
 from cti.api.http import principal
 from cti.api.spec import Operation, register
 from cti.api.tracker import TRACKER
+from cti.appkeys import AMI, ARI, OUTBOX, TICKETS, WRITER
 from cti.config.coverage import days_covered
 from cti.errors import StoreError
 
@@ -100,7 +101,6 @@ class _Scrape(Collector):
         self.stats = stats
 
     def collect(self) -> Iterator[Metric]:
-        from cti.app import AMI, ARI, TICKETS, WRITER
 
         app = self.app
         engine = app[ENGINE]
@@ -214,7 +214,6 @@ class _Scrape(Collector):
 
 
 async def _outbox_stats(app: web.Application) -> Any:
-    from cti.app import OUTBOX
 
     outbox = app.get(OUTBOX)
     if outbox is None:

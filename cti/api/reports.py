@@ -25,6 +25,7 @@ from cti.api.agents import ENGINE
 from cti.api.auth import Role
 from cti.api.http import ApiError, bad_request, principal, query_of
 from cti.api.spec import Operation, register
+from cti.appkeys import DATABASE
 from cti.errors import StoreError
 from cti.reports import assessment, export
 from cti.reports.periods import PeriodError, days, month
@@ -49,7 +50,6 @@ class MonthQuery(BaseModel):
 
 
 async def _report(request: web.Request, period_of: Callable[[Any], Any], by: str) -> Report:
-    from cti.app import DATABASE
 
     config = request.app[ENGINE].config
     try:

@@ -23,6 +23,7 @@ from cti.api.described import describe_others
 from cti.api.openapi import document
 from cti.api.spec import Operation, register
 from cti.api.tracker import TRACKER, Tracker
+from cti.appkeys import RECORDINGS
 
 TITLE = "hotline-cti"
 
@@ -56,7 +57,6 @@ def install(app: web.Application) -> None:
     tracker = Tracker()
     app[TRACKER] = tracker
     app[_DOCUMENT] = {}
-    from cti.app import RECORDINGS
 
     recordings = app.get(RECORDINGS)
     if recordings is not None:

@@ -29,6 +29,7 @@ from cti.api.auth import Role
 from cti.api.http import AUTH, ApiError, body_of, path_of, principal, query_of
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER
+from cti.appkeys import DATABASE
 
 log = structlog.get_logger("cti.api.supervisor")
 TAG = "supervisor"
@@ -179,7 +180,6 @@ async def calls(request: web.Request) -> web.Response:
 async def callbacks(request: web.Request) -> web.Response:
     principal(request, *SUPERVISOR)
     query = query_of(request, CallbackQuery)
-    from cti.app import DATABASE
 
     sql = (
         "SELECT id, call_id, caller_number, queue, requested_at, status, assigned_to,"
