@@ -77,9 +77,12 @@ async def test_metrics_after_an_answered_call(
         await stack.backend.recover()
 
         async def delivered() -> dict | None:
+            # The sender counts the delivery when the backend accepts it; the outbox row
+            # is marked delivered by a database write just after: wait for both.
             after = await scrape()
             sent = after["hotline_tickets_sent_total"].value(result="delivered")
-            return after if sent == 1 else None
+            pending = after["hotline_outbox_pending"].value()
+            return after if sent == 1 and pending == 0 else None
 
         after = await eventually(delivered, timeout=15)
         handle = after["hotline_call_handle_seconds"]
