@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor_app import FloorApp
+from cti import logs
 from cti.config import load_config
 from cti.pgserver import PrivatePostgres
 
@@ -297,6 +298,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     latencies["floor"].setdefault(rate, []).extend(got)
                     await bench.settle(3)
         finally:
+            results["floor_refused"] = floor.refused
             await floor.close()
             await client.close()
         for mode, by_rate in latencies.items():
@@ -353,6 +355,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--bursts", type=int, default=3, help="bursts per rate and mode")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    # The clients' own logs stay out of the figures (``--json`` prints one object).
+    logs.configure(json=True, level="WARNING")
     try:
         find_asterisk()
     except AsteriskUnavailable as exc:
