@@ -9,7 +9,6 @@ the engine is killed and started again, and the same figures are read back.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,8 +20,8 @@ import pytest
 from cti.pgserver import free_port
 from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
 from tests.support.backend import TicketBackend
+from tests.support.child import EngineProc, engine_environment
 from tests.support.stack import patched_config
-from tests.test_resilience_restart import EngineProc
 
 pytestmark = pytest.mark.reports
 
@@ -51,20 +50,16 @@ async def _world(tmp_path: Path, dsn: str) -> AsyncIterator[tuple[PbxSim, Engine
     await sim.start()
     backend = await TicketBackend(token="t").start()
     port = free_port()
-    env = {
-        **os.environ,
-        "HOTLINE_ARI_URL": sim.ari_url,
-        "HOTLINE_ARI_PASSWORD": SECRET,
-        "HOTLINE_AMI_PORT": str(sim.ami_port),
-        "HOTLINE_AMI_SECRET": SECRET,
-        "HOTLINE_HTTP_PORT": str(port),
-        "HOTLINE_DATABASE_URL": dsn,
-        "HOTLINE_STATE_DIR": str(tmp_path / "state"),
-        "HOTLINE_RECORDINGS_DIR": str(tmp_path / "recordings"),
-        "HOTLINE_TICKETS_URL": backend.url,
-        "HOTLINE_TICKET_TOKEN": "t",
-        "HOTLINE_SUPERVISOR_TOKEN": SUPERVISOR,
-    }
+    env = engine_environment(
+        sim,
+        SECRET,
+        http_port=port,
+        database_url=dsn,
+        workdir=tmp_path,
+        tickets_url=backend.url,
+        ticket_token="t",
+        HOTLINE_SUPERVISOR_TOKEN=SUPERVISOR,
+    )
     engine = EngineProc(config_dir, env, tmp_path / "engine.log")
     try:
         yield sim, engine, f"http://127.0.0.1:{port}"

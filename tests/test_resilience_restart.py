@@ -9,10 +9,6 @@ every call from Asterisk's channels, and every call record ends complete.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,6 +23,7 @@ import pytest
 from cti.pgserver import free_port
 from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
 from tests.support.backend import TicketBackend
+from tests.support.child import EngineProc, engine_environment
 from tests.support.stack import patched_config
 
 pytestmark = pytest.mark.resilience
@@ -55,37 +52,6 @@ def _patches() -> dict[str, Any]:
     return {"queues.yaml": queues, "routing.yaml": routing, "survey.yaml": survey}
 
 
-class EngineProc:
-    """``hotline run`` as a child process."""
-
-    def __init__(self, config_dir: Path, env: dict[str, str], log: Path) -> None:
-        self.config_dir, self.env, self.log = config_dir, env, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as sink:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cti.cli", "run", "--config", str(self.config_dir)],
-                env=self.env,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-
-
 @asynccontextmanager
 async def _world(tmp_path: Path, dsn: str) -> AsyncIterator[tuple[PbxSim, EngineProc, str]]:
     config_dir = patched_config(tmp_path / "config", _patches())
@@ -98,21 +64,17 @@ async def _world(tmp_path: Path, dsn: str) -> AsyncIterator[tuple[PbxSim, Engine
     await sim.start()
     backend = await TicketBackend(token="t").start()
     port = free_port()
-    env = {
-        **os.environ,
-        "HOTLINE_ARI_URL": sim.ari_url,
-        "HOTLINE_ARI_PASSWORD": SECRET,
-        "HOTLINE_AMI_PORT": str(sim.ami_port),
-        "HOTLINE_AMI_SECRET": SECRET,
-        "HOTLINE_HTTP_PORT": str(port),
-        "HOTLINE_DATABASE_URL": dsn,
-        "HOTLINE_STATE_DIR": str(tmp_path / "state"),
-        "HOTLINE_RECORDINGS_DIR": str(tmp_path / "recordings"),
-        "HOTLINE_TICKETS_URL": backend.url,
-        "HOTLINE_TICKET_TOKEN": "t",
-        "HOTLINE_SUPERVISOR_TOKEN": SUPERVISOR,
-        "HOTLINE_TICKETS_RETRY_CAP": "2",
-    }
+    env = engine_environment(
+        sim,
+        SECRET,
+        http_port=port,
+        database_url=dsn,
+        workdir=tmp_path,
+        tickets_url=backend.url,
+        ticket_token="t",
+        HOTLINE_SUPERVISOR_TOKEN=SUPERVISOR,
+        HOTLINE_TICKETS_RETRY_CAP="2",
+    )
     engine = EngineProc(config_dir, env, tmp_path / "engine.log")
     try:
         yield sim, engine, f"http://127.0.0.1:{port}"
