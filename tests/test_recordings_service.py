@@ -299,12 +299,16 @@ async def test_restart_resumes_pending_and_abandoned_fetches(env: Env) -> None:
     env.server.files[abandoned] = wav_of(0.3, seed=7)
     port = env.server.port
     await env.server.stop()  # Asterisk unreachable: connection refused
-    first = env.service()
+    # A backoff long enough that the row is seen between two attempts, not in the next one.
+    first = env.service(retry_base=0.5, retry_cap=1.0)
     async with first:
         await first.recording_started("c-0006", pending)
         await first.recording_finished(pending)
         failed_once = await eventually(
-            lambda: _with(env.row(pending), lambda r: r.attempts >= 1 and r)
+            lambda: _with(
+                env.row(pending),
+                lambda r: r.attempts >= 1 and r.state is RecordingState.FINISHED and r,
+            )
         )
         assert failed_once.state is RecordingState.FINISHED
         assert "unavailable" in (failed_once.error or "")
