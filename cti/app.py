@@ -69,9 +69,9 @@ from cti.engine.adopt import restore_agents
 from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
-from cti.recording_api import add_recording_routes
-from cti.recording_service import RecordingService, RecordingSettings
-from cti.recording_source import AriRecordingSource
+from cti.recordings.api import add_recording_routes
+from cti.recordings.service import RecordingService, RecordingSettings
+from cti.recordings.source import AriRecordingSource
 from cti.shipped import config_dir
 from cti.store import Database
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook

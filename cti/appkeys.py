@@ -12,7 +12,7 @@ from aiohttp import web
 from cti.ami import AmiClient
 from cti.ari.client import AriClient
 from cti.config import ConfigManager
-from cti.recording_service import RecordingService
+from cti.recordings.service import RecordingService
 from cti.store import Database
 from cti.tickets import TicketOutbox, TicketSender
 from cti.writer import BufferedWriter

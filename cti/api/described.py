@@ -1,6 +1,6 @@
 """Descriptions of the routes that modules outside ``cti/api`` serve.
 
-``/healthz`` (``cti.app``) and the recordings API (``cti.recording_api``)
+``/healthz`` (``cti.app``) and the recordings API (``cti.recordings.api``)
 are served by their own modules; their behaviour is documented there and
 restated here for the OpenAPI document.  The recordings API admits agents
 (calls they took, for a limited time), supervisors and quality inspectors;

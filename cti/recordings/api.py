@@ -28,7 +28,7 @@ import structlog
 from aiohttp import web
 
 from cti.api.audit import AUDITOR, mark_audited, storable
-from cti.recording_service import RecordingService
+from cti.recordings.service import RecordingService
 from recordings import AuditEntry, MetadataUnavailable, Principal, Recording, RecordingState
 
 log = structlog.get_logger("cti.recordings.api")

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 
 from cti.errors import StoreError
-from cti.recording_store import PgRecordingStore
+from cti.recordings.store import PgRecordingStore
 from cti.store import Database
 from recordings import Backoff, MetadataUnavailable, Recording
 

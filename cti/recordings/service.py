@@ -36,7 +36,7 @@ takes up the rows an earlier run of the engine left in ``recording``
 (:meth:`~RecordingService.resume_in_progress`).
 
 Each recording is a row of the ``recordings`` table (through
-:class:`~cti.recording_store.PgRecordingStore`); a finished one is due work
+:class:`~cti.recordings.store.PgRecordingStore`); a finished one is due work
 for :class:`recordings.RecordingFetcher`, which this service runs, so a
 restart resumes every pending fetch from the table.  While the database is
 unreachable, rows are kept in memory and written in order when it returns.
@@ -64,8 +64,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from cti.recording_store import DbAuditSink, PgRecordingStore
-from cti.recording_writes import PendingWrites
+from cti.recordings.store import DbAuditSink, PgRecordingStore
+from cti.recordings.writes import PendingWrites
 from cti.store import Database
 from recordings import (
     AccessPolicy,
