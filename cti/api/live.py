@@ -320,7 +320,8 @@ async def _authenticated(
                 )
                 return None
             attempt = admitted
-        who = request.app[AUTH].principal(token)
+        auth = request.app[AUTH]
+        who = auth.principal(token) or await auth.recall(token)
         if attempt is not None:
             if who is None:
                 attempt.failed()
