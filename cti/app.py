@@ -308,8 +308,10 @@ async def healthz_active(request: web.Request) -> web.Response:
     """``200`` on the engine that drives calls, ``503`` on a standby: what a front
     proxy or a floating address checks (``docs/deploy.md``, "A standby engine")."""
     role = _role(request.app)
-    status = 200 if role in ("single", str(Role.ACTIVE)) else 503
-    return web.json_response({"role": role}, status=status)
+    if role in ("single", str(Role.ACTIVE)):
+        return web.json_response({"role": role})
+    body = {"role": role, "error": role, "message": f"this engine is {role}"}
+    return web.json_response(body, status=503)
 
 
 STANDBY_OPEN = ("/healthz", "/metrics")

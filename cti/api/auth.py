@@ -98,6 +98,10 @@ class Authenticator:
         self._persons: dict[str, tuple[Principal, float]] = {}
         self.on_closed: list[Callable[[str], None]] = []
         self.store: SessionStore | None = None
+        # What this process ended, in case the store has not heard of it yet (its
+        # writes are buffered): a token, or every session of a principal opened before.
+        self._ended_tokens: set[str] = set()
+        self._ended_principals: dict[tuple[str, Role], float] = {}
 
     def __repr__(self) -> str:
         return f"<Authenticator roles={len(self._role_tokens)} sessions={len(self._sessions)}>"
@@ -106,23 +110,26 @@ class Authenticator:
         """A new token for ``agent``; earlier sessions of the agent end."""
         self.close_sessions(agent)
         token = secrets.token_urlsafe(24)
-        expires = self._clock() + self.session_ttl_s
+        now = self._clock()
+        expires = now + self.session_ttl_s
         self._sessions[token] = AgentSession(agent, seat, expires)
         if self.store is not None:
-            self.store.opened(token, agent, Role.AGENT, seat, expires)
+            self.store.opened(token, agent, Role.AGENT, seat, now, expires)
         return token, expires
 
     def open_person_session(self, person: str, role: Role) -> tuple[str, float]:
         """A new token acting as ``role`` in the name of ``person`` (``"<number> <name>"``)."""
         token = secrets.token_urlsafe(24)
-        expires = self._clock() + self.session_ttl_s
+        now = self._clock()
+        expires = now + self.session_ttl_s
         self._persons[token] = (Principal(person, role), expires)
         if self.store is not None:
-            self.store.opened(token, person, role, None, expires)
+            self.store.opened(token, person, role, None, now, expires)
         return token, expires
 
     def close_person_session(self, token: str) -> None:
         self._persons.pop(token, None)
+        self._ended_tokens.add(token)
         if self.store is not None:
             self.store.closed(token)
 
@@ -131,6 +138,7 @@ class Authenticator:
         tokens = [t for t, s in self._sessions.items() if s.agent == agent]
         for token in tokens:
             del self._sessions[token]
+        self._ended_principals[(agent, Role.AGENT)] = self._clock()
         if self.store is not None:
             self.store.principal_closed(agent, Role.AGENT)
         if tokens:
@@ -160,7 +168,7 @@ class Authenticator:
         """:meth:`session`, or else the session the store keeps for ``token`` (opened
         before this process started, or by another engine), remembered from then on."""
         found = self.session(token)
-        if found is not None or not token or self.store is None:
+        if found is not None or not token or self.store is None or token in self._ended_tokens:
             return found
         stored = await self.store.find(token)
         if stored is None or stored.expires < self._clock():
@@ -168,6 +176,9 @@ class Authenticator:
         try:
             role = Role(stored.role)
         except ValueError:
+            return None
+        ended = self._ended_principals.get((stored.principal, role))
+        if ended is not None and stored.opened <= ended:
             return None
         if role is Role.AGENT:
             if stored.seat is None:

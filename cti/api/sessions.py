@@ -39,6 +39,7 @@ class StoredSession:
     principal: str
     role: str
     seat: str | None
+    opened: float
     expires: float
 
 
@@ -56,8 +57,9 @@ class SessionStore:
         return "<SessionStore api_sessions>"
 
     def opened(
-        self, token: str, principal: str, role: str, seat: str | None, expires: float
+        self, token: str, principal: str, role: str, seat: str | None, at: float, expires: float
     ) -> None:
+        """A session opened at ``at`` (epoch seconds), valid until ``expires``."""
         self._writer.submit(
             OPEN,
             {
@@ -65,7 +67,7 @@ class SessionStore:
                 "principal": principal,
                 "role": role,
                 "seat": seat,
-                "opened_at": datetime.now(UTC),
+                "opened_at": datetime.fromtimestamp(at, UTC),
                 "expires_at": datetime.fromtimestamp(expires, UTC),
             },
         )
@@ -84,7 +86,7 @@ class SessionStore:
         database cannot say."""
         try:
             row = await self._db.fetchrow(
-                "SELECT principal, role, seat, expires_at FROM api_sessions"
+                "SELECT principal, role, seat, opened_at, expires_at FROM api_sessions"
                 " WHERE token_hash = $1 AND closed_at IS NULL AND expires_at > now()",
                 token_hash(token),
             )
@@ -93,7 +95,11 @@ class SessionStore:
         if row is None:
             return None
         return StoredSession(
-            row["principal"], row["role"], row["seat"], row["expires_at"].timestamp()
+            row["principal"],
+            row["role"],
+            row["seat"],
+            row["opened_at"].timestamp(),
+            row["expires_at"].timestamp(),
         )
 
 
