@@ -362,6 +362,7 @@ def _availability(app: web.Application, settings: Settings, config: Config) -> N
     app[AVAILABILITY] = availability
     ari = app[ARI]
     ari.http.set_fence(availability.fence)
+    app[WRITER].admit = availability.may_write
     ari.on_replaced(lambda reason: availability.depose(f"ARI application lost: {reason}"))
 
 

@@ -101,6 +101,13 @@ class Availability:
             self.depose("the lease ran out before it was renewed")
         return None
 
+    def may_write(self) -> bool:
+        """Whether what this engine records still counts: not once it was deposed, nor
+        when an active engine's lease ran out (it is deposed on the spot)."""
+        if self.role is Role.ACTIVE:
+            return self.fence() is not None
+        return self.role is not Role.DEPOSED
+
     def depose(self, reason: str) -> None:
         """Stop acting as the active engine at once (idempotent)."""
         if self.role is not Role.ACTIVE:

@@ -98,6 +98,7 @@ class WriterStats:
     spooled: int = 0
     failures: int = 0
     dropped_invalid: int = 0
+    dropped_fenced: int = 0
 
 
 @dataclass
@@ -111,6 +112,9 @@ class BufferedWriter:
     retry_cap: float = 5.0
     handlers: dict[str, Handler] = field(default_factory=dict)
     stats: WriterStats = field(default_factory=WriterStats)
+    admit: Callable[[], bool] | None = None
+    """When set and false, new writes are dropped: an engine that lost its leadership
+    lease (:mod:`cti.availability`) records nothing more; what it queued before stays."""
 
     def __post_init__(self) -> None:
         self._memory: deque[WriteOp] = deque()
@@ -148,6 +152,11 @@ class BufferedWriter:
         if kind not in self.handlers:
             log.error("write_kind_unknown", kind=kind)
             self.stats.dropped_invalid += 1
+            return
+        if self.admit is not None and not self.admit():
+            if not self.stats.dropped_fenced:
+                log.warning("writes_fenced", kind=kind)
+            self.stats.dropped_fenced += 1
             return
         op = WriteOp(kind, payload)
         self.stats.submitted += 1

@@ -102,14 +102,15 @@ async def test_a_frozen_active_engine_is_deposed_by_its_first_fenced_request(dsn
         deactivate=deactivate,
     )
     assert availability.fence() is None  # a standby may not change calls
+    assert availability.may_write()  # (but records its configuration reloads)
     availability.start()
     try:
         await asyncio.wait_for(availability.active.wait(), DEADLINE)
-        assert availability.fence() == 1
+        assert availability.fence() == 1 and availability.may_write()
         clock.now += 10  # frozen past the lease
-        assert availability.fence() is None
+        assert not availability.may_write()
         assert availability.role is EngineRole.DEPOSED and availability.deposed.is_set()
-        assert availability.fence() is None
+        assert availability.fence() is None and not availability.may_write()
     finally:
         await availability.stop()
     assert started[:1] == ["links"]

@@ -3,7 +3,8 @@
 #
 #   tools/bootstrap.sh          the engine, pbxsim and the demo (PostgreSQL server binaries)
 #   tools/bootstrap.sh --test   also the test tools: Chromium for the browser tests, SIPp,
-#                               HAProxy (the front of two engines in the standby tests)
+#                               HAProxy (the front of two engines in the standby tests),
+#                               Kamailio (its shipped configuration is checked)
 #
 # Debian packages are installed only when missing (with sudo when not root);
 # Python packages go into .venv, never into the system Python.
@@ -17,7 +18,7 @@ fi
 
 packages=(python3-venv python3-dev postgresql)
 if [ -n "$extra" ]; then
-    packages+=(chromium sip-tester espeak-ng sox fonts-wqy-zenhei haproxy)
+    packages+=(chromium sip-tester espeak-ng sox fonts-wqy-zenhei haproxy kamailio)
 fi
 
 missing=()
