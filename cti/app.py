@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import math
 import os
-import secrets
 import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
@@ -38,7 +37,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from cti import logs
+from cti import logs, standby
 from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
 from cti.api import figures as figures_api
@@ -68,10 +67,20 @@ from cti.api.http import (
 from cti.api.logins import PINS
 from cti.api.sessions import SessionStore
 from cti.api.throttle import Limit, LoginThrottle, PinVerifier
-from cti.appkeys import AMI, ARI, CONFIG, DATABASE, OUTBOX, RECORDINGS, TICKETS, WRITER
+from cti.appkeys import (
+    AMI,
+    ARI,
+    AVAILABILITY,
+    CONFIG,
+    DATABASE,
+    OUTBOX,
+    RECORDINGS,
+    TICKETS,
+    WRITER,
+)
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
-from cti.availability import Availability, Role
+from cti.availability import Availability
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.adopt import restore_agents
@@ -173,7 +182,6 @@ def ticket_backoff(settings: Settings, config: Config) -> tuple[float, float]:
 
 
 SETTINGS = web.AppKey("settings", Settings)
-AVAILABILITY = web.AppKey("availability", Availability)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -283,11 +291,6 @@ def _config_changed(
     log.info("config_reloaded", digest=version.digest[:12], requested_by=version.requested_by)
 
 
-def _role(app: web.Application) -> str:
-    availability = app.get(AVAILABILITY)
-    return "single" if availability is None else str(availability.role)
-
-
 async def healthz(request: web.Request) -> web.Response:
     app = request.app
     ari = app.get(ARI)
@@ -295,7 +298,7 @@ async def healthz(request: web.Request) -> web.Response:
     writer = app.get(WRITER)
     body = {
         "status": "ok",
-        "role": _role(app),
+        "role": standby.role_of(app),
         "ari": str(ari.link.state) if ari else "absent",
         "ami": str(ami.link.state) if ami else "absent",
         "database": "up" if writer is not None and writer.database_up else "down",
@@ -304,66 +307,22 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
-async def healthz_active(request: web.Request) -> web.Response:
-    """``200`` on the engine that drives calls, ``503`` on a standby: what a front
-    proxy or a floating address checks (``docs/deploy.md``, "A standby engine")."""
-    role = _role(request.app)
-    if role in ("single", str(Role.ACTIVE)):
-        return web.json_response({"role": role})
-    body = {"role": role, "error": role, "message": f"this engine is {role}"}
-    return web.json_response(body, status=503)
-
-
-STANDBY_OPEN = ("/healthz", "/metrics")
-
-
-@web.middleware
-async def standby_gate(request: web.Request, handler: Any) -> web.StreamResponse:
-    """A standby (or deposed) engine serves its health and metrics only; everything
-    else is answered ``503`` with ``Retry-After`` and the active engine's address,
-    so that a page retries until it reaches the active engine."""
-    availability = request.app.get(AVAILABILITY)
-    if (
-        availability is None
-        or availability.role is Role.ACTIVE
-        or request.path.startswith(STANDBY_OPEN)
-    ):
-        return await handler(request)
-    body = {
-        "error": "standby",
-        "message": "this engine is standing by; the active engine serves this",
-        "active": availability.holder_address,
-    }
-    return web.json_response(body, status=503, headers={"Retry-After": "1"})
-
-
-def _holder_name(node: str | None) -> str:
-    """This process's name in the lease row: the node, the process, a random part."""
-    return f"{node or 'engine'}/{os.getpid()}-{secrets.token_hex(3)}"
-
-
 def _availability(app: web.Application, settings: Settings, config: Config) -> None:
     plan = config.engine.availability
-    if plan is None:
-        return
-    lease = Lease(
-        settings.database_url,
-        settings.ari_app,
-        _holder_name(config.engine.node),
-        settings.public_url,
-        seconds=float(plan.lease_seconds),
-    )
-    availability = Availability(
-        lease,
-        renew_seconds=float(plan.renew_seconds),
-        activate=lambda: _activate(app),
-        deactivate=lambda: _stop_links(app),
-    )
-    app[AVAILABILITY] = availability
-    ari = app[ARI]
-    ari.http.set_fence(availability.fence)
-    app[WRITER].admit = availability.may_write
-    ari.on_replaced(lambda reason: availability.depose(f"ARI application lost: {reason}"))
+    if plan is not None:
+        standby.install(
+            app,
+            Lease(
+                settings.database_url,
+                settings.ari_app,
+                standby.holder_name(config.engine.node),
+                settings.public_url,
+                seconds=float(plan.lease_seconds),
+            ),
+            renew_seconds=float(plan.renew_seconds),
+            activate=lambda: _activate(app),
+            deactivate=lambda: _stop_links(app),
+        )
 
 
 def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
@@ -371,7 +330,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     config, version = manager.snapshot()
     security = config.engine.security
     app = web.Application(
-        middlewares=[standby_gate, audit_refusals, json_errors, authenticate],
+        middlewares=[standby.gate, audit_refusals, json_errors, authenticate],
         client_max_size=security.json_max_bytes,
     )
     app.on_response_prepare.append(secure_headers)
@@ -469,7 +428,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/healthz/active", healthz_active)
+    app.router.add_get("/healthz/active", standby.healthz_active)
     install_api(app)
     transfers_api.add_routes(app)
     add_recording_routes(app, recordings, principal_of=_recording_principal)
@@ -578,7 +537,7 @@ async def serve(settings: Settings, manager: ConfigManager) -> None:
     while not stop.is_set():
         process = EngineProcess(settings, manager)
         await process.start()
-        log.info("engine_listening", url=process.url, role=_role(process.app))
+        log.info("engine_listening", url=process.url, role=standby.role_of(process.app))
         stopping = loop.create_task(stop.wait())
         deposed = loop.create_task(process.deposed())
         await asyncio.wait({stopping, deposed}, return_when=asyncio.FIRST_COMPLETED)
