@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +14,12 @@ from cti.api.auth import Authenticator, Role
 from cti.api.sessions import SessionStore
 from cti.availability import MOVES, Availability
 from cti.availability import Role as EngineRole
+from cti.config import ConfigManager
+from cti.errors import ConfigError
 from cti.lease import Lease
 from cti.store import Database
 from cti.writer import BufferedWriter
+from tests.support.stack import patched_config
 
 pytestmark = pytest.mark.availability
 
@@ -157,3 +161,14 @@ async def test_a_session_opened_on_one_engine_is_recognised_by_another(
     finally:
         await writer.stop()
         await db.close()
+
+
+def test_a_renewal_period_too_long_for_the_lease_is_refused_with_one_line(tmp_path: Path) -> None:
+    def engine(data: Any) -> None:
+        data["availability"] = {"lease_seconds": 3, "renew_seconds": 2}
+
+    config_dir = patched_config(tmp_path / "config", {"engine.yaml": engine})
+    with pytest.raises(ConfigError) as refused:
+        ConfigManager(str(config_dir))
+    assert "engine.yaml" in str(refused.value)
+    assert "renew_seconds must be at most half of lease_seconds" in str(refused.value)
