@@ -151,15 +151,15 @@ class Availability:
             except StoreError as exc:
                 log.info("lease_unavailable", error=str(exc))
             await asyncio.sleep(self.renew_seconds)  # the next ask: a period, not a wait
-        if self.role is not Role.STANDBY:
+        if not self._still(Role.STANDBY):
             return
         self._move(Role.ACTIVE)
         log.info("engine_active", token=self.lease.token, holder=self.lease.holder)
         self.active.set()
         self._activation = asyncio.create_task(self._start_links(), name="activation")
-        while self.role is Role.ACTIVE:
+        while self._still(Role.ACTIVE):
             await asyncio.sleep(self.renew_seconds)  # the renewal period
-            if self.role is not Role.ACTIVE:
+            if not self._still(Role.ACTIVE):
                 return
             if not self.lease.held():
                 self.depose("the lease ran out before it was renewed")
@@ -183,6 +183,10 @@ class Availability:
     async def deactivate(self) -> None:
         """Close the links opened by ``activate`` (on the way out)."""
         await self._deactivate()
+
+    def _still(self, role: Role) -> bool:
+        """Whether the role is ``role`` now (others move it while this task awaits)."""
+        return self.role is role
 
     def _move(self, new: Role) -> None:
         if new not in MOVES[self.role]:

@@ -27,6 +27,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import structlog
@@ -173,7 +174,7 @@ class Lease:
             self._conn = await asyncpg.connect(self._dsn, timeout=self.timeout)
         return self._conn
 
-    async def _value(self, sql: str, *args: object) -> object:
+    async def _value(self, sql: str, *args: object) -> Any:
         row = await self._row(sql, *args)
         return None if row is None else row[0]
 
