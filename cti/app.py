@@ -321,7 +321,6 @@ def _availability(app: web.Application, settings: Settings, config: Config) -> N
             ),
             renew_seconds=float(plan.renew_seconds),
             activate=lambda: _activate(app),
-            deactivate=lambda: _stop_links(app),
         )
 
 

@@ -65,7 +65,8 @@ class IllegalRoleMove(CtiError):
 
 
 class Availability:
-    """The role of this engine; ``activate``/``deactivate`` start and stop its links."""
+    """The role of this engine; ``activate`` starts its links once it is active (the
+    process closes them when it stops the engine)."""
 
     def __init__(
         self,
@@ -73,7 +74,6 @@ class Availability:
         *,
         renew_seconds: float,
         activate: Callable[[], Awaitable[None]],
-        deactivate: Callable[[], Awaitable[None]],
     ) -> None:
         self.lease = lease
         self.renew_seconds = renew_seconds
@@ -82,7 +82,6 @@ class Availability:
         self.deposed = asyncio.Event()
         self.active = asyncio.Event()
         self._activate = activate
-        self._deactivate = deactivate
         self._task: asyncio.Task[None] | None = None
         self._activation: asyncio.Task[None] | None = None
 
@@ -179,10 +178,6 @@ class Availability:
         except Exception as exc:
             log.error("activation_failed", error=str(exc))
             self.depose(f"the links could not be opened: {exc}")
-
-    async def deactivate(self) -> None:
-        """Close the links opened by ``activate`` (on the way out)."""
-        await self._deactivate()
 
     def _still(self, role: Role) -> bool:
         """Whether the role is ``role`` now (others move it while this task awaits)."""

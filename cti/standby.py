@@ -76,12 +76,9 @@ def install(
     *,
     renew_seconds: float,
     activate: Callable[[], Awaitable[None]],
-    deactivate: Callable[[], Awaitable[None]],
 ) -> Availability:
     """Make the engine of ``app`` one of several, competing for ``lease``."""
-    availability = Availability(
-        lease, renew_seconds=renew_seconds, activate=activate, deactivate=deactivate
-    )
+    availability = Availability(lease, renew_seconds=renew_seconds, activate=activate)
     app[AVAILABILITY] = availability
     ari = app[ARI]
     ari.http.set_fence(availability.fence)
