@@ -184,6 +184,9 @@ class Lease:
                 conn = await self._connection()
                 row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
                 return row
+        except asyncio.CancelledError:
+            await self.close()  # a query cut in the middle leaves the connection unusable
+            raise
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             await self.close()
             raise StoreError(f"lease {self.name}: {exc or type(exc).__name__}") from exc
