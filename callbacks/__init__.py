@@ -42,6 +42,7 @@ from callbacks.entry import (
     skip,
     supersede,
 )
+from callbacks.entry import got_through as mark_got_through
 from callbacks.errors import CallbacksError, IllegalTransition, Refusal
 from callbacks.pacing import Load, agent_slots, dialler_slots
 from callbacks.policy import (
@@ -114,6 +115,7 @@ __all__ = [
     "expire",
     "figures",
     "got_through",
+    "mark_got_through",
     "missed_reason",
     "next_due",
     "opened",

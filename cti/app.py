@@ -74,6 +74,8 @@ from cti.recordings.service import RecordingService, RecordingSettings
 from cti.recordings.source import AriRecordingSource
 from cti.shipped import config_dir
 from cti.store import Database
+from cti.store import callbacks as callback_store
+from cti.store.callbacks import listing_rules
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
 from cti.writer import BufferedWriter
 from recordings import Principal as RecordingPrincipal
@@ -288,6 +290,10 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     )
     records.register(
         writer, make_outbox_hook(recording_base_url=f"{settings.public_url}/api/recordings")
+    )
+    # Missed calls land on the callback list, and answered ones clear it, as records are written.
+    writer.follow(
+        "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
     )
     app[DATABASE] = db
     app[WRITER] = writer

@@ -118,6 +118,34 @@ async def enqueue_ticket_in(conn: asyncpg.Connection, ticket: Ticket) -> int:
     return int(outbox_id)
 
 
+async def enqueue_return_visit_in(
+    conn: asyncpg.Connection, ticket_id: str, attempt: int, payload: dict[str, Any]
+) -> int:
+    """A return visit's result into the outbox, in the caller's transaction; exactly once.
+
+    The row's call id is ``return-visit:<ticket id>`` (so a visit's results
+    reach the backend in order) and its key ``return-visit:<ticket id>:<attempt>``:
+    recording the same attempt again returns the existing row's id.
+    """
+    key = f"return-visit:{ticket_id}:{attempt}"
+    async with _translated("cannot enqueue the return visit result"):
+        outbox_id = await conn.fetchval(
+            "INSERT INTO ticket_outbox (call_id, kind, payload, idempotency_key)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            f"return-visit:{ticket_id}",
+            rows.RETURN_VISIT,
+            payload,
+            key,
+        )
+        if outbox_id is None:
+            existing: int = await conn.fetchval(
+                "SELECT id FROM ticket_outbox WHERE idempotency_key = $1", key
+            )
+            return existing
+        await conn.execute("SELECT pg_notify($1, $2)", rows.NOTIFY_CHANNEL, str(outbox_id))
+    return int(outbox_id)
+
+
 async def park_invalid_in(
     conn: asyncpg.Connection, call_id: str, record: dict[str, Any], error: str
 ) -> int | None:

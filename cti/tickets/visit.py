@@ -1,0 +1,49 @@
+"""The body of a return visit's result sent to the backend (``POST /tickets/{id}/return-visits``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from cti.tickets.model import NUMBER_PATTERN
+
+
+class VisitCaller(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(pattern=NUMBER_PATTERN, min_length=1)
+
+
+class VisitAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question: str = Field(min_length=1, max_length=64)
+    answer: str = Field(max_length=500)
+
+
+class ReturnVisitResult(BaseModel):
+    """One attempt at a return visit (回访) and what came of it."""
+
+    model_config = ConfigDict(extra="forbid")
+    ticket_id: str = Field(min_length=1, max_length=128, description="the backend's ticket")
+    caller: VisitCaller
+    attempt: int = Field(ge=1, description="1 for the first call, 2 for the second ...")
+    status: Literal["pending", "done", "failed"] = Field(
+        description="the visit after this attempt: done (no more calls), failed (attempts"
+        " spent), pending (another attempt will follow)"
+    )
+    reached: bool
+    outcome: Literal["reached", "no_answer", "busy", "wrong_number", "refused", "voicemail"]
+    at: AwareDatetime
+    agent: str | None = Field(default=None, description="the agent; null: the automatic survey")
+    survey: str
+    answers: list[VisitAnswer] = Field(default_factory=list)
+    recording: str | None = Field(default=None, description="the recording's reference")
+    note: str | None = Field(default=None, max_length=2000)
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def return_visit_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the body the backend receives."""
+    return ReturnVisitResult.model_json_schema()
