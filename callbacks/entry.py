@@ -92,7 +92,7 @@ class Skip:
 
 
 def entry_key(number: str, day: dt.date) -> str:
-    return f"{number}/{day.isoformat()}"
+    return f"{number}@{day.isoformat()}"
 
 
 @dataclass(frozen=True, slots=True)

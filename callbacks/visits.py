@@ -109,7 +109,10 @@ def check_request(req: VisitRequest, surveys: Iterable[str], now: dt.datetime) -
         raise Refusal("bad_window", "due_until: the window is already over")
     known = set(surveys)
     if req.survey not in known:
-        raise Refusal("unknown_survey", f"survey: no survey {req.survey!r} in survey.yaml")
+        raise Refusal(
+            "unknown_survey",
+            f"survey: no survey {req.survey!r} (known: {', '.join(sorted(known))})",
+        )
 
 
 def request(existing: Visit | None, req: VisitRequest) -> tuple[Visit, bool]:

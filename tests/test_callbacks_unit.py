@@ -50,15 +50,15 @@ def test_one_entry_per_number_per_day_merging_repeat_misses() -> None:
     )
     statuses = {e.key: e.status for e in book.entries.values()}
     assert statuses == {
-        "13800138000/2026-03-02": cb.Status.SUPERSEDED,
-        "13800138000/2026-03-03": cb.Status.PENDING,
+        "13800138000@2026-03-02": cb.Status.SUPERSEDED,
+        "13800138000@2026-03-03": cb.Status.PENDING,
     }
 
 
 def test_attempts_spacing_outcomes_and_got_through() -> None:
     book = cb.CallbackBook(POLICY)
     book.handle(cb.Missed("139", cb.Miss("c1", at(9), "12345", cb.Reason.ABANDONED)), at(9))
-    key = "139/2026-03-02"
+    key = "139@2026-03-02"
     assert [e.key for e in book.next_due(at(9), 5)] == [key]
     book.handle(cb.Dial(key, "1001"), at(9, 1))
     assert book.next_due(at(9, 2), 5) == []  # being called
@@ -75,13 +75,13 @@ def test_attempts_spacing_outcomes_and_got_through() -> None:
     # Another number gets through on its own before anybody calls.
     book.handle(cb.Missed("137", cb.Miss("c9", at(11), "12345", cb.Reason.QUEUE_FULL)), at(11))
     book.handle(cb.GotThrough("137", "c10"), at(11, 5))
-    cleared = book.entries["137/2026-03-02"]
+    cleared = book.entries["137@2026-03-02"]
     assert cleared.status is cb.Status.CLEARED and cleared.cleared_by == "c10"
     (opened,) = book.handle(
         cb.Missed("136", cb.Miss("c11", at(22), "12345", cb.Reason.CLOSED)), at(22)
     )
     assert isinstance(opened, cb.Changed) and book.next_due(at(22, 30), 5) == []
-    (refusal,) = book.handle(cb.Dial("136/2026-03-02", "1001"), at(22, 30))
+    (refusal,) = book.handle(cb.Dial("136@2026-03-02", "1001"), at(22, 30))
     assert isinstance(refusal, cb.Refused) and refusal.code == "quiet_hours"
 
 
@@ -89,11 +89,11 @@ def test_skip_returns_the_entry_and_figures_add_up() -> None:
     book = cb.CallbackBook(POLICY)
     for n, number in enumerate(("131", "132", "133")):
         book.handle(cb.Missed(number, cb.Miss(f"c{n}", at(9), "12345", cb.Reason.ABANDONED)), at(9))
-    book.handle(cb.SkipEntry("131/2026-03-02", "1001", "citizen asked for the afternoon"), at(9, 1))
-    skipped = book.entries["131/2026-03-02"]
+    book.handle(cb.SkipEntry("131@2026-03-02", "1001", "citizen asked for the afternoon"), at(9, 1))
+    skipped = book.entries["131@2026-03-02"]
     assert skipped.status is cb.Status.PENDING and skipped.skips[0].agent == "1001"
-    book.handle(cb.Dial("132/2026-03-02", "1001"), at(9, 10))
-    book.handle(cb.RecordOutcome("132/2026-03-02", cb.Outcome.REACHED), at(9, 12))
+    book.handle(cb.Dial("132@2026-03-02", "1001"), at(9, 10))
+    book.handle(cb.RecordOutcome("132@2026-03-02", cb.Outcome.REACHED), at(9, 12))
     figures = cb.figures(book.entries.values(), POLICY, at(12, 0))
     assert (figures.pending, figures.overdue, figures.done_today, figures.listed_today) == (
         2, 2, 1, 3,

@@ -72,7 +72,7 @@ async def test_missed_calls_land_on_the_list_and_an_answered_call_clears_it(
             await writer.flushed(10)
             async with db.connection() as conn:
                 (entry,) = await store.listing(conn, EntryFilter(), T0)
-                assert entry.key == f"{CITIZEN}/2026-03-02"
+                assert entry.key == f"{CITIZEN}@2026-03-02"
                 assert [(m.call_id, m.line, m.reason) for m in entry.misses] == [
                     ("c1", "12345", cb.Reason.ABANDONED),
                     ("c3", "85098110", cb.Reason.VOICEMAIL),

@@ -15,6 +15,7 @@ from cti.api import (
     history,
     live,
     metrics,
+    outbound,
     persons,
     reports,
     supervisor,
@@ -71,6 +72,7 @@ def install(app: web.Application) -> None:
     agents.add_routes(app)
     history.add_routes(app)
     supervisor.add_routes(app)
+    outbound.add_routes(app)
     admin.add_routes(app)
     figures.add_routes(app)
     live.add_routes(app)

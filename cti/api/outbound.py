@@ -1,0 +1,563 @@
+"""Calls out over HTTP: the callback list (漏接回拨), return visits (回访), the dial check.
+
+Agents work the callback list from their toolbar: they list it, claim an
+entry (or skip it with one of the configured reasons), and record the
+outcome of the call.  Supervisors see and assign every entry.  The
+work-order backend asks for return visits with ``POST /api/return-visits``
+(the admin or supervisor token), idempotent on the ticket id; a result
+recorded with ``POST /api/return-visits/{ticket_id}/result`` goes back to
+the backend through the ticket outbox, exactly once.  Every change runs the
+pure :mod:`callbacks` decision on the row locked in PostgreSQL.
+
+A refused dial check is audited (action ``dial_refused``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+import callbacks as cb
+from cti.api import schemas as s
+from cti.api.agents import ENGINE
+from cti.api.audit import mark_audited
+from cti.api.auth import Principal, Role
+from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
+from cti.api.spec import Operation, register, reply
+from cti.appkeys import CONFIG, DATABASE, WRITER
+from cti.config import Config
+from cti.logs import mask_number
+from cti.store import callbacks as entries
+from cti.store import visits
+
+log = structlog.get_logger("cti.api.outbound")
+TAG = "outbound"
+WORKERS = (Role.AGENT, Role.SUPERVISOR)
+BACKEND = (Role.ADMIN, Role.SUPERVISOR)
+VIEWERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
+FIGURE_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.WALLBOARD)
+_KEY = r"^\+?[0-9]{1,32}@[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_NUMBER = r"^\+?[0-9]{3,32}$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- models ---------------------------------------------------------------------
+
+
+class MissOut(BaseModel):
+    call_id: str
+    at: dt.datetime
+    line: str = Field(description="the number the citizen dialled")
+    reason: str = Field(description="abandoned | overflowed | voicemail | closed | queue_full")
+    queue: str | None
+
+
+class AttemptOut(BaseModel):
+    at: dt.datetime
+    agent: str | None
+    outcome: str | None = Field(description="null while the call is under way")
+    call_id: str | None
+
+
+class SkipOut(BaseModel):
+    at: dt.datetime
+    agent: str
+    reason: str
+
+
+class CallbackEntry(BaseModel):
+    key: str = Field(description="number@YYYY-MM-DD: one entry per number per local day")
+    number: str
+    day: dt.date
+    status: str = Field(
+        description="pending | claimed | dialling | done | failed | cleared | superseded"
+    )
+    queue: str | None
+    style: str = Field(description="preview | progressive (outbound.yaml, per queue)")
+    misses: list[MissOut]
+    attempts: list[AttemptOut]
+    skips: list[SkipOut]
+    claimed_by: str | None
+    deadline: dt.datetime
+    overdue: bool
+    next_try_at: dt.datetime
+    due: bool = Field(description="may be called now (spacing and quiet hours)")
+    closed_at: dt.datetime | None
+    cleared_by: str | None = Field(description="the answered call that removed the entry")
+
+
+class EntryStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    CLAIMED = "claimed"
+    DIALLING = "dialling"
+    DONE = "done"
+    FAILED = "failed"
+    CLEARED = "cleared"
+    SUPERSEDED = "superseded"
+    ALL = "all"
+
+
+class EntryQuery(_In):
+    status: EntryStatus = Field(default=EntryStatus.OPEN, description="open: not yet closed")
+    queue: str | None = Field(default=None, max_length=48)
+    claimed_by: str | None = Field(default=None, pattern=s.AGENT_NO)
+    day: dt.date | None = Field(default=None, description="the local day of the misses")
+    due: bool = Field(default=False, description="only entries that may be called now")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class EntryPath(_In):
+    key: str = Field(pattern=_KEY, description="number@YYYY-MM-DD")
+
+
+class ClaimBody(_In):
+    agent: str | None = Field(
+        default=None, pattern=s.AGENT_NO, description="for supervisors: the agent to assign"
+    )
+
+
+class SkipBody(_In):
+    reason: str = Field(
+        min_length=1, max_length=64, description="one of outbound.yaml skip_reasons"
+    )
+
+
+class OutcomeBody(_In):
+    outcome: cb.Outcome
+
+
+class CallbackFigures(BaseModel):
+    pending: int = Field(description="open entries")
+    overdue: int = Field(description="open entries past their deadline")
+    done_today: int = Field(description="called back today: reached, refused or wrong number")
+    listed_today: int = Field(description="numbers that missed a call today")
+    in_time_share: float | None = Field(
+        description="of today's entries done or past their deadline, the share done in time"
+    )
+
+
+class DialCheckBody(_In):
+    number: str = Field(min_length=1, max_length=40)
+
+
+class DialCheck(BaseModel):
+    allowed: bool
+    number: str
+    rule: str | None
+    message: str
+    presented_number: str = Field(description="the number the citizen will see")
+
+
+class VisitBody(_In):
+    ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    number: str = Field(pattern=_NUMBER, description="the citizen's number")
+    due_from: AwareDatetime
+    due_until: AwareDatetime
+    survey: str = Field(min_length=1, max_length=48, description="a survey id of outbound.yaml")
+    person_required: bool = Field(
+        default=False, description="an agent must make the call (not the automatic survey)"
+    )
+
+
+class VisitResultOut(BaseModel):
+    outcome: str
+    at: dt.datetime
+    agent: str | None
+    answers: list[dict[str, str]]
+    recording: str | None
+    note: str | None
+
+
+class ReturnVisit(BaseModel):
+    ticket_id: str
+    number: str
+    due_from: dt.datetime
+    due_until: dt.datetime
+    survey: str
+    person_required: bool
+    status: str = Field(description="pending | calling | done | failed | expired")
+    calling_by: str | None
+    results: list[VisitResultOut]
+
+
+class VisitStatusQuery(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    CALLING = "calling"
+    DONE = "done"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    ALL = "all"
+
+
+class VisitQuery(_In):
+    status: VisitStatusQuery = VisitStatusQuery.OPEN
+    person_required: bool | None = None
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class VisitPath(_In):
+    ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+
+
+class AnswerIn(_In):
+    question: str = Field(min_length=1, max_length=64)
+    answer: str = Field(max_length=500)
+
+
+class VisitResultBody(_In):
+    outcome: cb.Outcome
+    answers: list[AnswerIn] = Field(default_factory=list, max_length=50)
+    recording: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _config(request: web.Request) -> Config:
+    return request.app[CONFIG].current
+
+
+def _now(request: web.Request) -> dt.datetime:
+    engine = request.app.get(ENGINE)
+    return engine.now_dt() if engine is not None else dt.datetime.now(dt.UTC)
+
+
+def _refused(exc: cb.Refusal) -> ApiError:
+    status = 404 if exc.code == "unknown" else 409
+    return ApiError(status, exc.code, exc.message)
+
+
+def entry_model(entry: cb.Entry, config: Config, now: dt.datetime) -> CallbackEntry:
+    policy = config.callback_policy()
+    return CallbackEntry(
+        key=entry.key,
+        number=entry.number,
+        day=entry.day,
+        status=entry.status.value,
+        queue=entry.misses[-1].queue,
+        style=config.callback_style(entry.misses[-1].queue).value,
+        misses=[
+            MissOut(call_id=m.call_id, at=m.at, line=m.line, reason=m.reason.value, queue=m.queue)
+            for m in entry.misses
+        ],
+        attempts=[
+            AttemptOut(
+                at=a.at,
+                agent=a.agent,
+                outcome=a.outcome.value if a.outcome else None,
+                call_id=a.call_id,
+            )
+            for a in entry.attempts
+        ],
+        skips=[SkipOut(at=k.at, agent=k.agent, reason=k.reason) for k in entry.skips],
+        claimed_by=entry.claimed_by,
+        deadline=entry.deadline(policy),
+        overdue=entry.overdue(policy, now),
+        next_try_at=entry.next_try_at(policy),
+        due=entry.due(policy, now),
+        closed_at=entry.closed_at,
+        cleared_by=entry.cleared_by,
+    )
+
+
+def visit_model(visit: cb.Visit) -> ReturnVisit:
+    req = visit.request
+    return ReturnVisit(
+        ticket_id=req.ticket_id,
+        number=req.number,
+        due_from=req.due_from,
+        due_until=req.due_until,
+        survey=req.survey,
+        person_required=req.person_required,
+        status=visit.status.value,
+        calling_by=visit.calling_by,
+        results=[
+            VisitResultOut(
+                outcome=r.outcome.value,
+                at=r.at,
+                agent=r.agent,
+                answers=[{"question": q, "answer": a} for q, a in r.answers],
+                recording=r.recording,
+                note=r.note,
+            )
+            for r in visit.results
+        ],
+    )
+
+
+def _acting_agent(who: Principal, named: str | None, config: Config) -> str:
+    """The agent a request acts for: an agent for themself, a supervisor for the one named."""
+    if who.role is Role.AGENT:
+        if named is not None and named != who.id:
+            raise ApiError(403, "forbidden", "agent: an agent acts for themself only")
+        return who.id
+    if named is None:
+        raise bad_request("agent", "name the agent to assign")
+    if config.agent(named) is None:
+        raise ApiError(404, "unknown_agent", f"agent: no agent {named!r}")
+    return named
+
+
+def _holder_check(who: Principal, entry: cb.Entry) -> None:
+    if who.role is Role.AGENT and entry.claimed_by not in (None, who.id):
+        raise cb.Refusal("not_yours", f"the callback is held by {entry.claimed_by}")
+
+
+# -- callback list ----------------------------------------------------------
+
+
+async def list_entries(request: web.Request) -> web.Response:
+    principal(request, *VIEWERS)
+    query = query_of(request, EntryQuery)
+    config, now = _config(request), _now(request)
+    if query.status is EntryStatus.OPEN:
+        status: list[str] | None = [st.value for st in cb.OPEN]
+    elif query.status is EntryStatus.ALL:
+        status = None
+    else:
+        status = [query.status.value]
+    where = entries.EntryFilter(
+        status=status,
+        queue=query.queue,
+        claimed_by=query.claimed_by,
+        day=query.day,
+        due_only=False,
+        limit=1000 if query.due else query.limit,
+    )
+    async with request.app[DATABASE].connection() as conn:
+        found = await entries.listing(conn, where, now)
+    policy = config.callback_policy()
+    if query.due:
+        found = [e for e in found if e.due(policy, now)][: query.limit]
+    return reply([entry_model(e, config, now) for e in found], kind=list[CallbackEntry])
+
+
+async def _act(request: web.Request, change: Any, what: str) -> web.Response:
+    who = principal(request, *WORKERS)
+    key = path_of(request, EntryPath).key
+    config, now = _config(request), _now(request)
+    policy = config.callback_policy()
+
+    def guarded(entry: cb.Entry) -> cb.Entry:
+        if what != "claim":
+            _holder_check(who, entry)
+        result: cb.Entry = change(entry, now, policy)
+        return result
+
+    try:
+        async with request.app[DATABASE].connection() as conn:
+            entry = await entries.act(conn, key, guarded, policy)
+    except cb.Refusal as exc:
+        raise _refused(exc) from None
+    log.info(f"callback_{what}", by=who.id, caller=mask_number(entry.number),
+             status=entry.status.value)  # fmt: skip
+    return reply(entry_model(entry, config, now))
+
+
+async def claim(request: web.Request) -> web.Response:
+    who = principal(request, *WORKERS)
+    body = await body_of(request, ClaimBody)
+    agent = _acting_agent(who, body.agent, _config(request))
+    return await _act(request, lambda e, now, _p: cb.claim(e, agent, now), "claim")
+
+
+async def release(request: web.Request) -> web.Response:
+    return await _act(request, lambda e, _now, _p: cb.release(e), "release")
+
+
+async def skip(request: web.Request) -> web.Response:
+    who = principal(request, *WORKERS)
+    body = await body_of(request, SkipBody)
+    reasons = _config(request).outbound.callbacks.skip_reasons
+    if body.reason not in reasons:
+        raise bad_request("reason", f"not a skip reason (configured: {', '.join(reasons)})")
+
+    def change(entry: cb.Entry, now: dt.datetime, _policy: Any) -> cb.Entry:
+        agent = entry.claimed_by if who.role is not Role.AGENT and entry.claimed_by else who.id
+        return cb.skip(entry, agent, body.reason, now)
+
+    return await _act(request, change, "skip")
+
+
+async def outcome(request: web.Request) -> web.Response:
+    who = principal(request, *WORKERS)
+    body = await body_of(request, OutcomeBody)
+    agent = who.id if who.role is Role.AGENT else None
+
+    def change(entry: cb.Entry, now: dt.datetime, policy: cb.CallbackPolicy) -> cb.Entry:
+        return cb.record_outcome(entry, body.outcome, now, policy, agent)
+
+    return await _act(request, change, "outcome")
+
+
+async def figures(request: web.Request) -> web.Response:
+    principal(request, *FIGURE_READERS)
+    config, now = _config(request), _now(request)
+    async with request.app[DATABASE].connection() as conn:
+        found = await entries.figures(conn, config.callback_policy(), now)
+    return reply(
+        CallbackFigures(
+            pending=found.pending,
+            overdue=found.overdue,
+            done_today=found.done_today,
+            listed_today=found.listed_today,
+            in_time_share=found.in_time_share,
+        )
+    )
+
+
+# -- dialling -------------------------------------------------------------------
+
+
+async def dial_check(request: web.Request) -> web.Response:
+    who = principal(request, Role.AGENT)
+    body = await body_of(request, DialCheckBody)
+    config = _config(request)
+    verdict = config.may_dial(who.id, body.number)
+    if not verdict.allowed:
+        writer = request.app.get(WRITER)
+        if writer is not None:
+            writer.submit(
+                "audit",
+                {
+                    "at": _now(request),
+                    "actor": who.id,
+                    "role": who.role.value,
+                    "action": "dial_refused",
+                    "target": f"number:{mask_number(verdict.number)}",
+                    "allowed": False,
+                    "detail": {"rule": verdict.rule, "message": verdict.message},
+                },
+            )
+        mark_audited(request)
+        log.info("dial_refused", agent=who.id, number=mask_number(verdict.number),
+                 rule=verdict.rule)  # fmt: skip
+    return reply(
+        DialCheck(
+            allowed=verdict.allowed,
+            number=verdict.number,
+            rule=verdict.rule,
+            message=verdict.message,
+            presented_number=config.presented_number,
+        )
+    )
+
+
+# -- return visits ------------------------------------------------------------
+
+
+async def request_visit(request: web.Request) -> web.Response:
+    principal(request, *BACKEND)
+    body = await body_of(request, VisitBody)
+    config, now = _config(request), _now(request)
+    req = cb.VisitRequest(
+        body.ticket_id, body.number, body.due_from, body.due_until, body.survey,
+        body.person_required,
+    )  # fmt: skip
+    try:
+        async with request.app[DATABASE].connection() as conn:
+            existing = await visits.load(conn, req.ticket_id)
+            if existing is None or existing.request != req:
+                cb.check_request(req, config.outbound.return_visits.surveys, now)
+            visit, new = await visits.request(conn, req)
+    except cb.Refusal as exc:
+        if exc.code == "conflict":
+            raise ApiError(409, "conflict", exc.message) from None
+        field = exc.message.split(":", 1)[0]
+        raise bad_request(field, exc.message.split(": ", 1)[-1]) from None
+    log.info("return_visit_requested", ticket_id=req.ticket_id, new=new,
+             caller=mask_number(req.number))  # fmt: skip
+    return reply(visit_model(visit), status=201 if new else 200)
+
+
+async def list_visits(request: web.Request) -> web.Response:
+    principal(request, *VIEWERS)
+    query = query_of(request, VisitQuery)
+    if query.status is VisitStatusQuery.OPEN:
+        status: list[str] | None = ["pending", "calling"]
+    elif query.status is VisitStatusQuery.ALL:
+        status = None
+    else:
+        status = [query.status.value]
+    async with request.app[DATABASE].connection() as conn:
+        found = await visits.listing(conn, status, query.person_required, query.limit)
+    return reply([visit_model(v) for v, _ in found], kind=list[ReturnVisit])
+
+
+async def visit_result(request: web.Request) -> web.Response:
+    who = principal(request, *VIEWERS)
+    ticket_id = path_of(request, VisitPath).ticket_id
+    body = await body_of(request, VisitResultBody)
+    config, now = _config(request), _now(request)
+    result = cb.VisitResult(
+        body.outcome,
+        now,
+        who.id if who.role is Role.AGENT else None,
+        tuple((a.question, a.answer) for a in body.answers),
+        body.recording,
+        body.note,
+    )
+    try:
+        async with request.app[DATABASE].connection() as conn:
+            visit = await visits.record_result(
+                conn, ticket_id, result, config.visit_policy(), config.callback_policy()
+            )
+    except cb.Refusal as exc:
+        raise _refused(exc) from None
+    log.info("return_visit_result", ticket_id=ticket_id, outcome=body.outcome.value, by=who.id)
+    return reply(visit_model(visit))
+
+
+def add_routes(app: web.Application) -> None:
+    entry = "/api/callbacks/{key}"
+    ops = [
+        Operation("GET", "/api/callbacks", list_entries, "callbacks_list",
+                  "The missed-call callback list (漏接回拨), nearest deadline first", TAG,
+                  VIEWERS, query=EntryQuery, response=list[CallbackEntry], errors=(503,)),
+        Operation("GET", "/api/callbacks/figures", figures, "callbacks_figures",
+                  "Pending, overdue, done today, and the share called back in time", TAG,
+                  FIGURE_READERS, response=CallbackFigures, errors=(503,)),
+        Operation("POST", f"{entry}/claim", claim, "callbacks_claim",
+                  "Claim an entry (an agent for themself; a supervisor assigns an agent)", TAG,
+                  WORKERS, path_params=EntryPath, body=ClaimBody, response=CallbackEntry,
+                  errors=(404, 409, 503)),
+        Operation("POST", f"{entry}/release", release, "callbacks_release",
+                  "Give a claimed entry back to the list", TAG, WORKERS,
+                  path_params=EntryPath, response=CallbackEntry, errors=(404, 409, 503)),
+        Operation("POST", f"{entry}/skip", skip, "callbacks_skip",
+                  "Skip an entry with a configured reason (preview's Skip)", TAG, WORKERS,
+                  path_params=EntryPath, body=SkipBody, response=CallbackEntry,
+                  errors=(404, 409, 503)),
+        Operation("POST", f"{entry}/outcome", outcome, "callbacks_outcome",
+                  "Record how the call to the citizen ended", TAG, WORKERS,
+                  path_params=EntryPath, body=OutcomeBody, response=CallbackEntry,
+                  errors=(404, 409, 503)),
+        Operation("POST", "/api/agents/me/dial-check", dial_check, "agent_dial_check",
+                  "May I dial this number? (outbound.yaml dial rules; a refusal is audited)",
+                  TAG, (Role.AGENT,), body=DialCheckBody, response=DialCheck),
+        Operation("POST", "/api/return-visits", request_visit, "return_visits_request",
+                  "Ask for a return visit (回访); idempotent on the ticket id", TAG, BACKEND,
+                  body=VisitBody, response=ReturnVisit, status=201, errors=(409, 503),
+                  other={200: ReturnVisit}),
+        Operation("GET", "/api/return-visits", list_visits, "return_visits_list",
+                  "Return visits, the earliest window first", TAG, VIEWERS,
+                  query=VisitQuery, response=list[ReturnVisit], errors=(503,)),
+        Operation("POST", "/api/return-visits/{ticket_id}/result", visit_result,
+                  "return_visits_result",
+                  "Record a return visit's result; it goes to the backend exactly once", TAG,
+                  VIEWERS, path_params=VisitPath, body=VisitResultBody, response=ReturnVisit,
+                  errors=(404, 409, 503)),
+    ]  # fmt: skip
+    for op in ops:
+        register(app, op)
