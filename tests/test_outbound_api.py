@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pbxsim import CallerScript, PhoneScript
-from tests.faces_support import eventually, role_env
+from tests.faces_support import eventually, parse_exposition, role_env
 from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.outbound
@@ -58,6 +58,14 @@ async def test_missed_caller_is_listed_claimed_skipped_and_called_back(
         assert entry["misses"][0]["line"] == "12345" and entry["style"] == "preview"
         assert entry["due"] is True and entry["overdue"] is False
         key = entry["key"]
+
+        async def counted() -> Any:
+            status, board = await stack.api("GET", "/api/wallboard", token=tokens["wallboard"])
+            assert status == 200, board
+            return board if board["total"]["callbacks_open"] == 1 else None
+
+        board = await eventually(counted, timeout=15)
+        assert board["callbacks"]["pending"] == 1
 
         status, body = await stack.api("POST", f"/api/callbacks/{key}/claim", token=one)
         assert status == 200 and body["status"] == "claimed" and body["claimed_by"] == "1003"
@@ -108,6 +116,24 @@ async def test_missed_caller_is_listed_claimed_skipped_and_called_back(
         assert figures["listed_today"] == 1 and figures["in_time_share"] == 1.0
         status, body = await stack.api("GET", "/api/callbacks/figures", token=one)
         assert status == 403
+        headers = {"Authorization": f"Bearer {tokens['wallboard']}"}
+        async with stack.http.get(stack.url + "/metrics", headers=headers) as r:
+            assert r.status == 200
+            exposition = parse_exposition(await r.text())
+        assert exposition["hotline_callbacks_pending"].value() == 0
+        assert exposition["hotline_callbacks_done_today"].value() == 1
+        assert exposition["hotline_callbacks_in_time_ratio"].value() == 1.0
+
+        async def on_the_wallboard() -> Any:
+            status, board = await stack.api("GET", "/api/wallboard", token=tokens["wallboard"])
+            assert status == 200, board
+            return board if board["callbacks"] and board["callbacks"]["done_today"] else None
+
+        board = await eventually(on_the_wallboard, timeout=15)
+        assert board["callbacks"] == {
+            "pending": 0, "overdue": 0, "done_today": 1, "in_time_share": 1.0,
+        }  # fmt: skip
+        assert board["total"]["callbacks_open"] == 0
 
         # May I dial?  A refusal is audited.
         status, check = await stack.api(

@@ -23,6 +23,7 @@ import structlog
 import callbacks as cb
 from cti.config import Config
 from cti.logs import mask_number
+from cti.store.db import Database
 
 log = structlog.get_logger("cti.store.callbacks")
 
@@ -315,3 +316,9 @@ async def figures(
     )
     attempts = await _attempts(conn, [r["key"] for r in rows])
     return cb.figures([entry_of(r, attempts.get(r["key"], [])) for r in rows], policy, now)
+
+
+async def day_figures(db: Database, config: Config, now: dt.datetime) -> cb.Figures:
+    """:func:`figures` on a pooled connection, with the policy of ``config``."""
+    async with db.connection() as conn:
+        return await figures(conn, config.callback_policy(), now)
