@@ -157,6 +157,15 @@ class DialCheck(BaseModel):
     presented_number: str = Field(description="the number the citizen will see")
 
 
+class OutboundSettings(BaseModel):
+    presented_number: str = Field(description="the number citizens see on calls out")
+    work_order_url: str | None = Field(
+        description="opened on answer; placeholders {call_id} {caller} {line} {department} {repeat}"
+    )
+    skip_reasons: list[str]
+    outcomes: list[str]
+
+
 class VisitBody(_In):
     ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     number: str = Field(pattern=_NUMBER, description="the citizen's number")
@@ -420,6 +429,19 @@ async def figures(request: web.Request) -> web.Response:
 # -- dialling -------------------------------------------------------------------
 
 
+async def settings(request: web.Request) -> web.Response:
+    principal(request, Role.AGENT)
+    config = _config(request)
+    return reply(
+        OutboundSettings(
+            presented_number=config.presented_number,
+            work_order_url=config.outbound.work_order_url,
+            skip_reasons=list(config.outbound.callbacks.skip_reasons),
+            outcomes=[o.value for o in cb.Outcome],
+        )
+    )
+
+
 async def dial_check(request: web.Request) -> web.Response:
     who = principal(request, Role.AGENT)
     body = await body_of(request, DialCheckBody)
@@ -543,6 +565,9 @@ def add_routes(app: web.Application) -> None:
                   "Record how the call to the citizen ended", TAG, WORKERS,
                   path_params=EntryPath, body=OutcomeBody, response=CallbackEntry,
                   errors=(404, 409, 503)),
+        Operation("GET", "/api/agents/me/outbound", settings, "agent_outbound_settings",
+                  "The toolbar's calls-out settings: work-order URL template, skip reasons",
+                  TAG, (Role.AGENT,), response=OutboundSettings),
         Operation("POST", "/api/agents/me/dial-check", dial_check, "agent_dial_check",
                   "May I dial this number? (outbound.yaml dial rules; a refusal is audited)",
                   TAG, (Role.AGENT,), body=DialCheckBody, response=DialCheck),
