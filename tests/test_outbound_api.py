@@ -67,8 +67,21 @@ async def test_missed_caller_is_listed_claimed_skipped_and_called_back(
         board = await eventually(counted, timeout=15)
         assert board["callbacks"]["pending"] == 1
 
+        # Offered as work only to a free agent: not while 1003 is paused.
+        status, _ = await stack.api(
+            "POST", "/api/agents/me/pause", token=one, json={"reason": "training"}
+        )
+        assert status == 200
+        status, offer = await stack.api("GET", "/api/agents/me/next-callback", token=one)
+        assert status == 200 and offer == {"entry": None, "reason": "not_idle"}, offer
+        status, _ = await stack.api("POST", "/api/agents/me/ready", token=one)
+        assert status == 200
+        status, offer = await stack.api("GET", "/api/agents/me/next-callback", token=one)
+        assert status == 200 and offer["entry"]["key"] == key, offer
         status, body = await stack.api("POST", f"/api/callbacks/{key}/claim", token=one)
         assert status == 200 and body["status"] == "claimed" and body["claimed_by"] == "1003"
+        status, offer = await stack.api("GET", "/api/agents/me/next-callback", token=one)
+        assert status == 200 and offer == {"entry": None, "reason": "none_due"}, offer
         status, body = await stack.api("POST", f"/api/callbacks/{key}/claim", token=two)
         assert status == 409 and body["message"] == "the callback is claimed by 1003", body
         status, body = await stack.api(

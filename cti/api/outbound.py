@@ -22,11 +22,13 @@ import structlog
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+import acd
 import callbacks as cb
 from cti.api import schemas as s
 from cti.api.agents import ENGINE
 from cti.api.audit import mark_audited
 from cti.api.auth import Principal, Role
+from cti.api.figures import eligible_agents
 from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
 from cti.api.spec import Operation, register, reply
 from cti.appkeys import CONFIG, DATABASE, WRITER
@@ -133,6 +135,14 @@ class SkipBody(_In):
 
 class OutcomeBody(_In):
     outcome: cb.Outcome
+
+
+class NextCallback(BaseModel):
+    entry: CallbackEntry | None = Field(description="the entry to offer this agent now, if any")
+    reason: str | None = Field(
+        description="why none: not_idle (the agent is not ready and free), inbound_first"
+        " (callers are waiting), lines_full (max_lines outbound calls under way), none_due"
+    )
 
 
 class CallbackFigures(BaseModel):
@@ -410,6 +420,50 @@ async def outcome(request: web.Request) -> web.Response:
     return await _act(request, change, "outcome")
 
 
+def _load(engine: Any, agent: str, active: int) -> tuple[bool, cb.Load]:
+    """Whether ``agent`` is ready and free, and the centre's load (inbound first)."""
+    views = engine.acd.agent_views()
+    idle = [v for v in views if v.status is acd.AgentStatus.READY and v.state.value == "idle"]
+    now = engine.now()
+    waiting = 0
+    for queue in engine.config.queues.queues:
+        view = engine.acd.queue_view(acd.QueueId(queue), now)
+        waiting += view.waiting if view is not None else 0
+    me_idle = any(str(v.agent) == agent for v in idle)
+    return me_idle, cb.Load(idle_agents=len(idle), inbound_waiting=waiting, outbound_active=active)
+
+
+async def next_callback(request: web.Request) -> web.Response:
+    """The callback to offer this agent now, inbound calls first (see :mod:`callbacks.pacing`)."""
+    who = principal(request, Role.AGENT)
+    config, now = _config(request), _now(request)
+    policy = config.callback_policy()
+    engine = request.app[ENGINE]
+    async with request.app[DATABASE].connection() as conn:
+        active = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM callback_entries WHERE status = 'dialling')"
+            " + (SELECT count(*) FROM return_visits WHERE status = 'calling')"
+        )
+        me_idle, load = _load(engine, who.id, int(active))
+        if not me_idle:
+            return reply(NextCallback(entry=None, reason="not_idle"))
+        if cb.agent_slots(load, config.visit_policy()) == 0:
+            reason = "inbound_first" if load.inbound_waiting else "lines_full"
+            return reply(NextCallback(entry=None, reason=reason))
+        where = entries.EntryFilter(status=["pending"], due_only=True, limit=200)
+        found = await entries.listing(conn, where, now)
+    eligible = _eligible_queues(engine, who.id)
+    for entry in found:
+        queue = entry.misses[-1].queue
+        if entry.due(policy, now) and (queue is None or queue in eligible):
+            return reply(NextCallback(entry=entry_model(entry, config, now), reason=None))
+    return reply(NextCallback(entry=None, reason="none_due"))
+
+
+def _eligible_queues(engine: Any, agent: str) -> set[str]:
+    return {queue for queue, agents in eligible_agents(engine).items() if agent in agents}
+
+
 async def figures(request: web.Request) -> web.Response:
     principal(request, *FIGURE_READERS)
     config, now = _config(request), _now(request)
@@ -550,6 +604,9 @@ def add_routes(app: web.Application) -> None:
         Operation("GET", "/api/callbacks/figures", figures, "callbacks_figures",
                   "Pending, overdue, done today, and the share called back in time", TAG,
                   FIGURE_READERS, response=CallbackFigures, errors=(503,)),
+        Operation("GET", "/api/agents/me/next-callback", next_callback, "agent_next_callback",
+                  "The callback to offer me now: only when I am free and no caller waits",
+                  TAG, (Role.AGENT,), response=NextCallback, errors=(503,)),
         Operation("POST", f"{entry}/claim", claim, "callbacks_claim",
                   "Claim an entry (an agent for themself; a supervisor assigns an agent)", TAG,
                   WORKERS, path_params=EntryPath, body=ClaimBody, response=CallbackEntry,
