@@ -295,6 +295,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     writer.follow(
         "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
     )
+    writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
     app[DATABASE] = db
     app[WRITER] = writer
     ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app)

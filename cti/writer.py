@@ -36,6 +36,7 @@ from cti.store import Database
 log = structlog.get_logger("cti.writer")
 
 Handler = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[None]]
+Wanted = Callable[[dict[str, Any]], bool]
 
 BATCH = 64
 """Ops written in one transaction when several are waiting."""
@@ -122,7 +123,7 @@ class BufferedWriter:
     retry_base: float = 0.2
     retry_cap: float = 5.0
     handlers: dict[str, Handler] = field(default_factory=dict)
-    followers: dict[str, list[Handler]] = field(default_factory=dict)
+    followers: dict[str, list[tuple[Handler, Wanted | None]]] = field(default_factory=dict)
     stats: WriterStats = field(default_factory=WriterStats)
 
     def __post_init__(self) -> None:
@@ -147,19 +148,23 @@ class BufferedWriter:
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
-    def follow(self, kind: str, follower: Handler) -> None:
+    def follow(self, kind: str, follower: Handler, when: Wanted | None = None) -> None:
         """Run ``follower`` after the handler of every ``kind`` op, in the same transaction.
 
         A follower writes what derives from the op's rows (the callback list
         from a final call record).  It runs in a savepoint: when it fails on
         the data (not on the connection), its writes are undone and logged,
         and the op itself is still written, so a follower never costs a record.
+        ``when`` (a test of the payload) skips the follower, and its savepoint,
+        for the ops it has nothing to do for.
         """
-        self.followers.setdefault(kind, []).append(follower)
+        self.followers.setdefault(kind, []).append((follower, when))
 
     async def _handle(self, conn: asyncpg.Connection, op: WriteOp) -> None:
         await self.handlers[op.kind](conn, op.payload)
-        for follower in self.followers.get(op.kind, ()):
+        for follower, when in self.followers.get(op.kind, ()):
+            if when is not None and not when(op.payload):
+                continue
             try:
                 async with conn.transaction():  # a savepoint inside the op's transaction
                     await follower(conn, op.payload)

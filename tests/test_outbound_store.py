@@ -187,3 +187,41 @@ async def test_return_visit_request_is_idempotent_and_results_reach_the_backend_
             "return-visit:WO-7:1": 1,
             "return-visit:WO-7:2": 1,
         }
+
+
+async def test_call_started_notice_reaches_the_backend_once(empty_dsn: str, tmp_path: Path) -> None:
+    async with open_db(empty_dsn) as db, TicketBackend() as backend:
+        writer = BufferedWriter(db, tmp_path / "spool.jsonl")
+        records.register(writer)
+        on = store.ListingRules(CONFIG.callback_policy(), frozenset(), call_started_notice=True)
+        off = store.ListingRules(CONFIG.callback_policy(), frozenset(), call_started_notice=False)
+        current = {"rules": off}
+        writer.follow("call", *store.call_follower(lambda: current["rules"]))
+        writer.start()
+        try:
+            talking = {**call("s1", 0, "answered"), "ended_at": None, "first_agent": "1003"}
+            writer.submit("call", talking)  # switched off: nothing
+            await writer.flushed(10)
+            assert await db.fetchrow("SELECT id FROM ticket_outbox") is None
+            current["rules"] = on
+            writer.submit("call", {**talking, "answered_at": None})  # still ringing
+            writer.submit("call", talking)
+            writer.submit("call", talking)  # a later snapshot: no second notice
+            writer.submit("call", {**call("s2", 1, "abandoned"), "ended_at": None})  # no answer
+            await writer.flushed(10)
+            rows = await db.fetch("SELECT call_id, kind, idempotency_key FROM ticket_outbox")
+            assert [tuple(r.values()) for r in rows] == [
+                ("call-started:s1", "call_started", "s1:started")
+            ]
+        finally:
+            await writer.stop()
+        sender = TicketSender(db, settings(backend))
+        await sender.start()
+        try:
+            await backend.wait_until(lambda: "s1" in backend.calls_started)
+        finally:
+            await sender.stop()
+        notice = backend.calls_started["s1"]
+        assert notice["agent"] == "1003" and notice["caller"] == {"number": CITIZEN}
+        assert notice["line"] == "12345" and notice["queue"] == "general"
+        assert backend.keys_received("/calls") == {"s1:started": 1}

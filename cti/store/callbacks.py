@@ -24,6 +24,7 @@ import callbacks as cb
 from cti.config import Config
 from cti.logs import mask_number
 from cti.store.db import Database
+from cti.tickets import CallStarted, enqueue_call_started_in
 
 log = structlog.get_logger("cti.store.callbacks")
 
@@ -190,12 +191,15 @@ class ListingRules:
 
     policy: cb.CallbackPolicy
     closed_routes: frozenset[str]
+    call_started_notice: bool = False
 
 
 def listing_rules(config: Config) -> ListingRules:
     """The rules of ``config``: its callback policy and the routes taken when closed."""
     closed = {r.closed_route for r in config.routing.routes.values() if r.closed_route}
-    return ListingRules(config.callback_policy(), frozenset(closed))
+    return ListingRules(
+        config.callback_policy(), frozenset(closed), config.outbound.call_started_notice
+    )
 
 
 def _facts(
@@ -259,6 +263,44 @@ def call_final_follower(
             await record_final_call(conn, call, rules())
 
     return follow
+
+
+def call_follower(
+    rules: Callable[[], ListingRules],
+) -> tuple[Callable[[asyncpg.Connection, dict[str, Any]], Any], Callable[[dict[str, Any]], bool]]:
+    """The writer follower for ``call`` ops (the optional "call started" notice), and its test.
+
+    When ``outbound.yaml`` ``call_started_notice`` is on, the first snapshot
+    of a call with an agent who answered puts a notice in the outbox (once per
+    call), so a backend can open the ticket itself while the agent talks.
+    """
+
+    def wanted(call: dict[str, Any]) -> bool:
+        return (
+            call.get("answered_at") is not None
+            and call.get("ended_at") is None
+            and rules().call_started_notice
+        )
+
+    async def follow(conn: asyncpg.Connection, call: dict[str, Any]) -> None:
+        await enqueue_call_started_in(
+            conn,
+            call["call_id"],
+            CallStarted.model_validate(
+                {
+                    "call_id": call["call_id"],
+                    "caller": {"number": call.get("caller_number") or ""},
+                    "dialled": call.get("dialled") or "",
+                    "line": call.get("original_number") or call.get("dialled") or "",
+                    "department": call.get("department"),
+                    "queue": call.get("queue"),
+                    "agent": call.get("first_agent"),
+                    "answered_at": call["answered_at"],
+                }
+            ).body(),
+        )
+
+    return follow, wanted
 
 
 # -- reading ------------------------------------------------------------------

@@ -36,6 +36,7 @@ from cti.tickets.outbox import (
     OutboxStats,
     TicketOutbox,
     call_record_from_ticket,
+    enqueue_call_started_in,
     enqueue_return_visit_in,
     enqueue_ticket_in,
 )
@@ -43,11 +44,17 @@ from cti.tickets.policy import RowStatus
 from cti.tickets.rows import NOTIFY_CHANNEL, OutboxRow
 from cti.tickets.sender import SenderCounters, TicketSender
 from cti.tickets.settings import SenderSettings
-from cti.tickets.visit import ReturnVisitResult, return_visit_json_schema
+from cti.tickets.visit import (
+    CallStarted,
+    ReturnVisitResult,
+    call_started_json_schema,
+    return_visit_json_schema,
+)
 
 __all__ = [
     "NOTIFY_CHANNEL",
     "Agents",
+    "CallStarted",
     "Caller",
     "LegOutcome",
     "MenuStep",
@@ -74,6 +81,8 @@ __all__ = [
     "TransferKind",
     "TransferLeg",
     "call_record_from_ticket",
+    "call_started_json_schema",
+    "enqueue_call_started_in",
     "enqueue_return_visit_in",
     "enqueue_ticket_in",
     "make_outbox_hook",

@@ -1,4 +1,8 @@
-"""The body of a return visit's result sent to the backend (``POST /tickets/{id}/return-visits``)."""
+"""Bodies of calls-out notices to the backend.
+
+* a return visit's result: ``POST {backend}/tickets/{ticket_id}/return-visits``;
+* the optional "call started" notice: ``POST {backend}/calls/{call_id}/started``.
+"""
 
 from __future__ import annotations
 
@@ -47,3 +51,24 @@ class ReturnVisitResult(BaseModel):
 def return_visit_json_schema() -> dict[str, Any]:
     """The JSON Schema of the body the backend receives."""
     return ReturnVisitResult.model_json_schema()
+
+
+class CallStarted(BaseModel):
+    """An agent answered a call: the backend may open its ticket now (same ``call_id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    call_id: str = Field(min_length=1)
+    caller: VisitCaller
+    dialled: str
+    line: str = Field(description="the number the citizen dialled (a merged line's own)")
+    department: str | None
+    queue: str | None
+    agent: str | None
+    answered_at: AwareDatetime
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def call_started_json_schema() -> dict[str, Any]:
+    return CallStarted.model_json_schema()

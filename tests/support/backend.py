@@ -46,6 +46,7 @@ from cti.tickets import (
     Timestamps,
     TransferKind,
     TransferLeg,
+    call_started_json_schema,
     rating_update_json_schema,
     recording_url,
     return_visit_json_schema,
@@ -103,7 +104,9 @@ class TicketBackend:
             "create": jsonschema_rs.validator_for(ticket_json_schema()),
             "update": jsonschema_rs.validator_for(rating_update_json_schema()),
             "return_visit": jsonschema_rs.validator_for(return_visit_json_schema()),
+            "call_started": jsonschema_rs.validator_for(call_started_json_schema()),
         }
+        self.calls_started: dict[str, dict[str, Any]] = {}  # call id -> the notice
         self.return_visits: dict[str, list[dict[str, Any]]] = {}  # ticket id -> results
 
     def __repr__(self) -> str:
@@ -134,6 +137,7 @@ class TicketBackend:
         app.router.add_post("/tickets", self._tracked(self._create))
         app.router.add_post("/tickets/{ticket_id}/updates", self._tracked(self._update))
         app.router.add_post("/tickets/{ticket_id}/return-visits", self._tracked(self._return_visit))
+        app.router.add_post("/calls/{call_id}/started", self._tracked(self._call_started))
         runner = web.AppRunner(app, shutdown_timeout=0.2)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port)
@@ -299,6 +303,14 @@ class TicketBackend:
         self._by_key[seen.key] = (ticket_id, json.dumps(seen.body, sort_keys=True))
         self.return_visits.setdefault(ticket_id, []).append(seen.body)
         return await self._answer(seen, web.json_response({"ticket_id": ticket_id}, status=201))
+
+    async def _call_started(self, request: web.Request) -> web.Response:
+        seen, refusal = await self._admit(request, "call_started")
+        if refusal is not None:
+            return await self._answer(seen, refusal)
+        assert isinstance(seen.body, dict)
+        self.calls_started.setdefault(request.match_info["call_id"], seen.body)
+        return await self._answer(seen, web.json_response({"ok": True}, status=202))
 
 
 # -- for the ticket tests ---------------------------------------------------------

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema, model_validator
 
-from cti.config.types import Digits, FrozenMap, Ident, Int, Section, Text
+from cti.config.types import Digits, Flag, FrozenMap, Ident, Int, Section, Text
 
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
@@ -169,6 +169,11 @@ class OutboundFile(Section):
     queues: FrozenMap[Ident, Style] = Field(
         default_factory=dict,
         description="per queue: how callbacks are offered (default preview)",
+    )
+    call_started_notice: Flag = Field(
+        default=False,
+        description="tell the work-order backend when an agent answers a call"
+        " (POST {tickets.url}/calls/{call_id}/started, through the outbox)",
     )
     work_order_url: UrlTemplate | None = Field(
         default=None,

@@ -65,7 +65,8 @@ CREATE TABLE return_visit_results (
     PRIMARY KEY (ticket_id, n)
 );
 
--- Return-visit results travel through the ticket outbox (exactly once, in order).
+-- Return-visit results, and the optional "call started" notice, travel through the
+-- ticket outbox (exactly once, in order).
 ALTER TABLE ticket_outbox DROP CONSTRAINT ticket_outbox_kind_known;
-ALTER TABLE ticket_outbox
-    ADD CONSTRAINT ticket_outbox_kind_known CHECK (kind IN ('create', 'update', 'return_visit'));
+ALTER TABLE ticket_outbox ADD CONSTRAINT ticket_outbox_kind_known
+    CHECK (kind IN ('create', 'update', 'return_visit', 'call_started'));
