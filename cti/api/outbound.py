@@ -1,13 +1,10 @@
-"""Calls out over HTTP: the callback list (漏接回拨), return visits (回访), the dial check.
+"""Calls out over HTTP: the callback list (漏接回拨), the dial check, the toolbar's settings.
 
 Agents work the callback list from their toolbar: they list it, claim an
 entry (or skip it with one of the configured reasons), and record the
-outcome of the call.  Supervisors see and assign every entry.  The
-work-order backend asks for return visits with ``POST /api/return-visits``
-(the admin or supervisor token), idempotent on the ticket id; a result
-recorded with ``POST /api/return-visits/{ticket_id}/result`` goes back to
-the backend through the ticket outbox, exactly once.  Every change runs the
-pure :mod:`callbacks` decision on the row locked in PostgreSQL.
+outcome of the call.  Supervisors see and assign every entry.  Every change
+runs the pure :mod:`callbacks` decision on the row locked in PostgreSQL.
+Return visits are in :mod:`cti.api.visits`.
 
 A refused dial check is audited (action ``dial_refused``).
 """
@@ -20,7 +17,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 import acd
 import callbacks as cb
@@ -35,7 +32,6 @@ from cti.appkeys import CONFIG, DATABASE, WRITER
 from cti.config import Config
 from cti.logs import mask_number
 from cti.store import callbacks as entries
-from cti.store import visits
 
 log = structlog.get_logger("cti.api.outbound")
 TAG = "outbound"
@@ -44,10 +40,10 @@ BACKEND = (Role.ADMIN, Role.SUPERVISOR)
 VIEWERS = (Role.AGENT, Role.SUPERVISOR, Role.ADMIN)
 FIGURE_READERS = (Role.SUPERVISOR, Role.ADMIN, Role.WALLBOARD)
 _KEY = r"^\+?[0-9]{1,32}@[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-_NUMBER = r"^\+?[0-9]{3,32}$"
+NUMBER = r"^\+?[0-9]{3,32}$"
 
 
-class _In(BaseModel):
+class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -108,7 +104,7 @@ class EntryStatus(StrEnum):
     ALL = "all"
 
 
-class EntryQuery(_In):
+class EntryQuery(Input):
     status: EntryStatus = Field(default=EntryStatus.OPEN, description="open: not yet closed")
     queue: str | None = Field(default=None, max_length=48)
     claimed_by: str | None = Field(default=None, pattern=s.AGENT_NO)
@@ -117,23 +113,23 @@ class EntryQuery(_In):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-class EntryPath(_In):
+class EntryPath(Input):
     key: str = Field(pattern=_KEY, description="number@YYYY-MM-DD")
 
 
-class ClaimBody(_In):
+class ClaimBody(Input):
     agent: str | None = Field(
         default=None, pattern=s.AGENT_NO, description="for supervisors: the agent to assign"
     )
 
 
-class SkipBody(_In):
+class SkipBody(Input):
     reason: str = Field(
         min_length=1, max_length=64, description="one of outbound.yaml skip_reasons"
     )
 
 
-class OutcomeBody(_In):
+class OutcomeBody(Input):
     outcome: cb.Outcome
 
 
@@ -155,7 +151,7 @@ class CallbackFigures(BaseModel):
     )
 
 
-class DialCheckBody(_In):
+class DialCheckBody(Input):
     number: str = Field(min_length=1, max_length=40)
 
 
@@ -176,83 +172,19 @@ class OutboundSettings(BaseModel):
     outcomes: list[str]
 
 
-class VisitBody(_In):
-    ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    number: str = Field(pattern=_NUMBER, description="the citizen's number")
-    due_from: AwareDatetime
-    due_until: AwareDatetime
-    survey: str = Field(min_length=1, max_length=48, description="a survey id of outbound.yaml")
-    person_required: bool = Field(
-        default=False, description="an agent must make the call (not the automatic survey)"
-    )
-
-
-class VisitResultOut(BaseModel):
-    outcome: str
-    at: dt.datetime
-    agent: str | None
-    answers: list[dict[str, str]]
-    recording: str | None
-    note: str | None
-
-
-class ReturnVisit(BaseModel):
-    ticket_id: str
-    number: str
-    due_from: dt.datetime
-    due_until: dt.datetime
-    survey: str
-    person_required: bool
-    status: str = Field(description="pending | calling | done | failed | expired")
-    calling_by: str | None
-    results: list[VisitResultOut]
-
-
-class VisitStatusQuery(StrEnum):
-    OPEN = "open"
-    PENDING = "pending"
-    CALLING = "calling"
-    DONE = "done"
-    FAILED = "failed"
-    EXPIRED = "expired"
-    ALL = "all"
-
-
-class VisitQuery(_In):
-    status: VisitStatusQuery = VisitStatusQuery.OPEN
-    person_required: bool | None = None
-    limit: int = Field(default=100, ge=1, le=1000)
-
-
-class VisitPath(_In):
-    ticket_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-
-
-class AnswerIn(_In):
-    question: str = Field(min_length=1, max_length=64)
-    answer: str = Field(max_length=500)
-
-
-class VisitResultBody(_In):
-    outcome: cb.Outcome
-    answers: list[AnswerIn] = Field(default_factory=list, max_length=50)
-    recording: str | None = Field(default=None, max_length=200)
-    note: str | None = Field(default=None, max_length=2000)
-
-
 # -- helpers ------------------------------------------------------------------
 
 
-def _config(request: web.Request) -> Config:
+def config_of(request: web.Request) -> Config:
     return request.app[CONFIG].current
 
 
-def _now(request: web.Request) -> dt.datetime:
+def now_of(request: web.Request) -> dt.datetime:
     engine = request.app.get(ENGINE)
     return engine.now_dt() if engine is not None else dt.datetime.now(dt.UTC)
 
 
-def _refused(exc: cb.Refusal) -> ApiError:
+def refused_error(exc: cb.Refusal) -> ApiError:
     status = 404 if exc.code == "unknown" else 409
     return ApiError(status, exc.code, exc.message)
 
@@ -290,31 +222,6 @@ def entry_model(entry: cb.Entry, config: Config, now: dt.datetime) -> CallbackEn
     )
 
 
-def visit_model(visit: cb.Visit) -> ReturnVisit:
-    req = visit.request
-    return ReturnVisit(
-        ticket_id=req.ticket_id,
-        number=req.number,
-        due_from=req.due_from,
-        due_until=req.due_until,
-        survey=req.survey,
-        person_required=req.person_required,
-        status=visit.status.value,
-        calling_by=visit.calling_by,
-        results=[
-            VisitResultOut(
-                outcome=r.outcome.value,
-                at=r.at,
-                agent=r.agent,
-                answers=[{"question": q, "answer": a} for q, a in r.answers],
-                recording=r.recording,
-                note=r.note,
-            )
-            for r in visit.results
-        ],
-    )
-
-
 def _acting_agent(who: Principal, named: str | None, config: Config) -> str:
     """The agent a request acts for: an agent for themself, a supervisor for the one named."""
     if who.role is Role.AGENT:
@@ -339,7 +246,7 @@ def _holder_check(who: Principal, entry: cb.Entry) -> None:
 async def list_entries(request: web.Request) -> web.Response:
     principal(request, *VIEWERS)
     query = query_of(request, EntryQuery)
-    config, now = _config(request), _now(request)
+    config, now = config_of(request), now_of(request)
     if query.status is EntryStatus.OPEN:
         status: list[str] | None = [st.value for st in cb.OPEN]
     elif query.status is EntryStatus.ALL:
@@ -365,7 +272,7 @@ async def list_entries(request: web.Request) -> web.Response:
 async def _act(request: web.Request, change: Any, what: str) -> web.Response:
     who = principal(request, *WORKERS)
     key = path_of(request, EntryPath).key
-    config, now = _config(request), _now(request)
+    config, now = config_of(request), now_of(request)
     policy = config.callback_policy()
 
     def guarded(entry: cb.Entry) -> cb.Entry:
@@ -378,7 +285,7 @@ async def _act(request: web.Request, change: Any, what: str) -> web.Response:
         async with request.app[DATABASE].connection() as conn:
             entry = await entries.act(conn, key, guarded, policy)
     except cb.Refusal as exc:
-        raise _refused(exc) from None
+        raise refused_error(exc) from None
     log.info(f"callback_{what}", by=who.id, caller=mask_number(entry.number),
              status=entry.status.value)  # fmt: skip
     return reply(entry_model(entry, config, now))
@@ -387,7 +294,7 @@ async def _act(request: web.Request, change: Any, what: str) -> web.Response:
 async def claim(request: web.Request) -> web.Response:
     who = principal(request, *WORKERS)
     body = await body_of(request, ClaimBody)
-    agent = _acting_agent(who, body.agent, _config(request))
+    agent = _acting_agent(who, body.agent, config_of(request))
     return await _act(request, lambda e, now, _p: cb.claim(e, agent, now), "claim")
 
 
@@ -398,7 +305,7 @@ async def release(request: web.Request) -> web.Response:
 async def skip(request: web.Request) -> web.Response:
     who = principal(request, *WORKERS)
     body = await body_of(request, SkipBody)
-    reasons = _config(request).outbound.callbacks.skip_reasons
+    reasons = config_of(request).outbound.callbacks.skip_reasons
     if body.reason not in reasons:
         raise bad_request("reason", f"not a skip reason (configured: {', '.join(reasons)})")
 
@@ -436,7 +343,7 @@ def _load(engine: Any, agent: str, active: int) -> tuple[bool, cb.Load]:
 async def next_callback(request: web.Request) -> web.Response:
     """The callback to offer this agent now, inbound calls first (see :mod:`callbacks.pacing`)."""
     who = principal(request, Role.AGENT)
-    config, now = _config(request), _now(request)
+    config, now = config_of(request), now_of(request)
     policy = config.callback_policy()
     engine = request.app[ENGINE]
     async with request.app[DATABASE].connection() as conn:
@@ -466,7 +373,7 @@ def _eligible_queues(engine: Any, agent: str) -> set[str]:
 
 async def figures(request: web.Request) -> web.Response:
     principal(request, *FIGURE_READERS)
-    config, now = _config(request), _now(request)
+    config, now = config_of(request), now_of(request)
     async with request.app[DATABASE].connection() as conn:
         found = await entries.figures(conn, config.callback_policy(), now)
     return reply(
@@ -485,7 +392,7 @@ async def figures(request: web.Request) -> web.Response:
 
 async def settings(request: web.Request) -> web.Response:
     principal(request, Role.AGENT)
-    config = _config(request)
+    config = config_of(request)
     return reply(
         OutboundSettings(
             presented_number=config.presented_number,
@@ -499,7 +406,7 @@ async def settings(request: web.Request) -> web.Response:
 async def dial_check(request: web.Request) -> web.Response:
     who = principal(request, Role.AGENT)
     body = await body_of(request, DialCheckBody)
-    config = _config(request)
+    config = config_of(request)
     verdict = config.may_dial(who.id, body.number)
     if not verdict.allowed:
         writer = request.app.get(WRITER)
@@ -507,7 +414,7 @@ async def dial_check(request: web.Request) -> web.Response:
             writer.submit(
                 "audit",
                 {
-                    "at": _now(request),
+                    "at": now_of(request),
                     "actor": who.id,
                     "role": who.role.value,
                     "action": "dial_refused",
@@ -528,71 +435,6 @@ async def dial_check(request: web.Request) -> web.Response:
             presented_number=config.presented_number,
         )
     )
-
-
-# -- return visits ------------------------------------------------------------
-
-
-async def request_visit(request: web.Request) -> web.Response:
-    principal(request, *BACKEND)
-    body = await body_of(request, VisitBody)
-    config, now = _config(request), _now(request)
-    req = cb.VisitRequest(
-        body.ticket_id, body.number, body.due_from, body.due_until, body.survey,
-        body.person_required,
-    )  # fmt: skip
-    try:
-        async with request.app[DATABASE].connection() as conn:
-            existing = await visits.load(conn, req.ticket_id)
-            if existing is None or existing.request != req:
-                cb.check_request(req, config.outbound.return_visits.surveys, now)
-            visit, new = await visits.request(conn, req)
-    except cb.Refusal as exc:
-        if exc.code == "conflict":
-            raise ApiError(409, "conflict", exc.message) from None
-        field = exc.message.split(":", 1)[0]
-        raise bad_request(field, exc.message.split(": ", 1)[-1]) from None
-    log.info("return_visit_requested", ticket_id=req.ticket_id, new=new,
-             caller=mask_number(req.number))  # fmt: skip
-    return reply(visit_model(visit), status=201 if new else 200)
-
-
-async def list_visits(request: web.Request) -> web.Response:
-    principal(request, *VIEWERS)
-    query = query_of(request, VisitQuery)
-    if query.status is VisitStatusQuery.OPEN:
-        status: list[str] | None = ["pending", "calling"]
-    elif query.status is VisitStatusQuery.ALL:
-        status = None
-    else:
-        status = [query.status.value]
-    async with request.app[DATABASE].connection() as conn:
-        found = await visits.listing(conn, status, query.person_required, query.limit)
-    return reply([visit_model(v) for v, _ in found], kind=list[ReturnVisit])
-
-
-async def visit_result(request: web.Request) -> web.Response:
-    who = principal(request, *VIEWERS)
-    ticket_id = path_of(request, VisitPath).ticket_id
-    body = await body_of(request, VisitResultBody)
-    config, now = _config(request), _now(request)
-    result = cb.VisitResult(
-        body.outcome,
-        now,
-        who.id if who.role is Role.AGENT else None,
-        tuple((a.question, a.answer) for a in body.answers),
-        body.recording,
-        body.note,
-    )
-    try:
-        async with request.app[DATABASE].connection() as conn:
-            visit = await visits.record_result(
-                conn, ticket_id, result, config.visit_policy(), config.callback_policy()
-            )
-    except cb.Refusal as exc:
-        raise _refused(exc) from None
-    log.info("return_visit_result", ticket_id=ticket_id, outcome=body.outcome.value, by=who.id)
-    return reply(visit_model(visit))
 
 
 def add_routes(app: web.Application) -> None:
@@ -628,18 +470,6 @@ def add_routes(app: web.Application) -> None:
         Operation("POST", "/api/agents/me/dial-check", dial_check, "agent_dial_check",
                   "May I dial this number? (outbound.yaml dial rules; a refusal is audited)",
                   TAG, (Role.AGENT,), body=DialCheckBody, response=DialCheck),
-        Operation("POST", "/api/return-visits", request_visit, "return_visits_request",
-                  "Ask for a return visit (回访); idempotent on the ticket id", TAG, BACKEND,
-                  body=VisitBody, response=ReturnVisit, status=201, errors=(409, 503),
-                  other={200: ReturnVisit}),
-        Operation("GET", "/api/return-visits", list_visits, "return_visits_list",
-                  "Return visits, the earliest window first", TAG, VIEWERS,
-                  query=VisitQuery, response=list[ReturnVisit], errors=(503,)),
-        Operation("POST", "/api/return-visits/{ticket_id}/result", visit_result,
-                  "return_visits_result",
-                  "Record a return visit's result; it goes to the backend exactly once", TAG,
-                  VIEWERS, path_params=VisitPath, body=VisitResultBody, response=ReturnVisit,
-                  errors=(404, 409, 503)),
     ]  # fmt: skip
     for op in ops:
         register(app, op)

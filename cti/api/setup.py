@@ -19,6 +19,7 @@ from cti.api import (
     persons,
     reports,
     supervisor,
+    visits,
 )
 from cti.api.described import describe_others
 from cti.api.openapi import document
@@ -73,6 +74,7 @@ def install(app: web.Application) -> None:
     history.add_routes(app)
     supervisor.add_routes(app)
     outbound.add_routes(app)
+    visits.add_routes(app)
     admin.add_routes(app)
     figures.add_routes(app)
     live.add_routes(app)
