@@ -77,6 +77,7 @@ from cti.store import Database
 from cti.store import callbacks as callback_store
 from cti.store.callbacks import listing_rules
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
+from cti.visitsweep import VisitSweeper
 from cti.writer import BufferedWriter
 from recordings import Principal as RecordingPrincipal
 
@@ -208,6 +209,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     yield
     await tickets.stop()
     await recordings.stop()
+
+
+async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Return visits whose window closed unfinished are expired and reported to the backend."""
+    sweeper = VisitSweeper(app[DATABASE], clock=app[agents_api.ENGINE].now_dt)
+    sweeper.start()
+    yield
+    await sweeper.stop()
 
 
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
@@ -342,6 +351,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_visit_sweeper)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
     install_api(app)

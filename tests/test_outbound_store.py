@@ -16,6 +16,7 @@ from cti.store import callbacks as store
 from cti.store import visits
 from cti.store.callbacks import EntryFilter, listing_rules
 from cti.tickets import TicketSender
+from cti.visitsweep import VisitSweeper
 from cti.writer import BufferedWriter
 from tests.support.backend import TicketBackend, eventually, open_db
 from tests.test_tickets_outbox import settings
@@ -225,3 +226,36 @@ async def test_call_started_notice_reaches_the_backend_once(empty_dsn: str, tmp_
         assert notice["agent"] == "1003" and notice["caller"] == {"number": CITIZEN}
         assert notice["line"] == "12345" and notice["queue"] == "general"
         assert backend.keys_received("/calls") == {"s1:started": 1}
+
+
+async def test_a_visit_whose_window_closed_is_expired_and_reported_once(empty_dsn: str) -> None:
+    req = cb.VisitRequest("WO-9", CITIZEN, T0, T0 + dt.timedelta(hours=8), "satisfaction", False)
+    done_req = cb.VisitRequest(
+        "WO-10", CITIZEN, T0, T0 + dt.timedelta(hours=8), "satisfaction", False
+    )
+    policy, quiet = CONFIG.visit_policy(), CONFIG.callback_policy()
+    clock = {"now": T0 + dt.timedelta(hours=7)}
+    async with open_db(empty_dsn) as db, TicketBackend() as backend:
+        async with db.connection() as conn:
+            await visits.request(conn, req)
+            await visits.request(conn, done_req)
+            reached = cb.VisitResult(cb.Outcome.REACHED, T0 + dt.timedelta(hours=1), "1001")
+            await visits.record_result(conn, "WO-10", reached, policy, quiet)
+        sweeper = VisitSweeper(db, every_s=3600, clock=lambda: clock["now"])
+        assert await sweeper.sweep() == []  # the window is still open
+        clock["now"] = T0 + dt.timedelta(hours=8)
+        assert await sweeper.sweep() == ["WO-9"]
+        assert await sweeper.sweep() == []
+        async with db.connection() as conn:
+            visit = await visits.load(conn, "WO-9")
+            assert visit is not None and visit.status is cb.VisitStatus.EXPIRED
+        sender = TicketSender(db, settings(backend))
+        await sender.start()
+        try:
+            await backend.wait_until(lambda: "WO-9" in backend.return_visits)
+        finally:
+            await sender.stop()
+        (notice,) = backend.return_visits["WO-9"]
+        assert notice["status"] == "expired" and notice["outcome"] is None
+        assert notice["reached"] is False and notice["attempt"] == 1
+        assert backend.keys_received("/tickets/WO-9") == {"return-visit:WO-9:expired": 1}

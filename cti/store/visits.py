@@ -184,3 +184,41 @@ async def listing(
     rows = await conn.fetch(sql, *args)
     results = await _results(conn, [r["ticket_id"] for r in rows])
     return [(_visit(r, results.get(r["ticket_id"], [])), r["requested_at"]) for r in rows]
+
+
+async def expire_due(conn: asyncpg.Connection, now: dt.datetime, limit: int = 100) -> list[str]:
+    """Visits whose window closed unfinished become ``expired``; the backend is told, once.
+
+    Rows are taken with ``SKIP LOCKED``, so two engines sweeping at once share
+    the work; the notice's key is ``return-visit:<ticket>:expired``.
+    """
+    expired: list[str] = []
+    async with conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM return_visits WHERE status = 'pending' AND due_until <= $1"
+            " ORDER BY due_until LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        results = await _results(conn, [r["ticket_id"] for r in rows])
+        for row in rows:
+            visit = cb.expire(_visit(row, results.get(row["ticket_id"], [])), now)
+            if visit.status is not cb.VisitStatus.EXPIRED:
+                continue
+            await _save(conn, visit)
+            body = ReturnVisitResult.model_validate(
+                {
+                    "ticket_id": visit.ticket_id,
+                    "caller": {"number": visit.request.number},
+                    "attempt": len(visit.results) + 1,
+                    "status": "expired",
+                    "reached": False,
+                    "outcome": None,
+                    "at": now.isoformat(),
+                    "agent": None,
+                    "survey": visit.request.survey,
+                }
+            ).body()
+            await enqueue_return_visit_in(conn, visit.ticket_id, "expired", body)
+            expired.append(visit.ticket_id)
+    return expired

@@ -119,13 +119,14 @@ async def enqueue_ticket_in(conn: asyncpg.Connection, ticket: Ticket) -> int:
 
 
 async def enqueue_return_visit_in(
-    conn: asyncpg.Connection, ticket_id: str, attempt: int, payload: dict[str, Any]
+    conn: asyncpg.Connection, ticket_id: str, attempt: int | str, payload: dict[str, Any]
 ) -> int:
     """A return visit's result into the outbox, in the caller's transaction; exactly once.
 
     The row's call id is ``return-visit:<ticket id>`` (so a visit's results
-    reach the backend in order) and its key ``return-visit:<ticket id>:<attempt>``:
-    recording the same attempt again returns the existing row's id.
+    reach the backend in order) and its key ``return-visit:<ticket id>:<attempt>``
+    (``expired`` for the notice that the window closed): recording the same
+    attempt again returns the existing row's id.
     """
     key = f"return-visit:{ticket_id}:{attempt}"
     async with _translated("cannot enqueue the return visit result"):

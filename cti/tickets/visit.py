@@ -31,12 +31,13 @@ class ReturnVisitResult(BaseModel):
     ticket_id: str = Field(min_length=1, max_length=128, description="the backend's ticket")
     caller: VisitCaller
     attempt: int = Field(ge=1, description="1 for the first call, 2 for the second ...")
-    status: Literal["pending", "done", "failed"] = Field(
+    status: Literal["pending", "done", "failed", "expired"] = Field(
         description="the visit after this attempt: done (no more calls), failed (attempts"
-        " spent), pending (another attempt will follow)"
+        " spent), pending (another attempt will follow), expired (the window closed before"
+        " anyone was reached; no call was made for this notice: outcome is null)"
     )
     reached: bool
-    outcome: Literal["reached", "no_answer", "busy", "wrong_number", "refused", "voicemail"]
+    outcome: Literal["reached", "no_answer", "busy", "wrong_number", "refused", "voicemail"] | None
     at: AwareDatetime
     agent: str | None = Field(default=None, description="the agent; null: the automatic survey")
     survey: str
