@@ -53,6 +53,8 @@ class VisitRequest:
     due_until: dt.datetime
     survey: str
     person_required: bool
+    summary: str = ""
+    """The ticket's summary, shown to the agent who makes the call."""
 
     def __post_init__(self) -> None:
         aware(self.due_from, "due_from")

@@ -3,6 +3,7 @@ work-order form opened on answer from outbound.yaml's URL template."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,6 +55,19 @@ async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
         stack.sim.place_call(CallerScript(number=SECOND, name="乙"))
         await stack.wait_ended(2)
         await stack.flushed()
+
+        now = dt.datetime.now(dt.UTC)
+        visit = {
+            "ticket_id": "WO-77",
+            "number": "13700137000",
+            "due_from": (now - dt.timedelta(hours=1)).isoformat(),
+            "due_until": (now + dt.timedelta(days=1)).isoformat(),
+            "survey": "satisfaction",
+            "person_required": True,
+            "summary": "路灯不亮，已修复",
+        }
+        status, _ = await stack.api("POST", "/api/return-visits", token=tokens["admin"], json=visit)
+        assert status == 201
 
         await page.goto(stack.url + "/agent")
         await page.wait_for("document.activeElement.id === 'login-agent'")
@@ -109,6 +123,25 @@ async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
         (entry,) = await eventually(skipped)
         assert entry["number"] == SECOND and entry["status"] == "pending"
         assert entry["skips"][0]["reason"] == "citizen_asked_later"
+
+        # The return visit, below the callbacks: its summary shown; Tab past the entry's
+        # buttons to Record result, a digit for the outcome.
+        row = "document.querySelector('#rv-list li[data-ticket=\"WO-77\"]')"
+        assert "路灯不亮，已修复" in await page.evaluate(f"{row}.textContent")
+        await page.wait_for(f"{active('act')} === 'claim'")
+        await press(page, "Tab")
+        await press(page, "Tab")
+        assert await page.evaluate(f"{active('act')}") == "visit-result"
+        await press(page, "Enter")
+        await page.wait_for("!document.getElementById('cb-menu').classList.contains('hidden')")
+        await press(page, "1")  # reached
+        await page.wait_for(f"!{row}")
+        status, visits = await stack.api(
+            "GET", "/api/return-visits?status=done", token=tokens["supervisor"]
+        )
+        assert status == 200 and [v["ticket_id"] for v in visits] == ["WO-77"]
+        assert visits[0]["results"][0]["agent"] == "1003"
+        await stack.backend.wait_until(lambda: "WO-77" in stack.backend.return_visits)
         await press(page, "Escape")
         await page.wait_for("document.getElementById('callbacks').classList.contains('hidden')")
         assert await page.evaluate("document.activeElement.id") == "btn-callbacks"

@@ -38,6 +38,7 @@ class VisitBody(Input):
     person_required: bool = Field(
         default=False, description="an agent must make the call (not the automatic survey)"
     )
+    summary: str = Field(default="", max_length=1000, description="shown to the agent")
 
 
 class VisitResultOut(BaseModel):
@@ -56,6 +57,7 @@ class ReturnVisit(BaseModel):
     due_until: dt.datetime
     survey: str
     person_required: bool
+    summary: str
     status: str = Field(description="pending | calling | done | failed | expired")
     calling_by: str | None
     results: list[VisitResultOut]
@@ -102,6 +104,7 @@ def visit_model(visit: cb.Visit) -> ReturnVisit:
         due_until=req.due_until,
         survey=req.survey,
         person_required=req.person_required,
+        summary=req.summary,
         status=visit.status.value,
         calling_by=visit.calling_by,
         results=[
@@ -127,7 +130,7 @@ async def request_visit(request: web.Request) -> web.Response:
     config, now = config_of(request), now_of(request)
     req = cb.VisitRequest(
         body.ticket_id, body.number, body.due_from, body.due_until, body.survey,
-        body.person_required,
+        body.person_required, body.summary,
     )  # fmt: skip
     try:
         async with request.app[DATABASE].connection() as conn:

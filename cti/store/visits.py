@@ -18,8 +18,8 @@ import callbacks as cb
 from cti.tickets import ReturnVisitResult, enqueue_return_visit_in
 
 _COLUMNS = (
-    "ticket_id, number, due_from, due_until, survey, person_required, status, calling_by,"
-    " calling_since, requested_at"
+    "ticket_id, number, due_from, due_until, survey, person_required, summary, status,"
+    " calling_by, calling_since, requested_at"
 )
 
 
@@ -31,6 +31,7 @@ def _visit(row: Any, results: Sequence[Any]) -> cb.Visit:
         row["due_until"],
         row["survey"],
         row["person_required"],
+        row["summary"],
     )
     return cb.Visit(
         req,
@@ -85,7 +86,7 @@ async def request(conn: asyncpg.Connection, req: cb.VisitRequest) -> tuple[cb.Vi
     async with conn.transaction():
         inserted = await conn.fetchval(
             "INSERT INTO return_visits (ticket_id, number, due_from, due_until, survey,"
-            " person_required) VALUES ($1, $2, $3, $4, $5, $6)"
+            " person_required, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
             req.ticket_id,
             req.number,
@@ -93,6 +94,7 @@ async def request(conn: asyncpg.Connection, req: cb.VisitRequest) -> tuple[cb.Vi
             req.due_until,
             req.survey,
             req.person_required,
+            req.summary,
         )
         existing = await load(conn, req.ticket_id, lock=True)
         assert existing is not None

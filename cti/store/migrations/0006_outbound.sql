@@ -45,6 +45,7 @@ CREATE TABLE return_visits (
     due_until        timestamptz NOT NULL,
     survey           text NOT NULL,
     person_required  boolean NOT NULL,
+    summary          text NOT NULL DEFAULT '',   -- the ticket's summary, shown to the agent
     status           text NOT NULL DEFAULT 'pending',  -- pending | calling | done | failed | expired
     calling_by       text,
     calling_since    timestamptz,

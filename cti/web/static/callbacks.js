@@ -7,6 +7,7 @@
 const outbound = {
   settings: null, // GET /api/agents/me/outbound
   entries: [],
+  visits: [],
   menuFor: null, // { key, kind: "skip" | "outcome" }
   openedFor: null, // the call whose work-order form was opened
 };
@@ -47,6 +48,30 @@ async function refreshCallbacks() {
   }
   outbound.entries = result.body;
   renderCallbacks();
+  const visits = await api("GET", "/api/return-visits?status=pending&limit=50", page.token);
+  outbound.visits = visits.status === 200 ? visits.body : [];
+  renderVisits();
+}
+
+// Return visits (回访) an agent makes: the ticket's summary, the window, Record result.
+function renderVisits() {
+  const list = $("rv-list");
+  list.replaceChildren();
+  if (!outbound.visits.length) {
+    list.append(el("li", { text: t("rv.none") }));
+    return;
+  }
+  for (const visit of outbound.visits) {
+    list.append(el("li", { "data-ticket": visit.ticket_id },
+      el("span", { class: "number", text: visit.number }),
+      el("span", { class: "meta", text: t("rv.ticket", visit.ticket_id) + " · " +
+        t("rv.window", formatDateTime(visit.due_from), formatDateTime(visit.due_until)) +
+        (visit.person_required ? " · " + t("rv.person") : "") }),
+      el("span", { class: "misses", text: visit.summary || "—" }),
+      el("span", { class: "tries", text: t("cb.tries", visit.results.length) }),
+      el("button", { type: "button", "data-act": "visit-result", "aria-haspopup": "menu",
+        onclick: () => openCallbackMenu(visit.ticket_id, "visit") }, t("cb.outcome"))));
+  }
 }
 
 function missText(m) {
@@ -104,12 +129,13 @@ function openCallbackMenu(key, kind) {
     : (outbound.settings ? outbound.settings.outcomes : []);
   outbound.menuFor = { key, kind };
   $("cb-menu-title").textContent = t(kind === "skip" ? "cb.skip_title" : "cb.outcome_title");
+  const prefix = kind === "skip" ? "cb.skip." : "cb.outcome.";
   const box = $("cb-menu-items");
   box.replaceChildren();
   items.slice(0, 9).forEach((value, i) => {
     box.append(el("button", { type: "button", role: "menuitem", "data-value": value,
       onclick: () => chooseCallbackMenu(value) },
-      el("kbd", { text: String(i + 1) }), " " + label("cb." + kind + ".", value)));
+      el("kbd", { text: String(i + 1) }), " " + label(prefix, value)));
   });
   show("cb-menu", true);
   const first = box.querySelector("button");
@@ -127,8 +153,20 @@ async function chooseCallbackMenu(value) {
   const chosen = outbound.menuFor;
   if (!chosen) return;
   closeCallbackMenu(false);
+  if (chosen.kind === "visit") {
+    await recordVisit(chosen.key, value);
+    return;
+  }
   const body = chosen.kind === "skip" ? { reason: value } : { outcome: value };
   await changeEntry(chosen.key, chosen.kind, body);
+}
+
+async function recordVisit(ticket, outcome) {
+  const path = "/api/return-visits/" + encodeURIComponent(ticket) + "/result";
+  const visit = await act("POST", path, { outcome });
+  if (visit) say(t("rv.done", ticket));
+  await refreshCallbacks();
+  focusEntry(ticket);
 }
 
 async function changeEntry(key, what, body) {
@@ -145,7 +183,8 @@ async function changeEntry(key, what, body) {
 }
 
 function focusEntry(key) {
-  const item = [...$("cb-list").querySelectorAll("li")].find((li) => li.dataset.key === key);
+  const items = [...$("cb-list").querySelectorAll("li"), ...$("rv-list").querySelectorAll("li")];
+  const item = items.find((li) => li.dataset.key === key || li.dataset.ticket === key);
   const target = item ? item.querySelector("button") : $("cb-list").querySelector("button");
   (target || $("callbacks-title")).focus();
 }

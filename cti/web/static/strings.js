@@ -72,6 +72,12 @@ const STRINGS = {
   "cb.done.release": "已放回 {0} 的回拨",
   "cb.done.skip": "已跳过 {0}",
   "cb.done.outcome": "已记录 {0} 的回拨结果",
+  "rv.title": "回访",
+  "rv.none": "没有待回访的工单",
+  "rv.ticket": "工单 {0}",
+  "rv.window": "{0} 至 {1}",
+  "rv.person": "须人工回访",
+  "rv.done": "已记录工单 {0} 的回访结果",
   "pause.title": "选择示忙原因（按数字键）",
   "pause.minutes": "（限 {0} 分钟）",
 
