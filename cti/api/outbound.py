@@ -244,7 +244,7 @@ def _holder_check(who: Principal, entry: cb.Entry) -> None:
 
 
 async def list_entries(request: web.Request) -> web.Response:
-    principal(request, *VIEWERS)
+    principal(request, *WORKERS)
     query = query_of(request, EntryQuery)
     config, now = config_of(request), now_of(request)
     if query.status is EntryStatus.OPEN:
@@ -442,7 +442,7 @@ def add_routes(app: web.Application) -> None:
     ops = [
         Operation("GET", "/api/callbacks", list_entries, "callbacks_list",
                   "The missed-call callback list (漏接回拨), nearest deadline first", TAG,
-                  VIEWERS, query=EntryQuery, response=list[CallbackEntry], errors=(503,)),
+                  WORKERS, query=EntryQuery, response=list[CallbackEntry], errors=(503,)),
         Operation("GET", "/api/callbacks/figures", figures, "callbacks_figures",
                   "Pending, overdue, done today, and the share called back in time", TAG,
                   FIGURE_READERS, response=CallbackFigures, errors=(503,)),

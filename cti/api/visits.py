@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
 import callbacks as cb
-from cti.api.auth import Role
+from cti.api.auth import Principal, Role
 from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
 from cti.api.outbound import BACKEND, NUMBER, TAG, VIEWERS, Input, config_of, now_of, refused_error
 from cti.api.spec import Operation, register, reply
@@ -95,11 +95,12 @@ class VisitResultBody(Input):
     note: str | None = Field(default=None, max_length=2000)
 
 
-def visit_model(visit: cb.Visit) -> ReturnVisit:
+def visit_model(visit: cb.Visit, who: Principal) -> ReturnVisit:
+    """The visit as ``who`` may see it: administrators see the number masked."""
     req = visit.request
     return ReturnVisit(
         ticket_id=req.ticket_id,
-        number=req.number,
+        number=mask_number(req.number) if who.role is Role.ADMIN else req.number,
         due_from=req.due_from,
         due_until=req.due_until,
         survey=req.survey,
@@ -125,7 +126,7 @@ def visit_model(visit: cb.Visit) -> ReturnVisit:
 
 
 async def request_visit(request: web.Request) -> web.Response:
-    principal(request, *BACKEND)
+    who = principal(request, *BACKEND)
     body = await body_of(request, VisitBody)
     config, now = config_of(request), now_of(request)
     req = cb.VisitRequest(
@@ -145,11 +146,11 @@ async def request_visit(request: web.Request) -> web.Response:
         raise bad_request(field, exc.message.split(": ", 1)[-1]) from None
     log.info("return_visit_requested", ticket_id=req.ticket_id, new=new,
              caller=mask_number(req.number))  # fmt: skip
-    return reply(visit_model(visit), status=201 if new else 200)
+    return reply(visit_model(visit, who), status=201 if new else 200)
 
 
 async def list_visits(request: web.Request) -> web.Response:
-    principal(request, *VIEWERS)
+    who = principal(request, *VIEWERS)
     query = query_of(request, VisitQuery)
     if query.status is VisitStatusQuery.OPEN:
         status: list[str] | None = ["pending", "calling"]
@@ -159,7 +160,7 @@ async def list_visits(request: web.Request) -> web.Response:
         status = [query.status.value]
     async with request.app[DATABASE].connection() as conn:
         found = await visits.listing(conn, status, query.person_required, query.limit)
-    return reply([visit_model(v) for v, _ in found], kind=list[ReturnVisit])
+    return reply([visit_model(v, who) for v, _ in found], kind=list[ReturnVisit])
 
 
 async def visit_result(request: web.Request) -> web.Response:
@@ -183,7 +184,7 @@ async def visit_result(request: web.Request) -> web.Response:
     except cb.Refusal as exc:
         raise refused_error(exc) from None
     log.info("return_visit_result", ticket_id=ticket_id, outcome=body.outcome.value, by=who.id)
-    return reply(visit_model(visit))
+    return reply(visit_model(visit, who))
 
 
 def add_routes(app: web.Application) -> None:
