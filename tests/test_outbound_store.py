@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,47 @@ async def test_a_visit_whose_window_closed_is_expired_and_reported_once(empty_ds
         assert notice["status"] == "expired" and notice["outcome"] is None
         assert notice["reached"] is False and notice["attempt"] == 1
         assert backend.keys_received("/tickets/WO-9") == {"return-visit:WO-9:expired": 1}
+
+
+async def test_two_agents_pressing_claim_at_once_one_wins(empty_dsn: str, tmp_path: Path) -> None:
+    async with open_db(empty_dsn) as db:
+        policy = CONFIG.callback_policy()
+        entry = cb.opened(CITIZEN, cb.Miss("m1", T0, "12345", cb.Reason.ABANDONED), policy)
+        async with db.connection() as conn:
+            await store.save(conn, entry, policy)
+
+        async def press(agent: str) -> str:
+            try:
+                async with db.connection() as conn:
+                    got = await store.act(conn, entry.key, lambda e: cb.claim(e, agent, T0), policy)
+                return f"{agent}:{got.claimed_by}"
+            except cb.Refusal as exc:
+                return f"{agent}:{exc.code}"
+
+        results = sorted(await asyncio.gather(*(press(a) for a in ("1001", "1002", "1003"))))
+        winners = [r for r in results if not r.endswith(":not_pending")]
+        assert len(winners) == 1 and winners[0].split(":")[0] == winners[0].split(":")[1]
+        assert sum(r.endswith(":not_pending") for r in results) == 2
+
+
+async def test_a_failing_follower_never_costs_the_record(empty_dsn: str, tmp_path: Path) -> None:
+    async def broken(conn: Any, payload: dict[str, Any]) -> None:
+        await conn.execute("INSERT INTO callback_entries (key) VALUES ('incomplete')")
+
+    async with open_db(empty_dsn) as db:
+        writer = BufferedWriter(db, tmp_path / "spool.jsonl")
+        records.register(writer)
+        writer.follow("call_final", broken)
+        writer.follow("call_final", store.call_final_follower(lambda: listing_rules(CONFIG)))
+        writer.start()
+        try:
+            writer.submit("call_final", {"call": call("x1", 0, "abandoned", waited=45)})
+            writer.submit("call_final", {"call": call("x2", 1, "answered")})
+            await writer.flushed(10)
+        finally:
+            await writer.stop()
+        assert await db.fetchrow("SELECT count(*) AS n FROM calls") == {"n": 2}
+        # The broken follower's write was undone; the next follower still ran.
+        rows = await db.fetch("SELECT key, status FROM callback_entries")
+        assert [(r["key"], r["status"]) for r in rows] == [(f"{CITIZEN}@2026-03-02", "cleared")]
+        assert writer.stats.dropped_invalid == 0
