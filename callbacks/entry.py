@@ -217,6 +217,10 @@ def dial(
     """An attempt starts: the citizen is being called (never in quiet hours)."""
     if policy.is_quiet(now):
         raise Refusal("quiet_hours", "no calls to citizens in quiet hours")
+    return _begin(entry, agent, now, call_id)
+
+
+def _begin(entry: Entry, agent: str | None, now: dt.datetime, call_id: str | None) -> Entry:
     if entry.status is Status.PENDING and agent is not None:
         entry = claim(entry, agent, now)
     if entry.status is not Status.CLAIMED:
@@ -235,9 +239,11 @@ def record_outcome(
 
     An agent may also record the outcome of a call made from the seat phone
     outside the engine: a claimed entry then gets a finished attempt at once.
+    Quiet hours do not apply here: they keep calls from starting, and the call
+    being recorded was made before (an outcome typed in at 21:01 is kept).
     """
     if entry.status is Status.CLAIMED:
-        entry = dial(entry, agent or entry.claimed_by, now, policy)
+        entry = _begin(entry, agent or entry.claimed_by, now, None)
     if entry.status is not Status.DIALLING:
         raise Refusal("not_dialling", f"the callback is {entry.status}; nothing was dialled")
     last = replace(entry.attempts[-1], outcome=outcome)

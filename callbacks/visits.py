@@ -130,8 +130,16 @@ def request(existing: Visit | None, req: VisitRequest) -> tuple[Visit, bool]:
 
 
 def start_call(visit: Visit, agent: str | None, now: dt.datetime, quiet: CallbackPolicy) -> Visit:
+    """A call to the citizen starts: only within the due window, never in quiet hours."""
     if quiet.is_quiet(now):
         raise Refusal("quiet_hours", "no calls to citizens in quiet hours")
+    req = visit.request
+    if not req.due_from <= aware(now) < req.due_until:
+        raise Refusal("outside_window", "the return visit is not due now (outside its window)")
+    return _begin(visit, agent, now)
+
+
+def _begin(visit: Visit, agent: str | None, now: dt.datetime) -> Visit:
     if visit.status is VisitStatus.CALLING:
         raise Refusal("busy", f"the citizen is being called already (by {visit.calling_by})")
     if visit.status is not VisitStatus.PENDING:
@@ -144,9 +152,13 @@ def start_call(visit: Visit, agent: str | None, now: dt.datetime, quiet: Callbac
 def record_result(
     visit: Visit, result: VisitResult, policy: VisitPolicy, quiet: CallbackPolicy
 ) -> Visit:
-    """One attempt's result; an agent may record a call made outside the engine."""
+    """One attempt's result; an agent may record a call made outside the engine.
+
+    Quiet hours and the window guard calls that start; the result of a call
+    already made is always kept (unless the visit is closed).
+    """
     if visit.status is VisitStatus.PENDING:
-        visit = start_call(visit, result.agent, result.at, quiet)
+        visit = _begin(visit, result.agent, result.at)
     if visit.status is not VisitStatus.CALLING:
         raise Refusal("closed", f"the return visit is {visit.status}")
     results = (*visit.results, result)

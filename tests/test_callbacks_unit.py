@@ -83,6 +83,11 @@ def test_attempts_spacing_outcomes_and_got_through() -> None:
     assert isinstance(opened, cb.Changed) and book.next_due(at(22, 30), 5) == []
     (refusal,) = book.handle(cb.Dial("136@2026-03-02", "1001"), at(22, 30))
     assert isinstance(refusal, cb.Refused) and refusal.code == "quiet_hours"
+    # A call made at 20:58 from the seat phone, its outcome typed in at 21:02: kept.
+    book.handle(cb.Missed("135", cb.Miss("c12", at(20, 0), "12345", cb.Reason.ABANDONED)), at(20))
+    book.handle(cb.Claim("135@2026-03-02", "1001"), at(20, 57))
+    (kept,) = book.handle(cb.RecordOutcome("135@2026-03-02", cb.Outcome.BUSY, "1001"), at(21, 2))
+    assert isinstance(kept, cb.Changed) and kept.entry.attempts[0].outcome is cb.Outcome.BUSY
 
 
 def test_skip_returns_the_entry_and_figures_add_up() -> None:
@@ -133,6 +138,8 @@ def test_return_visit_idempotent_on_ticket_and_window() -> None:
         visit, cb.VisitResult(cb.Outcome.NO_ANSWER, at(9), "1001"), policy, POLICY
     )
     assert visit.status is cb.VisitStatus.PENDING and not visit.due(at(9, 30), policy, POLICY)
+    with pytest.raises(cb.Refusal, match="outside its window"):
+        cb.start_call(visit, None, at(18, 30), POLICY)
     visit = cb.start_call(visit, None, at(10, 1), POLICY)
     with pytest.raises(cb.Refusal, match="being called"):
         cb.start_call(visit, "1002", at(10, 2), POLICY)
