@@ -22,7 +22,7 @@ from callbacks.book import (
     apply_miss,
     next_due,
 )
-from callbacks.classify import CallFacts, Figures, figures, got_through, missed_reason
+from callbacks.classify import CallFacts, Figures, figures, missed_reason, spoke_to_someone
 from callbacks.dialrules import DialRule, DialRules, Verdict
 from callbacks.entry import (
     OPEN,
@@ -36,13 +36,13 @@ from callbacks.entry import (
     claim,
     dial,
     entry_key,
+    got_through,
     opened,
     record_outcome,
     release,
     skip,
     supersede,
 )
-from callbacks.entry import got_through as mark_got_through
 from callbacks.errors import CallbacksError, IllegalTransition, Refusal
 from callbacks.pacing import Load, agent_slots, dialler_slots
 from callbacks.policy import (
@@ -115,7 +115,6 @@ __all__ = [
     "expire",
     "figures",
     "got_through",
-    "mark_got_through",
     "missed_reason",
     "next_due",
     "opened",
@@ -124,6 +123,7 @@ __all__ = [
     "release",
     "request",
     "skip",
+    "spoke_to_someone",
     "start_call",
     "supersede",
 ]

@@ -49,7 +49,7 @@ def missed_reason(facts: CallFacts, policy: CallbackPolicy) -> Reason | None:
     return None
 
 
-def got_through(facts: CallFacts) -> bool:
+def spoke_to_someone(facts: CallFacts) -> bool:
     """The citizen spoke to someone: their open callback entry is removed."""
     return facts.answered or facts.outcome == "answered"
 

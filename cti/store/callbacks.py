@@ -230,10 +230,10 @@ async def record_final_call(
     )
     facts = _facts(call, reason_row, rules.closed_routes)
     now = call.get("ended_at") or call["arrived_at"]
-    if cb.got_through(facts):
+    if cb.spoke_to_someone(facts):
         current = await open_entry(conn, number)
         if current is not None:
-            cleared = cb.mark_got_through(current, call["call_id"], now)
+            cleared = cb.got_through(current, call["call_id"], now)
             await save(conn, cleared, rules.policy)
             log.info("callback_cleared", key=cleared.key.replace(number, mask_number(number)))
         return
