@@ -93,7 +93,10 @@ from cti.recordings.service import RecordingService, RecordingSettings
 from cti.recordings.source import AriRecordingSource
 from cti.shipped import config_dir
 from cti.store import Database
+from cti.store import callbacks as callback_store
+from cti.store.callbacks import listing_rules
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
+from cti.visitsweep import VisitSweeper
 from cti.writer import BufferedWriter
 from recordings import Principal as RecordingPrincipal
 
@@ -261,6 +264,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await _stop_services(app)
 
 
+async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Return visits whose window closed unfinished are expired and reported to the backend."""
+    sweeper = VisitSweeper(app[DATABASE], clock=app[agents_api.ENGINE].now_dt)
+    sweeper.start()
+    yield
+    await sweeper.stop()
+
+
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
     delay = 0.2
     for attempt in range(1, attempts + 1):
@@ -360,6 +371,11 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     records.register(
         writer, make_outbox_hook(recording_base_url=f"{settings.public_url}/api/recordings")
     )
+    # Missed calls land on the callback list, and answered ones clear it, as records are written.
+    writer.follow(
+        "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
+    )
+    writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
     app[DATABASE] = db
     app[WRITER] = writer
     ari = AriClient(
@@ -425,6 +441,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     if AVAILABILITY not in app:
         app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_visit_sweeper)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/healthz/active", standby.healthz_active)

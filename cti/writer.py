@@ -36,6 +36,7 @@ from cti.store import Database
 log = structlog.get_logger("cti.writer")
 
 Handler = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[None]]
+Wanted = Callable[[dict[str, Any]], bool]
 
 BATCH = 64
 """Ops written in one transaction when several are waiting."""
@@ -69,6 +70,18 @@ _UNREACHABLE = (
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
 )
+
+
+_CONNECTION_LOST = (
+    StoreError,
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+"""What a follower may raise that means the database went away, not that it failed."""
 
 
 def _store_error(exc: Exception) -> StoreError:
@@ -111,6 +124,7 @@ class BufferedWriter:
     retry_base: float = 0.2
     retry_cap: float = 5.0
     handlers: dict[str, Handler] = field(default_factory=dict)
+    followers: dict[str, list[tuple[Handler, Wanted | None]]] = field(default_factory=dict)
     stats: WriterStats = field(default_factory=WriterStats)
     admit: Callable[[], bool] | None = None
     """When set and false, new writes are dropped: an engine that lost its leadership
@@ -137,6 +151,31 @@ class BufferedWriter:
 
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
+
+    def follow(self, kind: str, follower: Handler, when: Wanted | None = None) -> None:
+        """Run ``follower`` after the handler of every ``kind`` op, in the same transaction.
+
+        A follower writes what derives from the op's rows (the callback list
+        from a final call record).  It runs in a savepoint: when it fails on
+        the data (not on the connection), its writes are undone and logged,
+        and the op itself is still written, so a follower never costs a record.
+        ``when`` (a test of the payload) skips the follower, and its savepoint,
+        for the ops it has nothing to do for.
+        """
+        self.followers.setdefault(kind, []).append((follower, when))
+
+    async def _handle(self, conn: asyncpg.Connection, op: WriteOp) -> None:
+        await self.handlers[op.kind](conn, op.payload)
+        for follower, when in self.followers.get(op.kind, ()):
+            if when is not None and not when(op.payload):
+                continue
+            try:
+                async with conn.transaction():  # a savepoint inside the op's transaction
+                    await follower(conn, op.payload)
+            except _CONNECTION_LOST:
+                raise
+            except Exception as exc:
+                log.error("write_follower_failed", kind=op.kind, error=str(exc))
 
     @property
     def pending(self) -> int:
@@ -237,10 +276,9 @@ class BufferedWriter:
                     await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _apply(self, op: WriteOp) -> None:
-        handler = self.handlers[op.kind]
         try:
             async with self.db.connection() as conn, conn.transaction():
-                await handler(conn, op.payload)
+                await self._handle(conn, op)
         except Exception as exc:
             if isinstance(exc, _UNREACHABLE) and not _refused(exc):
                 raise _store_error(exc) from exc
@@ -297,7 +335,7 @@ class BufferedWriter:
         try:
             async with self.db.connection() as conn, conn.transaction():
                 for op in batch:
-                    await self.handlers[op.kind](conn, op.payload)
+                    await self._handle(conn, op)
         except Exception as exc:
             if isinstance(exc, _UNREACHABLE) and not _refused(exc):
                 raise _store_error(exc) from exc
