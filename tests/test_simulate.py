@@ -11,9 +11,11 @@ too short to tell anything fails rather than passes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
+import os
 import shutil
 import statistics
 import subprocess
@@ -42,13 +44,14 @@ PER_HOUR, AHT, AGENTS, DAYS = 160.0, 180.0, 10, 2
 DAY = dt.date(2026, 3, 11)
 
 
-def _hotline(*args: str) -> subprocess.CompletedProcess[str]:
+def _hotline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "cti.cli", *args],
         capture_output=True,
         text=True,
         timeout=600,
         cwd=REPO,
+        env=env,
         check=False,
     )
 
@@ -329,3 +332,46 @@ def test_profile_fitted_from_history_rows() -> None:
     # 32 calls waited 10 s (answered) or 30 s (abandoned): 24*10 + 8*30 seconds over 8 abandons
     assert profile.patience is not None and profile.patience.expected == pytest.approx(60.0)
     assert profile.survey == {"1": 24}
+
+
+async def test_from_history_reads_the_stored_calls(empty_dsn: str) -> None:
+    from cti.store import Database
+
+    config = load_config(REPO / "config")
+    zone = config.timezone
+    db = Database(empty_dsn, min_size=1, max_size=1)
+    await db.open()
+    try:
+        monday = dt.date(2026, 11, 2)
+        for week in range(2):
+            for n in range(6):  # six calls at 10:00-10:15 on each of two Mondays
+                at = dt.datetime.combine(
+                    monday + dt.timedelta(days=7 * week), dt.time(10, n), tzinfo=zone
+                )
+                await db.execute(
+                    "INSERT INTO calls (call_id, dialled, arrived_at, queued_at, answered_at,"
+                    " ended_at, outcome, queue, hangup_by) VALUES ($1, '12345', $2, $3, $4, $5,"
+                    " 'answered', 'general', 'caller')",
+                    f"h-{week}-{n}",
+                    at,
+                    at + dt.timedelta(seconds=2),
+                    at + dt.timedelta(seconds=5),
+                    at + dt.timedelta(seconds=95),
+                )
+    finally:
+        await db.close()
+    env = {**os.environ, "HOTLINE_DATABASE_URL": empty_dsn}
+    args = ["simulate", "--config", "config", "--from-history", "2026-11-02..2026-11-15"]
+    done = await asyncio.to_thread(
+        _hotline, *args, "--weekday", "mon", "--seats", "2", "--json", "--quiet", env=env
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["date"] == "2026-11-15"
+    busy = [i for i in result["intervals"] if i["offered"]]
+    assert {i["start"] for i in busy} <= {"10:00", "10:15"} and busy
+    assert result["total"]["offered"] >= 1
+    env["HOTLINE_DATABASE_URL"] = empty_dsn.rsplit("/", 1)[0] + "/no_such_database"
+    done = await asyncio.to_thread(_hotline, *args, "--seats", "2", env=env)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("hotline simulate: --from-history")
