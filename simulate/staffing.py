@@ -17,9 +17,8 @@ A shift that ends before it starts runs over midnight.
 
 **Targets** (``--target "接通率>=0.95,within_15s>=0.8"``): each interval
 must meet every target.  :func:`search` starts from the closed forms
-(:func:`simulate.erlang.agents_for`), then simulates the day, adds agents to
-every interval that misses a target (one per 3 points of shortfall, at most
-five), and repeats (an interval is judged with one standard error of slack on its
+(:func:`simulate.erlang.agents_for`), then simulates the day, adds an agent
+to every interval that misses a target, and repeats (an interval is judged with one standard error of slack on its
 rates, :meth:`Target.met`); when all intervals meet, it takes one agent away from every interval at once, simulates again
 and gives back the agent where an interval then misses.  The same seed is
 used throughout, so each round sees the same citizens.
@@ -225,29 +224,10 @@ def first_guess(config: Config, profile: Profile, targets: list[Target]) -> list
 
 
 def _misses(summary: Summary, targets: list[Target]) -> list[bool]:
-    return [step > 0 for step in _steps(summary, targets)]
-
-
-def _steps(summary: Summary, targets: list[Target]) -> list[int]:
-    """Agents to add to each interval: 0 where every target is met.
-
-    One agent per 3 points of the worst rate shortfall (at most 5), or one
-    for a wait target: a far miss is closed in fewer simulated days.
-    """
     out = []
     for interval in summary.intervals:
         figures = interval.total.figures()
-        step = 0
-        for t in targets:
-            if t.met(figures, tolerant=True):
-                continue
-            value = figures.get(t.measure)
-            if t.measure.endswith("_rate") and value is not None:
-                shortfall = t.value - value if t.at_least else value - t.value
-                step = max(step, min(5, 1 + int(shortfall / 0.03)))
-            else:
-                step = max(step, 1)
-        out.append(step)
+        out.append(not all(t.met(figures, tolerant=True) for t in targets))
     return out
 
 
@@ -278,15 +258,12 @@ def search(
     summary = simulate(levels)
     trims = 2
     for _ in range(max_rounds):
-        steps = _steps(summary, targets)
+        misses = _misses(summary, targets)
         if progress is not None:
             hours = sum(levels) / 4
-            missed = sum(step > 0 for step in steps)
-            progress(f"round {rounds}: {hours:.0f} agent-hours, {missed} intervals miss")
-        if any(steps):
-            if trims < 2:  # near the answer already: one agent at a time
-                steps = [min(step, 1) for step in steps]
-            levels = [n + step for n, step in zip(levels, steps, strict=True)]
+            progress(f"round {rounds}: {hours:.0f} agent-hours, {sum(misses)} intervals miss")
+        if any(misses):
+            levels = [n + 1 if miss else n for n, miss in zip(levels, misses, strict=True)]
             summary = simulate(levels)
             continue
         trial = [max(1, n - 1) for n in levels]
