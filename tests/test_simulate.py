@@ -375,3 +375,56 @@ async def test_from_history_reads_the_stored_calls(empty_dsn: str) -> None:
     done = await asyncio.to_thread(_hotline, *args, "--seats", "2", env=env)
     assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith("hotline simulate: --from-history")
+
+
+def test_bench_simulate_prints_its_figures() -> None:
+    done = _hotline(
+        "bench",
+        "simulate",
+        "--json",
+        "--skip-search",
+        "--large-calls",
+        "1500",
+        "--large-seats",
+        "20",
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["nantong_day_s"] > 0 and figures["large_day_s"] > 0
+    assert figures["nantong_calls"] > 9000 and 1200 < figures["large_calls"] < 1800
+    assert set(figures["met"]) == {"nantong_day_s", "large_day_s"}
+
+
+def test_roster_and_seat_counts(tmp_path: Path) -> None:
+    from simulate.staffing import Roster, parse_seats, roster_staffing
+
+    assert parse_seats("40") == [40] * 96
+    levels = parse_seats("00:00=8,08:00=40,20:00=12")
+    assert levels[0] == 8 and levels[31] == 8 and levels[32] == 40 and levels[80] == 12
+    roster_file = tmp_path / "roster.yaml"
+    roster_file.write_text(
+        "shifts:\n"
+        '  - {from: "08:00", to: "17:00", agents: 3}\n'
+        '  - {from: "08:00", to: "17:00", agents: 1, skills: {market: 6}}\n'
+        '  - {from: "20:00", to: "08:00", agent: "1001"}\n',
+        encoding="utf-8",
+    )
+    config = load_config(REPO / "config")
+    pool = Pool(config)
+    staffing = roster_staffing(load_model(roster_file, Roster), pool, config)
+    assert staffing.levels[32] == 4 and staffing.levels[0] == 1 and staffing.levels[79] == 0
+    assert staffing.shifts[90] == ("1001",)
+    market = [
+        a for a in pool.agents if a.id in staffing.shifts[40] and a.skills == (("market", 6),)
+    ]
+    assert len(market) == 1
+    roster_file.write_text(
+        'shifts:\n  - {from: "08:00", to: "17:00", agent: "9999"}\n', encoding="utf-8"
+    )
+    with pytest.raises(SimulateError, match="no agent 9999"):
+        roster_staffing(load_model(roster_file, Roster), Pool(config), config)
+    roster_file.write_text(
+        'shifts:\n  - {from: "08:07", to: "17:00", agents: 2}\n', encoding="utf-8"
+    )
+    with pytest.raises(SimulateError, match=r"roster.yaml:2: shifts\[0\]"):
+        load_model(roster_file, Roster)
