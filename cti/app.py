@@ -12,6 +12,12 @@ overridden from the environment (``HOTLINE_ARI_URL``, ``HOTLINE_AMI_HOST``,
 ``HOTLINE_STATE_DIR``, ``HOTLINE_PUBLIC_URL``),
 and secrets come only from the environment variables that ``engine.yaml``
 names.  ``SIGHUP`` reloads the configuration.
+
+With ``availability:`` in ``engine.yaml`` the engine is one of several
+(:mod:`cti.availability`): it starts as a standby — database open, HTTP up,
+answering ``503`` with the active engine's address — and opens its softswitch
+links, services and today's figures only once it holds the lease.  Deposed, it
+stops and :func:`serve` starts it again as a standby.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from cti import logs
+from cti import logs, standby
 from cti.ami import AmiClient, AmiError
 from cti.api import agents as agents_api
 from cti.api import figures as figures_api
@@ -59,22 +65,38 @@ from cti.api.http import (
     secure_headers,
 )
 from cti.api.logins import PINS
+from cti.api.sessions import SessionStore
 from cti.api.throttle import Limit, LoginThrottle, PinVerifier
-from cti.appkeys import AMI, ARI, CONFIG, DATABASE, OUTBOX, RECORDINGS, TICKETS, WRITER
+from cti.appkeys import (
+    AMI,
+    ARI,
+    AVAILABILITY,
+    CONFIG,
+    DATABASE,
+    OUTBOX,
+    RECORDINGS,
+    TICKETS,
+    WRITER,
+)
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
+from cti.availability import Availability
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.adopt import restore_agents
 from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
+from cti.lease import Lease
 from cti.recordings.api import add_recording_routes
 from cti.recordings.service import RecordingService, RecordingSettings
 from cti.recordings.source import AriRecordingSource
 from cti.shipped import config_dir
 from cti.store import Database
+from cti.store import callbacks as callback_store
+from cti.store.callbacks import listing_rules
 from cti.tickets import SenderSettings, TicketOutbox, TicketSender, make_outbox_hook
+from cti.visitsweep import VisitSweeper
 from cti.writer import BufferedWriter
 from recordings import Principal as RecordingPrincipal
 
@@ -180,6 +202,22 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _softswitch(app: web.Application) -> AsyncIterator[None]:
+    availability = app.get(AVAILABILITY)
+    if availability is None:
+        await _start_links(app)
+        yield
+        await _stop_links(app)
+        return
+    log.info("engine_standing_by", holder=availability.lease.holder)
+    availability.start()
+    yield
+    await availability.stop()
+    await _stop_links(app)
+
+
+async def _start_links(app: web.Application) -> None:
+    """What a starting engine does: agents back, the ARI application (adopting the
+    calls Asterisk kept), AMI."""
     settings = app[SETTINGS]
     engine = app[agents_api.ENGINE]
     ari = app[ARI]
@@ -191,21 +229,47 @@ async def _softswitch(app: web.Application) -> AsyncIterator[None]:
     if ami is not None:
         await _connect_with_retry(ami.connect, "ami")
     log.info("engine_started", config=engine.config_version[:12], http_port=settings.http_port)
-    yield
-    engine.shutdown()
+
+
+async def _stop_links(app: web.Application) -> None:
+    app[agents_api.ENGINE].shutdown()
+    ami = app.get(AMI)
     if ami is not None:
         await ami.close()
-    await ari.close()
+    await app[ARI].close()
+
+
+async def _activate(app: web.Application) -> None:
+    """A standby that took the lease starts as a restarted engine would."""
+    async with contextlib.asynccontextmanager(figures_api.rebuild)(app):
+        pass  # today's figures from the store, as the engine that ran until now left them
+    await _start_services(app)
+    await _start_links(app)
+
+
+async def _start_services(app: web.Application) -> None:
+    await app[RECORDINGS].start()
+    await app[TICKETS].start()
+
+
+async def _stop_services(app: web.Application) -> None:
+    await app[TICKETS].stop()
+    await app[RECORDINGS].stop()
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    recordings = app[RECORDINGS]
-    tickets = app[TICKETS]
-    await recordings.start()
-    await tickets.start()
+    if AVAILABILITY not in app:
+        await _start_services(app)
     yield
-    await tickets.stop()
-    await recordings.stop()
+    await _stop_services(app)
+
+
+async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """Return visits whose window closed unfinished are expired and reported to the backend."""
+    sweeper = VisitSweeper(app[DATABASE], clock=app[agents_api.ENGINE].now_dt)
+    sweeper.start()
+    yield
+    await sweeper.stop()
 
 
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
@@ -245,6 +309,7 @@ async def healthz(request: web.Request) -> web.Response:
     writer = app.get(WRITER)
     body = {
         "status": "ok",
+        "role": standby.role_of(app),
         "ari": str(ari.link.state) if ari else "absent",
         "ami": str(ami.link.state) if ami else "absent",
         "database": "up" if writer is not None and writer.database_up else "down",
@@ -253,12 +318,29 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+def _availability(app: web.Application, settings: Settings, config: Config) -> None:
+    plan = config.engine.availability
+    if plan is not None:
+        standby.install(
+            app,
+            Lease(
+                settings.database_url,
+                settings.ari_app,
+                standby.holder_name(config.engine.node),
+                settings.public_url,
+                seconds=float(plan.lease_seconds),
+            ),
+            renew_seconds=float(plan.renew_seconds),
+            activate=lambda: _activate(app),
+        )
+
+
 def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     """Every part of the engine, built; the cleanup contexts start and stop them."""
     config, version = manager.snapshot()
     security = config.engine.security
     app = web.Application(
-        middlewares=[audit_refusals, json_errors, authenticate],
+        middlewares=[standby.gate, audit_refusals, json_errors, authenticate],
         client_max_size=security.json_max_bytes,
     )
     app.on_response_prepare.append(secure_headers)
@@ -289,10 +371,22 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     records.register(
         writer, make_outbox_hook(recording_base_url=f"{settings.public_url}/api/recordings")
     )
+    # Missed calls land on the callback list, and answered ones clear it, as records are written.
+    writer.follow(
+        "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
+    )
+    writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
     app[DATABASE] = db
     app[WRITER] = writer
-    ari = AriClient(settings.ari_url, settings.ari_user, settings.ari_password, settings.ari_app)
+    ari = AriClient(
+        settings.ari_url,
+        settings.ari_user,
+        settings.ari_password,
+        settings.ari_app,
+        user_agent=f"hotline-cti/{config.engine.node or 'engine'}",
+    )
     app[ARI] = ari
+    app[AUTH].store = SessionStore(db, writer)
     recordings = RecordingService(
         db,
         AriRecordingSource(ari),
@@ -331,12 +425,26 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         ami.on_event(engine.on_ami)
         engine.ami = ami
         app[AMI] = ami
-    manager.on_change.append(lambda cfg, ver: _config_changed(app, engine, cfg, ver))
+
+    def on_change(cfg: Config, ver: ConfigVersion) -> None:
+        _config_changed(app, engine, cfg, ver)
+
+    manager.on_change.append(on_change)
+
+    async def _forget_config(_: web.Application) -> None:
+        with contextlib.suppress(ValueError):
+            manager.on_change.remove(on_change)
+
+    app.on_cleanup.append(_forget_config)
+    _availability(app, settings, config)
     app.cleanup_ctx.append(_store)
-    app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
+    if AVAILABILITY not in app:
+        app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_visit_sweeper)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz/active", standby.healthz_active)
     install_api(app)
     transfers_api.add_routes(app)
     add_recording_routes(app, recordings, principal_of=_recording_principal)
@@ -371,6 +479,18 @@ class EngineProcess:
     @property
     def writer(self) -> BufferedWriter:
         return self.app[WRITER]
+
+    @property
+    def availability(self) -> Availability | None:
+        return self.app.get(AVAILABILITY)
+
+    async def deposed(self) -> None:
+        """Return once this engine was deposed (never, for a single engine)."""
+        availability = self.availability
+        if availability is None:
+            await asyncio.Event().wait()
+        else:
+            await availability.deposed.wait()
 
     @property
     def url(self) -> str:
@@ -410,8 +530,7 @@ class EngineProcess:
 
 
 async def serve(settings: Settings, manager: ConfigManager) -> None:
-    process = EngineProcess(settings, manager)
-    await process.start()
+    """Run the engine until SIGINT or SIGTERM; a deposed engine starts again as a standby."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -431,9 +550,18 @@ async def serve(settings: Settings, manager: ConfigManager) -> None:
         task.add_done_callback(pending.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
-    log.info("engine_listening", url=process.url)
-    await stop.wait()
-    await process.stop()
+    while not stop.is_set():
+        process = EngineProcess(settings, manager)
+        await process.start()
+        log.info("engine_listening", url=process.url, role=standby.role_of(process.app))
+        stopping = loop.create_task(stop.wait())
+        deposed = loop.create_task(process.deposed())
+        await asyncio.wait({stopping, deposed}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopping, deposed):
+            task.cancel()
+        await process.stop()
+        if not stop.is_set():
+            log.warning("engine_restarting_as_standby")
 
 
 def main(argv: list[str]) -> int:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from cti.ami import AmiClient
 from cti.ari.client import AriClient
+from cti.availability import Availability
 from cti.config import ConfigManager
 from cti.recordings.service import RecordingService
 from cti.store import Database
@@ -25,5 +26,16 @@ AMI = web.AppKey("ami", AmiClient)
 RECORDINGS = web.AppKey("recordings", RecordingService)
 TICKETS = web.AppKey("ticket_sender", TicketSender)
 OUTBOX = web.AppKey("ticket_outbox", TicketOutbox)
+AVAILABILITY = web.AppKey("availability", Availability)
 
-__all__ = ["AMI", "ARI", "CONFIG", "DATABASE", "OUTBOX", "RECORDINGS", "TICKETS", "WRITER"]
+__all__ = [
+    "AMI",
+    "ARI",
+    "AVAILABILITY",
+    "CONFIG",
+    "DATABASE",
+    "OUTBOX",
+    "RECORDINGS",
+    "TICKETS",
+    "WRITER",
+]

@@ -8,7 +8,10 @@ A client owns one :class:`Link`.  ``connect()`` moves it from ``idle`` to
 ``reconnecting`` and retries after :class:`Backoff` delays; the first success
 moves it back to ``connected`` and counts one reconnect.  ``close()`` moves it
 to ``closed`` from anywhere, for good.  A failed first attempt goes back to
-``idle`` so that the caller may try again.
+``idle`` so that the caller may try again.  ``replaced`` is the end of an ARI
+link whose application another WebSocket took (``ApplicationReplaced``) or
+that this engine may no longer hold (it is not the active engine): the client
+does not reconnect from there, only ``close()`` follows.
 
 The allowed moves are the table :data:`TRANSITIONS`; any other move is a bug
 and raises :class:`IllegalLinkTransition`.  Observers either register a
@@ -31,14 +34,16 @@ class LinkState(StrEnum):
     CONNECTING = "connecting"
     CONNECTED = "connected"
     RECONNECTING = "reconnecting"
+    REPLACED = "replaced"
     CLOSED = "closed"
 
 
 TRANSITIONS: dict[LinkState, frozenset[LinkState]] = {
     LinkState.IDLE: frozenset({LinkState.CONNECTING, LinkState.CLOSED}),
     LinkState.CONNECTING: frozenset({LinkState.CONNECTED, LinkState.IDLE, LinkState.CLOSED}),
-    LinkState.CONNECTED: frozenset({LinkState.RECONNECTING, LinkState.CLOSED}),
-    LinkState.RECONNECTING: frozenset({LinkState.CONNECTED, LinkState.CLOSED}),
+    LinkState.CONNECTED: frozenset({LinkState.RECONNECTING, LinkState.REPLACED, LinkState.CLOSED}),
+    LinkState.RECONNECTING: frozenset({LinkState.CONNECTED, LinkState.REPLACED, LinkState.CLOSED}),
+    LinkState.REPLACED: frozenset({LinkState.CLOSED}),
     LinkState.CLOSED: frozenset(),
 }
 

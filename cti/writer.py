@@ -36,6 +36,7 @@ from cti.store import Database
 log = structlog.get_logger("cti.writer")
 
 Handler = Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[None]]
+Wanted = Callable[[dict[str, Any]], bool]
 
 BATCH = 64
 """Ops written in one transaction when several are waiting."""
@@ -71,6 +72,18 @@ _UNREACHABLE = (
 )
 
 
+_CONNECTION_LOST = (
+    StoreError,
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+"""What a follower may raise that means the database went away, not that it failed."""
+
+
 def _store_error(exc: Exception) -> StoreError:
     return exc if isinstance(exc, StoreError) else StoreError(str(exc))
 
@@ -98,6 +111,7 @@ class WriterStats:
     spooled: int = 0
     failures: int = 0
     dropped_invalid: int = 0
+    dropped_fenced: int = 0
 
 
 @dataclass
@@ -110,7 +124,11 @@ class BufferedWriter:
     retry_base: float = 0.2
     retry_cap: float = 5.0
     handlers: dict[str, Handler] = field(default_factory=dict)
+    followers: dict[str, list[tuple[Handler, Wanted | None]]] = field(default_factory=dict)
     stats: WriterStats = field(default_factory=WriterStats)
+    admit: Callable[[], bool] | None = None
+    """When set and false, new writes are dropped: an engine that lost its leadership
+    lease (:mod:`cti.availability`) records nothing more; what it queued before stays."""
 
     def __post_init__(self) -> None:
         self._memory: deque[WriteOp] = deque()
@@ -134,6 +152,31 @@ class BufferedWriter:
     def register(self, kind: str, handler: Handler) -> None:
         self.handlers[kind] = handler
 
+    def follow(self, kind: str, follower: Handler, when: Wanted | None = None) -> None:
+        """Run ``follower`` after the handler of every ``kind`` op, in the same transaction.
+
+        A follower writes what derives from the op's rows (the callback list
+        from a final call record).  It runs in a savepoint: when it fails on
+        the data (not on the connection), its writes are undone and logged,
+        and the op itself is still written, so a follower never costs a record.
+        ``when`` (a test of the payload) skips the follower, and its savepoint,
+        for the ops it has nothing to do for.
+        """
+        self.followers.setdefault(kind, []).append((follower, when))
+
+    async def _handle(self, conn: asyncpg.Connection, op: WriteOp) -> None:
+        await self.handlers[op.kind](conn, op.payload)
+        for follower, when in self.followers.get(op.kind, ()):
+            if when is not None and not when(op.payload):
+                continue
+            try:
+                async with conn.transaction():  # a savepoint inside the op's transaction
+                    await follower(conn, op.payload)
+            except _CONNECTION_LOST:
+                raise
+            except Exception as exc:
+                log.error("write_follower_failed", kind=op.kind, error=str(exc))
+
     @property
     def pending(self) -> int:
         """Ops submitted and not yet written (the one being written counts)."""
@@ -148,6 +191,11 @@ class BufferedWriter:
         if kind not in self.handlers:
             log.error("write_kind_unknown", kind=kind)
             self.stats.dropped_invalid += 1
+            return
+        if self.admit is not None and not self.admit():
+            if not self.stats.dropped_fenced:
+                log.warning("writes_fenced", kind=kind)
+            self.stats.dropped_fenced += 1
             return
         op = WriteOp(kind, payload)
         self.stats.submitted += 1
@@ -228,10 +276,9 @@ class BufferedWriter:
                     await asyncio.wait_for(self._wake.wait(), delay)
 
     async def _apply(self, op: WriteOp) -> None:
-        handler = self.handlers[op.kind]
         try:
             async with self.db.connection() as conn, conn.transaction():
-                await handler(conn, op.payload)
+                await self._handle(conn, op)
         except Exception as exc:
             if isinstance(exc, _UNREACHABLE) and not _refused(exc):
                 raise _store_error(exc) from exc
@@ -288,7 +335,7 @@ class BufferedWriter:
         try:
             async with self.db.connection() as conn, conn.transaction():
                 for op in batch:
-                    await self.handlers[op.kind](conn, op.payload)
+                    await self._handle(conn, op)
         except Exception as exc:
             if isinstance(exc, _UNREACHABLE) and not _refused(exc):
                 raise _store_error(exc) from exc

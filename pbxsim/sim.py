@@ -42,7 +42,9 @@ log = logging.getLogger("pbxsim")
 @dataclass(frozen=True)
 class RequestRecord:
     """One ARI REST request as pbxsim received and answered it; ``at`` is the
-    wall-clock time (``time.time()``) it arrived, before it was dispatched."""
+    wall-clock time (``time.time()``) it arrived, before it was dispatched;
+    ``client`` the ``User-Agent`` it came with and ``fence`` its ``X-Hotline-Fence``
+    header (the fencing token of the engine that sent it; Asterisk ignores it)."""
 
     method: str
     path: str
@@ -51,6 +53,8 @@ class RequestRecord:
     status: int
     response: Any
     at: float = 0.0
+    client: str = ""
+    fence: str = ""
 
 
 @dataclass
@@ -277,7 +281,15 @@ class PbxSim(Driving):
             if self.config.keep_history:
                 self.requests.append(
                     RequestRecord(
-                        request.method, path, params, body, reply.status, reply.body, received_at
+                        request.method,
+                        path,
+                        params,
+                        body,
+                        reply.status,
+                        reply.body,
+                        received_at,
+                        client=request.headers.get("User-Agent", ""),
+                        fence=request.headers.get("X-Hotline-Fence", ""),
                     )
                 )
             response = self._response(reply)

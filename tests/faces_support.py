@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import copy
 import itertools
 import json
 import math
@@ -254,6 +255,21 @@ class Chromium:
             {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False},
         )
         return self
+
+    async def new_tab(self) -> Chromium:
+        """Another page of the same browser (its own sessionStorage), driven through this
+        one's connection: use it like this one, but stop only this one."""
+        target = await self.send("Target.createTarget", {"url": "about:blank"}, session=False)
+        attached = await self.send(
+            "Target.attachToTarget",
+            {"targetId": target["targetId"], "flatten": True},
+            session=False,
+        )
+        tab = copy.copy(self)
+        tab.session = attached["sessionId"]
+        await tab.send("Page.enable")
+        await tab.send("Runtime.enable")
+        return tab
 
     async def stop(self) -> None:
         if self._reader is not None:

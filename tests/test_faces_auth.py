@@ -30,6 +30,8 @@ PARAMS = {
     "outbox_id": "424242",
     "action": "join",
     "alarm_id": "424242",
+    "key": "13800138000@2026-01-01",
+    "ticket_id": "WO-unknown-1",
 }
 
 

@@ -174,7 +174,11 @@ def test_openapi_describes_every_route_with_roles_and_schemas(tmp_path: Path) ->
     served = set()
     for route in app.router.routes():
         path = route.resource.get_info().get("path") or route.resource.get_info().get("formatter")
-        api = path.startswith(("/api/", "/ws/")) or path in ("/metrics", "/healthz")
+        api = path.startswith(("/api/", "/ws/")) or path in (
+            "/metrics",
+            "/healthz",
+            "/healthz/active",
+        )
         if api and route.method != "HEAD":
             served.add((path, route.method.lower()))
     assert served == {(p, m) for p, m, _ in ops}

@@ -2,7 +2,9 @@
 # Install what hotline-cti needs on Debian 12 and create the virtualenv .venv.
 #
 #   tools/bootstrap.sh          the engine, pbxsim and the demo (PostgreSQL server binaries)
-#   tools/bootstrap.sh --test   also the test tools: Chromium for the browser tests, SIPp
+#   tools/bootstrap.sh --test   also the test tools: Chromium for the browser tests, SIPp,
+#                               HAProxy (the front of two engines in the standby tests),
+#                               Kamailio (its shipped configuration is checked)
 #
 # Debian packages are installed only when missing (with sudo when not root);
 # Python packages go into .venv, never into the system Python.
@@ -16,7 +18,7 @@ fi
 
 packages=(python3-venv python3-dev postgresql)
 if [ -n "$extra" ]; then
-    packages+=(chromium sip-tester espeak-ng sox fonts-wqy-zenhei)
+    packages+=(chromium sip-tester espeak-ng sox fonts-wqy-zenhei haproxy kamailio)
 fi
 
 missing=()

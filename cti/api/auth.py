@@ -19,6 +19,11 @@ optionally as ``name:token`` so the audit log names the person.  Persons
 with a role of their own in ``agents.yaml`` (supervisors) may also log in
 with their number and PIN (:mod:`cti.api.persons`) and receive a session
 token for that role, named after them.
+
+Sessions live in memory and, when the engine has a session store
+(:mod:`cti.api.sessions`), in PostgreSQL too: a token this process does not
+know is looked up there once (:meth:`Authenticator.recall`), so that a login
+outlives a restart of the engine or a takeover by a standby.
 """
 
 from __future__ import annotations
@@ -30,6 +35,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cti.api.sessions import SessionStore
 
 
 class Role(StrEnum):
@@ -88,6 +97,11 @@ class Authenticator:
         self._sessions: dict[str, AgentSession] = {}
         self._persons: dict[str, tuple[Principal, float]] = {}
         self.on_closed: list[Callable[[str], None]] = []
+        self.store: SessionStore | None = None
+        # What this process ended, in case the store has not heard of it yet (its
+        # writes are buffered): a token, or every session of a principal opened before.
+        self._ended_tokens: set[str] = set()
+        self._ended_principals: dict[tuple[str, Role], float] = {}
 
     def __repr__(self) -> str:
         return f"<Authenticator roles={len(self._role_tokens)} sessions={len(self._sessions)}>"
@@ -96,25 +110,37 @@ class Authenticator:
         """A new token for ``agent``; earlier sessions of the agent end."""
         self.close_sessions(agent)
         token = secrets.token_urlsafe(24)
-        expires = self._clock() + self.session_ttl_s
+        now = self._clock()
+        expires = now + self.session_ttl_s
         self._sessions[token] = AgentSession(agent, seat, expires)
+        if self.store is not None:
+            self.store.opened(token, agent, Role.AGENT, seat, now, expires)
         return token, expires
 
     def open_person_session(self, person: str, role: Role) -> tuple[str, float]:
         """A new token acting as ``role`` in the name of ``person`` (``"<number> <name>"``)."""
         token = secrets.token_urlsafe(24)
-        expires = self._clock() + self.session_ttl_s
+        now = self._clock()
+        expires = now + self.session_ttl_s
         self._persons[token] = (Principal(person, role), expires)
+        if self.store is not None:
+            self.store.opened(token, person, role, None, now, expires)
         return token, expires
 
     def close_person_session(self, token: str) -> None:
         self._persons.pop(token, None)
+        self._ended_tokens.add(token)
+        if self.store is not None:
+            self.store.closed(token)
 
     def close_sessions(self, agent: str) -> None:
         """End every session of ``agent``; ``on_closed`` listeners hear of it."""
         tokens = [t for t, s in self._sessions.items() if s.agent == agent]
         for token in tokens:
             del self._sessions[token]
+        self._ended_principals[(agent, Role.AGENT)] = self._clock()
+        if self.store is not None:
+            self.store.principal_closed(agent, Role.AGENT)
         if tokens:
             for listener in self.on_closed:
                 listener(agent)
@@ -137,6 +163,30 @@ class Authenticator:
                 return None
             return person[0]
         return None
+
+    async def recall(self, token: str) -> Principal | None:
+        """:meth:`session`, or else the session the store keeps for ``token`` (opened
+        before this process started, or by another engine), remembered from then on."""
+        found = self.session(token)
+        if found is not None or not token or self.store is None or token in self._ended_tokens:
+            return found
+        stored = await self.store.find(token)
+        if stored is None or stored.expires < self._clock():
+            return None
+        try:
+            role = Role(stored.role)
+        except ValueError:
+            return None
+        ended = self._ended_principals.get((stored.principal, role))
+        if ended is not None and stored.opened <= ended:
+            return None
+        if role is Role.AGENT:
+            if stored.seat is None:
+                return None
+            self._sessions[token] = AgentSession(stored.principal, stored.seat, stored.expires)
+        else:
+            self._persons[token] = (Principal(stored.principal, role), stored.expires)
+        return self.session(token)
 
     @staticmethod
     def bearer(header: str | None) -> str | None:

@@ -23,10 +23,18 @@ LISTENERS = (Role.AGENT, Role.SUPERVISOR, Role.QUALITY_INSPECTOR)
 class Health(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str
+    role: str = Field(
+        description="single (the only engine), active, standby or deposed (docs/deploy.md)"
+    )
     ari: str
     ami: str
     database: str
     pending_writes: int
+
+
+class EngineRole(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: str = Field(description="single, active, standby or deposed")
 
 
 class RecordingItem(BaseModel):
@@ -75,6 +83,14 @@ def describe_others(app: web.Application) -> None:
         Operation(
             "GET", "/healthz", None, "healthz", "Liveness and the state of the links",
             "public", response=Health,
+        ),
+    )  # fmt: skip
+    describe(
+        app,
+        Operation(
+            "GET", "/healthz/active", None, "healthz_active",
+            "200 on the engine that drives calls, 503 on a standby (for a front proxy)",
+            "public", response=EngineRole, errors=(503,),
         ),
     )  # fmt: skip
     describe(

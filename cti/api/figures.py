@@ -144,6 +144,7 @@ class WallboardState:
         self.tracker = tracker
         self.alarms = AlarmBook()
         self.callbacks: dict[str, int] | None = None
+        self.callback_figures: s.CallbackBoard | None = None
         self.day = new_day(engine)
 
     def on_call(self, call: Any) -> None:
@@ -279,6 +280,7 @@ class WallboardState:
                 "longest_wait_s": {"amber": t.longest_wait.amber, "red": t.longest_wait.red},
             },
             pause_labels={code: r.label for code, r in config.agents.pause_reasons.items()},
+            callbacks=self.callback_figures,
         )
 
     def _alarm_list(self) -> list[s.Alarm]:

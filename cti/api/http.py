@@ -152,7 +152,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         if isinstance(admitted, Refusal):
             return too_many(request, admitted, "token_refused")
         attempt = admitted
-    found = auth.principal(token) if token else None
+    # A session opened before this engine started (a restart, a takeover) is in the store.
+    found = (auth.principal(token) or await auth.recall(token)) if token else None
     if attempt is not None:
         if found is None:
             attempt.failed()

@@ -52,6 +52,7 @@ import structlog
 from aiohttp import WSMsgType, web
 
 import acd
+from cti.api import schemas
 from cti.api.agents import ENGINE, agent_model, call_model
 from cti.api.audit import AUDITOR, mark_audited
 from cti.api.auth import Principal, Role
@@ -72,6 +73,7 @@ from cti.api.tracker import TRACKER, Tracker
 from cti.appkeys import DATABASE
 from cti.engine.core import Engine
 from cti.errors import StoreError
+from cti.store.callbacks import day_figures as callback_figures
 
 log = structlog.get_logger("cti.api.live")
 
@@ -268,16 +270,26 @@ class LiveHub:
             await asyncio.sleep(TICK_S)
 
     async def refresh_callbacks(self, db: Any) -> None:
+        """The open entries of the callback list per queue, and its figures (漏接回拨)."""
         try:
             async with asyncio.timeout(2.0):
                 rows = await db.fetch(
-                    "SELECT COALESCE(queue, '') AS queue, count(*)::int AS n FROM callbacks"
-                    " WHERE status = 'open' GROUP BY 1"
+                    "SELECT COALESCE(queue, '') AS queue, count(*)::int AS n"
+                    " FROM callback_entries WHERE status IN ('pending', 'claimed', 'dialling')"
+                    " GROUP BY 1"
                 )
+                found = await callback_figures(db, self.engine.config, self.engine.now_dt())
         except (StoreError, TimeoutError):
             self.board.callbacks = None
+            self.board.callback_figures = None
             return
         self.board.callbacks = {row["queue"]: row["n"] for row in rows}
+        self.board.callback_figures = schemas.CallbackBoard(
+            pending=found.pending,
+            overdue=found.overdue,
+            done_today=found.done_today,
+            in_time_share=found.in_time_share,
+        )
 
     async def close_all(self) -> None:
         for ws in [*self.boards, *(w for s in self.agents.values() for w in s)]:
@@ -320,7 +332,8 @@ async def _authenticated(
                 )
                 return None
             attempt = admitted
-        who = request.app[AUTH].principal(token)
+        auth = request.app[AUTH]
+        who = auth.principal(token) or await auth.recall(token)
         if attempt is not None:
             if who is None:
                 attempt.failed()

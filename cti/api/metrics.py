@@ -30,6 +30,10 @@ ari_requests{state}                  gauge      ARI requests under way / waiting
 arrivals_waiting                     gauge      new calls read but not yet taken up
 alarms_open{level}                   gauge      wallboard threshold alarms now open
 calendar_days_covered                gauge      days ahead the holiday calendar covers
+callbacks_pending                    gauge      open entries of the callback list (漏接回拨)
+callbacks_overdue                    gauge      open entries past their deadline
+callbacks_done_today                 gauge      entries called back today (reached, refused, wrong number)
+callbacks_in_time_ratio              gauge      share of today's missed numbers called back in time
 ===================================  =========  ==========================================
 
 The exposition is written by ``prometheus_client`` from one collector that
@@ -38,8 +42,10 @@ families always appear in the order above.
 
 Readers: the wallboard, supervisor, admin and quality-inspector tokens
 (Prometheus sends one with ``authorization: {credentials_file: ...}``).
-The outbox figures need the database; when it does not answer within two
-seconds they are left out and ``database_up`` is 0.
+The outbox and callback figures need the database; when it does not answer
+within two seconds they are left out and ``database_up`` is 0.
+``callbacks_in_time_ratio`` is absent until a missed number of the day is done
+or past its deadline.
 """
 
 from __future__ import annotations
@@ -59,9 +65,10 @@ from cti.api.figures import READERS, WALLBOARD, _count
 from cti.api.http import principal
 from cti.api.spec import Operation, register
 from cti.api.tracker import TRACKER
-from cti.appkeys import AMI, ARI, OUTBOX, TICKETS, WRITER
+from cti.appkeys import AMI, ARI, DATABASE, OUTBOX, TICKETS, WRITER
 from cti.config.coverage import days_covered
 from cti.errors import StoreError
+from cti.store.callbacks import day_figures as callback_figures
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OUTCOMES = ("answered", "abandoned", "callback", "voicemail", "overflowed", "transferred")
@@ -225,10 +232,47 @@ async def _outbox_stats(app: web.Application) -> Any:
         return None
 
 
+class _Callbacks(Collector):
+    """The callback list's figures, read before the scrape (None: the database did not answer)."""
+
+    def __init__(self, found: Any) -> None:
+        self.found = found
+
+    def collect(self) -> Iterator[Metric]:
+        found = self.found
+        if found is None:
+            return
+        yield _family("gauge", "hotline_callbacks_pending", "Open entries of the callback list.",
+                      [({}, found.pending)])  # fmt: skip
+        yield _family("gauge", "hotline_callbacks_overdue", "Open entries past their deadline.",
+                      [({}, found.overdue)])  # fmt: skip
+        yield _family("gauge", "hotline_callbacks_done_today", "Entries called back today.",
+                      [({}, found.done_today)])  # fmt: skip
+        if found.in_time_share is not None:
+            yield _family(
+                "gauge",
+                "hotline_callbacks_in_time_ratio",
+                "Share of today's missed numbers called back within the deadline.",
+                [({}, round(found.in_time_share, 4))],
+            )
+
+
+async def _callback_figures(app: web.Application) -> Any:
+    db, engine = app.get(DATABASE), app.get(ENGINE)
+    if db is None or engine is None:
+        return None
+    try:
+        async with asyncio.timeout(2.0):
+            return await callback_figures(db, engine.config, engine.now_dt())
+    except (StoreError, TimeoutError):
+        return None
+
+
 async def render(app: web.Application) -> str:
     """The whole exposition, as of now."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Scrape(app, await _outbox_stats(app)))
+    registry.register(_Callbacks(await _callback_figures(app)))
     return generate_latest(registry).decode()
 
 

@@ -306,6 +306,15 @@ class Alarm(_Out):
     acked_at: datetime | None = None
 
 
+class CallbackBoard(_Out):
+    """The callback list's figures (漏接回拨) for the wallboard."""
+
+    pending: int
+    overdue: int
+    done_today: int
+    in_time_share: float | None
+
+
 class Wallboard(_Out):
     at: datetime
     total: Board
@@ -314,3 +323,4 @@ class Wallboard(_Out):
     alarms: list[Alarm]
     thresholds: dict[str, dict[str, float]]
     pause_labels: dict[str, str]
+    callbacks: CallbackBoard | None = None

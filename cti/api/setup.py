@@ -15,9 +15,11 @@ from cti.api import (
     history,
     live,
     metrics,
+    outbound,
     persons,
     reports,
     supervisor,
+    visits,
 )
 from cti.api.described import describe_others
 from cti.api.openapi import document
@@ -71,6 +73,8 @@ def install(app: web.Application) -> None:
     agents.add_routes(app)
     history.add_routes(app)
     supervisor.add_routes(app)
+    outbound.add_routes(app)
+    visits.add_routes(app)
     admin.add_routes(app)
     figures.add_routes(app)
     live.add_routes(app)

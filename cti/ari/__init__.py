@@ -8,6 +8,7 @@ from cti.ari.client import AriClient, AriStreamItem, Reconciled
 from cti.ari.errors import (
     AriConflict,
     AriError,
+    AriFenced,
     AriHttpError,
     AriNotFound,
     AriProtocolError,
@@ -64,6 +65,7 @@ __all__ = [
     "AriConflict",
     "AriError",
     "AriEvent",
+    "AriFenced",
     "AriHttpError",
     "AriNotFound",
     "AriProtocolError",

@@ -19,6 +19,16 @@ the link back to ``connected``, counting one reconnect.  Asterisk keeps the
 application's channels and bridges while the socket is away
 (``engine_ws_drop_and_return.jsonl``), so calls survive the cut.
 
+An ``ApplicationReplaced`` event means another WebSocket registered the same
+application and took it: Asterisk sends nothing more on this socket, and when
+the other one closes the application is deactivated, not handed back
+(``application_replaced.jsonl``).  The client then closes its socket, moves
+the link to ``replaced`` and tells the ``on_replaced`` listeners; it never
+reconnects on its own, since reconnecting would take the application back
+from whoever holds it now.  The same happens when the HTTP fence
+(:meth:`AriHttp.set_fence`) refuses to let this engine subscribe: only the
+active engine of several holds the application.
+
 Malformed messages on the socket are logged and skipped; unknown event
 types arrive as :class:`~cti.ari.events.GenericEvent`.
 """
@@ -35,8 +45,8 @@ import structlog
 
 from cti.ari.bridges import BridgesApi
 from cti.ari.channels import ChannelsApi
-from cti.ari.errors import AriError, AriHttpError, AriUnavailable
-from cti.ari.events import AriEvent, decode_event
+from cti.ari.errors import AriError, AriFenced, AriHttpError, AriUnavailable
+from cti.ari.events import AriEvent, GenericEvent, decode_event
 from cti.ari.http import AriHttp
 from cti.ari.reconcile import Known, ReconcileReport, reconcile
 from cti.ari.resources import (
@@ -53,6 +63,7 @@ from cti.link import Backoff, Link, LinkState
 log = structlog.get_logger(__name__)
 
 EVENTS_PATH = "/events"
+REPLACED = "ApplicationReplaced"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +100,16 @@ class AriClient:
         connect_timeout: float = 5.0,
         heartbeat: float | None = 10.0,
         subscribe_all: bool = False,
+        user_agent: str | None = None,
     ) -> None:
         self.app = app
         self.http = AriHttp(
-            base_url, username, password, timeout=request_timeout, connect_timeout=connect_timeout
+            base_url,
+            username,
+            password,
+            timeout=request_timeout,
+            connect_timeout=connect_timeout,
+            user_agent=user_agent,
         )
         self.channels = ChannelsApi(self.http)
         self.bridges = BridgesApi(self.http)
@@ -111,6 +128,7 @@ class AriClient:
         self._stream: Fanout[AriStreamItem] = Fanout()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._runner: asyncio.Task[None] | None = None
+        self._replaced_listeners: list[Callable[[str], None]] = []
 
     def __repr__(self) -> str:
         return (
@@ -173,6 +191,10 @@ class AriClient:
         """Call ``callback`` synchronously for every item; returns an undo."""
         return self._stream.add_callback(callback)
 
+    def on_replaced(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(reason)`` once the application is lost for good (see the module)."""
+        self._replaced_listeners.append(listener)
+
     def set_known(self, known: Callable[[], Known]) -> None:
         """Where reconciliation reads the ids the engine knows."""
         self._known = known
@@ -210,6 +232,8 @@ class AriClient:
         return ws, report
 
     async def _open_socket(self) -> aiohttp.ClientWebSocketResponse:
+        if self.http.fence is not None and self.http.fence() is None:
+            raise AriFenced("GET", EVENTS_PATH)
         params = {"app": self.app}
         if self._subscribe_all:
             params["subscribeAll"] = "true"
@@ -233,16 +257,33 @@ class AriClient:
             reason = await self._pump(ws)
             if self.link.state is LinkState.CLOSED:
                 return
+            if reason == REPLACED:
+                await ws.close()
+                self._give_up("another WebSocket registered the application")
+                return
             self.link.move(LinkState.RECONNECTING, error=reason)
             log.warning("ari_events_lost", app=self.app, reason=reason)
-            ws = await self._reopen()
+            reopened = await self._reopen()
+            if reopened is None:
+                self._give_up("this engine may not hold the application")
+                return
+            ws = reopened
+
+    def _give_up(self, reason: str) -> None:
+        self.link.move(LinkState.REPLACED, error=reason)
+        log.error("ari_application_lost", app=self.app, reason=reason)
+        for listener in list(self._replaced_listeners):
+            listener(reason)
 
     async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> str:
-        """Publish every event until the socket ends; return why it ended."""
+        """Publish every event until the socket ends; return why it ended
+        (:data:`REPLACED` when the application was taken)."""
         try:
             async for message in ws:
                 if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     event = decode_event(message.data)
+                    if isinstance(event, GenericEvent) and event.type == REPLACED:
+                        return REPLACED
                     if event is not None:
                         self._stream.publish(event)
                 elif message.type is aiohttp.WSMsgType.ERROR:
@@ -251,11 +292,14 @@ class AriClient:
             return f"socket error: {exc!r}"
         return f"socket closed (code {ws.close_code})"
 
-    async def _reopen(self) -> aiohttp.ClientWebSocketResponse:
+    async def _reopen(self) -> aiohttp.ClientWebSocketResponse | None:
+        """A new socket, once one opens; ``None`` when the fence refuses it."""
         while True:
             await asyncio.sleep(self._backoff.next_delay())
             try:
                 ws, report = await self._open()
+            except AriFenced:
+                return None
             except AriError as exc:
                 log.info("ari_reconnect_failed", app=self.app, reason=str(exc))
                 continue

@@ -87,3 +87,13 @@ class AriConflict(AriHttpError):
 
     def __init__(self, method: str, path: str, message: str) -> None:
         super().__init__(409, method, path, message)
+
+
+class AriFenced(AriError):
+    """A request that changes a call was not sent: the fence refused it (this engine
+    is not, or no longer, the active one; see :mod:`cti.availability`)."""
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"ARI {method} {path} not sent: this engine is not the active one")
+        self.method = method
+        self.path = path

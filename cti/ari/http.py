@@ -9,6 +9,18 @@ gone: on ``/channels/{channelId}...`` it is :class:`ChannelGone`, on
 connection, a reset or a timeout :class:`AriUnavailable`.  No aiohttp
 exception leaves this module.
 
+Every request that changes something (``POST``, ``PUT``, ``DELETE``) first asks
+the *fence*, when one is set (:meth:`AriHttp.set_fence`): a callable that
+answers the fencing token of the engine's leadership lease, or ``None`` when
+this engine may not change calls (it is not the active one, see
+:mod:`cti.availability`).  Refused, the request is never sent
+(:class:`AriFenced`); allowed, it carries the token in ``X-Hotline-Fence``, so
+that a log of what reached Asterisk can tell the engines apart.  The check sits
+here, below every caller, so that it holds whatever the engine above does, and
+it is made twice: before the request waits for a connection, and again once it
+has one, just before its first byte is written (an aiohttp trace hook), so that
+an engine frozen in between finds out when it resumes.
+
 Query values are encoded as Asterisk reads them: booleans ``true``/``false``,
 numbers in decimal, lists comma-separated (``channel=a,b`` for
 ``addChannel``), ``None`` left out.
@@ -19,7 +31,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -30,6 +42,7 @@ from yarl import URL
 
 from cti.ari.errors import (
     AriConflict,
+    AriFenced,
     AriHttpError,
     AriNotFound,
     AriProtocolError,
@@ -41,6 +54,12 @@ from cti.ari.errors import (
 M = TypeVar("M", bound=BaseModel)
 
 Query = Mapping[str, object]
+
+Fence = Callable[[], int | None]
+"""The fencing token when this engine may change calls, else ``None``."""
+
+MUTATING = frozenset({"POST", "PUT", "DELETE"})
+FENCE_HEADER = "X-Hotline-Fence"
 
 
 def encode_query(params: Query) -> dict[str, str]:
@@ -101,18 +120,46 @@ class AriHttp:
         *,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
+        user_agent: str | None = None,
     ) -> None:
         self.base_url = URL(base_url.rstrip("/"))
         token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
         self.headers = {"Authorization": f"Basic {token}"}
+        if user_agent:
+            self.headers["User-Agent"] = user_agent
+        self.fence: Fence | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
         self._session: aiohttp.ClientSession | None = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self.headers, timeout=self._timeout)
+            trace = aiohttp.TraceConfig()
+            trace.on_connection_create_end.append(self._fence_again)
+            trace.on_connection_reuseconn.append(self._fence_again)
+            self._session = aiohttp.ClientSession(
+                headers=self.headers, timeout=self._timeout, trace_configs=[trace]
+            )
         return self._session
+
+    async def _fence_again(self, _: aiohttp.ClientSession, context: Any, __: object) -> None:
+        fenced = context.trace_request_ctx
+        if isinstance(fenced, tuple):
+            self.fenced(*fenced)
+
+    def set_fence(self, fence: Fence | None) -> None:
+        """Ask ``fence`` before every request that changes something (see the module)."""
+        self.fence = fence
+
+    def fenced(self, method: str, path: str) -> dict[str, str] | None:
+        """The headers a request of ``method`` carries; raises :class:`AriFenced` when
+        the fence refuses it."""
+        if self.fence is None or method not in MUTATING:
+            return None
+        token = self.fence()
+        if token is None:
+            raise AriFenced(method, path)
+        return {FENCE_HEADER: str(token)}
 
     async def close(self) -> None:
         if self._session is not None:
@@ -175,9 +222,16 @@ class AriHttp:
         those raised while the caller reads the body."""
         path = expand(template, path_params)
         query = encode_query(params or {})
+        headers = self.fenced(method, path)
+        again = (method, path) if headers is not None else None
         try:
             async with self.session.request(
-                method, self.url(path), params=query, json=body
+                method,
+                self.url(path),
+                params=query,
+                json=body,
+                headers=headers,
+                trace_request_ctx=again,
             ) as response:
                 if response.status >= 400:
                     text = await response.text(errors="replace")

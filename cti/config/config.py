@@ -9,10 +9,12 @@ object it captured when it started.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import callbacks
 from cti.config.phase import LineDates, LinePhase, resolve_dates
 from cti.config.sections import (
     AgentsFile,
@@ -20,6 +22,7 @@ from cti.config.sections import (
     EngineFile,
     LinesFile,
     MenuSet,
+    OutboundFile,
     PlatformFile,
     PromptsFile,
     QueuesFile,
@@ -95,6 +98,7 @@ class Config:
     menus: MenuSet
     calendar: Calendar
     survey: Survey
+    outbound: OutboundFile = field(default_factory=OutboundFile)
     _merged: FrozenDict[str, MergedLine] = field(repr=False, default_factory=FrozenDict)
     _dates: FrozenDict[str, LineDates] = field(repr=False, default_factory=FrozenDict)
     _routed: FrozenDict[str, str] = field(repr=False, default_factory=FrozenDict)
@@ -195,6 +199,65 @@ class Config:
         ``language``; KeyError for an unknown prompt.
         """
         return self.prompts.sound(prompt, language, self.platform.languages.primary.code)
+
+    # -- calls out -----------------------------------------------------------
+
+    @property
+    def presented_number(self) -> str:
+        """The number citizens see on calls out (outbound.yaml, else the main number)."""
+        return self.outbound.presented_number or self.platform.main_number
+
+    def dial_rules(self) -> callbacks.DialRules:
+        """outbound.yaml's dial rules, with the numbers of lines.yaml lists filled in."""
+        rules = []
+        for spec in self.outbound.dial_rules:
+            pattern = spec.pattern
+            if spec.lines is not None:
+                numbers = sorted(self._line_numbers(spec.lines.value))
+                pattern = "|".join(re.escape(n) for n in numbers) or "(?!)"
+            assert pattern is not None  # the model requires pattern or lines
+            roles = frozenset(spec.roles) if spec.roles is not None else None
+            rules.append(callbacks.DialRule(spec.name, pattern, spec.action == "allow", roles))
+        return callbacks.DialRules(tuple(rules))
+
+    def _line_numbers(self, which: str) -> set[str]:
+        if which == "emergency":
+            return {line.number for line in self.lines.emergency}
+        lines = self.lines.parallel if which == "parallel" else self.lines.partners
+        return {number for line in lines for number in line.numbers}
+
+    def may_dial(self, agent: str, number: str) -> callbacks.Verdict:
+        """May agent ``agent`` (a login number) dial ``number``?  Unknown agents may not."""
+        known = self.agent(agent)
+        if known is None:
+            return callbacks.Verdict(False, number, None, f"no agent {agent!r}")
+        return self.dial_rules().check(number, known.role)
+
+    def callback_policy(self) -> callbacks.CallbackPolicy:
+        spec = self.outbound.callbacks
+        start, end = spec.quiet_hours.times()
+        return callbacks.CallbackPolicy(
+            attempts=spec.attempts,
+            spacing=dt.timedelta(minutes=spec.spacing_minutes),
+            deadline=dt.timedelta(minutes=spec.deadline_minutes),
+            quiet=callbacks.QuietHours(start, end),
+            timezone=self.calendar.timezone,
+            short_abandon_s=float(spec.short_abandon_seconds),
+        )
+
+    def visit_policy(self) -> callbacks.VisitPolicy:
+        spec = self.outbound.return_visits
+        return callbacks.VisitPolicy(
+            attempts=spec.attempts,
+            spacing=dt.timedelta(minutes=spec.spacing_minutes),
+            max_lines=spec.max_lines,
+            slow_down_waiting=spec.slow_down_waiting,
+        )
+
+    def callback_style(self, queue: str | None) -> callbacks.Style:
+        """How callbacks of ``queue`` are offered (preview unless outbound.yaml says otherwise)."""
+        style = self.outbound.queues.get(queue or "")
+        return callbacks.Style(style.value) if style is not None else callbacks.Style.PREVIEW
 
     # -- routing -------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from cti.config.sections import (
     AgentsFile,
     LinesFile,
     MenuSet,
+    OutboundFile,
     PlatformFile,
     PromptsFile,
     QueuesFile,
@@ -68,6 +69,7 @@ def cross_check(models: Models, report: Report) -> None:
         (("seats",), _seats),
         (("platform", "prompts", "menus"), _languages),
         (("menus", "survey", "calendar", "prompts", "queues", "agents"), _ivr),
+        (("outbound", "queues"), _outbound),
     ]
     for needs, check in checks:
         if all(name in models for name in needs):
@@ -381,3 +383,9 @@ def _ivr(
                             ("menus", menu_id, "nodes", node_id, "skills", skill),
                             _unknown("skill", skill, agents.skills),
                         )
+
+
+def _outbound(report: Report, outbound: OutboundFile, queues: QueuesFile) -> None:
+    for name in outbound.queues:
+        if name not in queues.queues:
+            report.add("outbound", ("queues", name), _unknown("queue", name, queues.queues))

@@ -24,11 +24,11 @@ from pydantic import BaseModel, ValidationError
 from cti.config.config import Config
 from cti.config.crossref import Report, cross_check
 from cti.config.errors import ConfigDirectoryMissing, ConfigInvalid, ConfigIssue
-from cti.config.sections import SECTIONS
+from cti.config.sections import OPTIONAL, SECTIONS
 from cti.config.yamlsrc import Loc, YamlDocument, YamlParseError, locate, parse_yaml
 
 CONFIG_FILES: tuple[str, ...] = tuple(f"{name}.yaml" for name in SECTIONS)
-"""The files of a configuration directory, all required."""
+"""The files of a configuration directory (all required but those of ``OPTIONAL``)."""
 
 _SECRET_KEY = re.compile(r"(password|passwd|secret|token|pin)$", re.IGNORECASE)
 
@@ -100,7 +100,10 @@ def check_files(directory: str, files: dict[str, bytes | None]) -> CheckResult:
         raw = files.get(name)
         shown = display[name]
         if raw is None:
-            issues.append(ConfigIssue(shown, 1, "", "required file is missing"))
+            if name in OPTIONAL:
+                models[name] = model()
+            else:
+                issues.append(ConfigIssue(shown, 1, "", "required file is missing"))
             continue
         try:
             doc = parse_yaml(root / f"{name}.yaml", raw)

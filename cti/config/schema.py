@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cti.config.sections import SECTIONS
+from cti.config.sections import OPTIONAL, SECTIONS
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -46,7 +46,7 @@ def json_schema(name: str | None = None) -> dict[str, Any]:
         "description": "one property per file: NAME.yaml holds the value of NAME",
         "type": "object",
         "properties": properties,
-        "required": list(SECTIONS),
+        "required": [name for name in SECTIONS if name not in OPTIONAL],
         "additionalProperties": False,
         "$defs": defs,
     }

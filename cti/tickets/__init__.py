@@ -36,16 +36,25 @@ from cti.tickets.outbox import (
     OutboxStats,
     TicketOutbox,
     call_record_from_ticket,
+    enqueue_call_started_in,
+    enqueue_return_visit_in,
     enqueue_ticket_in,
 )
 from cti.tickets.policy import RowStatus
 from cti.tickets.rows import NOTIFY_CHANNEL, OutboxRow
 from cti.tickets.sender import SenderCounters, TicketSender
 from cti.tickets.settings import SenderSettings
+from cti.tickets.visit import (
+    CallStarted,
+    ReturnVisitResult,
+    call_started_json_schema,
+    return_visit_json_schema,
+)
 
 __all__ = [
     "NOTIFY_CHANNEL",
     "Agents",
+    "CallStarted",
     "Caller",
     "LegOutcome",
     "MenuStep",
@@ -55,6 +64,7 @@ __all__ = [
     "OutboxStats",
     "Rating",
     "RatingUpdate",
+    "ReturnVisitResult",
     "RowStatus",
     "SenderConfigError",
     "SenderCounters",
@@ -71,11 +81,15 @@ __all__ = [
     "TransferKind",
     "TransferLeg",
     "call_record_from_ticket",
+    "call_started_json_schema",
+    "enqueue_call_started_in",
+    "enqueue_return_visit_in",
     "enqueue_ticket_in",
     "make_outbox_hook",
     "outbox_hook",
     "rating_update_json_schema",
     "recording_url",
+    "return_visit_json_schema",
     "ticket_from_engine",
     "ticket_json_schema",
 ]

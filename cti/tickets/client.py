@@ -1,6 +1,10 @@
 """The HTTP side of a delivery: one POST of one claimed row, and what came of it.
 
 * create: ``POST {backend}/tickets``, ``Idempotency-Key: <call id>``;
+* return-visit result: ``POST {backend}/tickets/{ticket_id}/return-visits``,
+  ``Idempotency-Key: return-visit:<ticket id>:<attempt>``;
+* call started (optional): ``POST {backend}/calls/{call_id}/started``,
+  ``Idempotency-Key: <call id>:started``;
 * rating update: ``POST {backend}/tickets/{ticket_id}/updates``,
   ``Idempotency-Key: <call id>:rating``.
 
@@ -80,6 +84,12 @@ class BackendClient:
     def url(self, claim: rows.Claim) -> str:
         if claim.kind == rows.CREATE:
             return f"{self.base_url}/tickets"
+        if claim.kind == rows.CALL_STARTED:
+            call = str(claim.payload["call_id"])
+            return f"{self.base_url}/calls/{quote(call, safe='')}/started"
+        if claim.kind == rows.RETURN_VISIT:
+            ticket = str(claim.payload["ticket_id"])
+            return f"{self.base_url}/tickets/{quote(ticket, safe='')}/return-visits"
         assert claim.ticket_id is not None
         return f"{self.base_url}/tickets/{quote(claim.ticket_id, safe='')}/updates"
 

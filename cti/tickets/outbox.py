@@ -118,6 +118,57 @@ async def enqueue_ticket_in(conn: asyncpg.Connection, ticket: Ticket) -> int:
     return int(outbox_id)
 
 
+async def enqueue_return_visit_in(
+    conn: asyncpg.Connection, ticket_id: str, attempt: int | str, payload: dict[str, Any]
+) -> int:
+    """A return visit's result into the outbox, in the caller's transaction; exactly once.
+
+    The row's call id is ``return-visit:<ticket id>`` (so a visit's results
+    reach the backend in order) and its key ``return-visit:<ticket id>:<attempt>``
+    (``expired`` for the notice that the window closed): recording the same
+    attempt again returns the existing row's id.
+    """
+    key = f"return-visit:{ticket_id}:{attempt}"
+    async with _translated("cannot enqueue the return visit result"):
+        outbox_id = await conn.fetchval(
+            "INSERT INTO ticket_outbox (call_id, kind, payload, idempotency_key)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            f"return-visit:{ticket_id}",
+            rows.RETURN_VISIT,
+            payload,
+            key,
+        )
+        if outbox_id is None:
+            existing: int = await conn.fetchval(
+                "SELECT id FROM ticket_outbox WHERE idempotency_key = $1", key
+            )
+            return existing
+        await conn.execute("SELECT pg_notify($1, $2)", rows.NOTIFY_CHANNEL, str(outbox_id))
+    return int(outbox_id)
+
+
+async def enqueue_call_started_in(
+    conn: asyncpg.Connection, call_id: str, payload: dict[str, Any]
+) -> int | None:
+    """The "call started" notice of ``call_id``, once (None when it was enqueued before).
+
+    Its row's call id is ``call-started:<call id>``, apart from the call's
+    ticket, so a backend that refuses notices never holds up the tickets.
+    """
+    async with _translated("cannot enqueue the call-started notice"):
+        outbox_id: int | None = await conn.fetchval(
+            "INSERT INTO ticket_outbox (call_id, kind, payload, idempotency_key)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            f"call-started:{call_id}",
+            rows.CALL_STARTED,
+            payload,
+            f"{call_id}:started",
+        )
+        if outbox_id is not None:
+            await conn.execute("SELECT pg_notify($1, $2)", rows.NOTIFY_CHANNEL, str(outbox_id))
+    return outbox_id
+
+
 async def park_invalid_in(
     conn: asyncpg.Connection, call_id: str, record: dict[str, Any], error: str
 ) -> int | None:

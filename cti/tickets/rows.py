@@ -32,6 +32,10 @@ from cti.tickets.policy import RowStatus
 NOTIFY_CHANNEL = "hotline_ticket_outbox"
 CREATE = "create"
 UPDATE = "update"
+RETURN_VISIT = "return_visit"
+"""A return visit's result: ``POST {backend}/tickets/{ticket_id}/return-visits``."""
+CALL_STARTED = "call_started"
+"""An agent answered a call: ``POST {backend}/calls/{call_id}/started`` (optional)."""
 RESPONSE_BODY_LIMIT = 4000
 
 # What asyncpg raises when the server goes away.  InternalClientError is among

@@ -46,8 +46,10 @@ from cti.tickets import (
     Timestamps,
     TransferKind,
     TransferLeg,
+    call_started_json_schema,
     rating_update_json_schema,
     recording_url,
+    return_visit_json_schema,
     ticket_json_schema,
 )
 
@@ -101,7 +103,11 @@ class TicketBackend:
         self._validators = {
             "create": jsonschema_rs.validator_for(ticket_json_schema()),
             "update": jsonschema_rs.validator_for(rating_update_json_schema()),
+            "return_visit": jsonschema_rs.validator_for(return_visit_json_schema()),
+            "call_started": jsonschema_rs.validator_for(call_started_json_schema()),
         }
+        self.calls_started: dict[str, dict[str, Any]] = {}  # call id -> the notice
+        self.return_visits: dict[str, list[dict[str, Any]]] = {}  # ticket id -> results
 
     def __repr__(self) -> str:
         return f"<TicketBackend :{self.port} received={len(self.received)}>"
@@ -130,6 +136,8 @@ class TicketBackend:
         app = web.Application()
         app.router.add_post("/tickets", self._tracked(self._create))
         app.router.add_post("/tickets/{ticket_id}/updates", self._tracked(self._update))
+        app.router.add_post("/tickets/{ticket_id}/return-visits", self._tracked(self._return_visit))
+        app.router.add_post("/calls/{call_id}/started", self._tracked(self._call_started))
         runner = web.AppRunner(app, shutdown_timeout=0.2)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", self.port)
@@ -282,6 +290,27 @@ class TicketBackend:
         ticket.updates.append(seen.body)
         self.accepted_updates += 1
         return await self._answer(seen, web.json_response({"ticket_id": ticket.id}, status=201))
+
+    async def _return_visit(self, request: web.Request) -> web.Response:
+        """A return visit's result for a ticket of the backend's own (any id is accepted)."""
+        seen, refusal = await self._admit(request, "return_visit")
+        if refusal is not None:
+            return await self._answer(seen, refusal)
+        assert seen.key is not None and isinstance(seen.body, dict)
+        ticket_id = request.match_info["ticket_id"]
+        if seen.key in self._by_key:
+            return await self._answer(seen, web.json_response({"ticket_id": ticket_id}))
+        self._by_key[seen.key] = (ticket_id, json.dumps(seen.body, sort_keys=True))
+        self.return_visits.setdefault(ticket_id, []).append(seen.body)
+        return await self._answer(seen, web.json_response({"ticket_id": ticket_id}, status=201))
+
+    async def _call_started(self, request: web.Request) -> web.Response:
+        seen, refusal = await self._admit(request, "call_started")
+        if refusal is not None:
+            return await self._answer(seen, refusal)
+        assert isinstance(seen.body, dict)
+        self.calls_started.setdefault(request.match_info["call_id"], seen.body)
+        return await self._answer(seen, web.json_response({"ok": True}, status=202))
 
 
 # -- for the ticket tests ---------------------------------------------------------

@@ -33,8 +33,18 @@ class EngineProc:
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops running, its sockets stay open."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen process must run to stop
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(15)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from cti.config.sections.agents import AgentsFile
 from cti.config.sections.engine import EngineFile
 from cti.config.sections.lines import LinesFile
+from cti.config.sections.outbound import OutboundFile
 from cti.config.sections.platform import PlatformFile
 from cti.config.sections.prompts import PromptsFile
 from cti.config.sections.queues import QueuesFile
@@ -31,16 +32,22 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "menus": MenuSet,
     "calendar": Calendar,
     "survey": Survey,
+    "outbound": OutboundFile,
 }
-"""File name (without ``.yaml``) -> model of the file's content. Every file is required."""
+"""File name (without ``.yaml``) -> model of the file's content; required unless in OPTIONAL."""
+
+OPTIONAL: frozenset[str] = frozenset({"outbound"})
+"""Files that may be left out: their model's defaults hold."""
 
 __all__ = [
+    "OPTIONAL",
     "SECTIONS",
     "AgentsFile",
     "Calendar",
     "EngineFile",
     "LinesFile",
     "MenuSet",
+    "OutboundFile",
     "PlatformFile",
     "PromptsFile",
     "QueuesFile",

@@ -253,6 +253,27 @@ class Security(Section):
     )
 
 
+class Availability(Section):
+    """A standby engine (``docs/deploy.md``, "A standby engine"): engines sharing one
+    PostgreSQL take a lease there, and only its holder drives the ARI application."""
+
+    lease_seconds: Annotated[float, Strict(), Field(gt=0.5, le=300)] = Field(
+        default=3,
+        description="an active engine that has not renewed its lease for this long is"
+        " taken over by a standby",
+    )
+    renew_seconds: Annotated[float, Strict(), Field(gt=0.05, le=100)] = Field(
+        default=1,
+        description="how often the active engine renews the lease, and a standby asks for it",
+    )
+
+    @model_validator(mode="after")
+    def _renew_well_within_lease(self) -> Availability:
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError("renew_seconds must be at most half of lease_seconds")
+        return self
+
+
 class EngineFile(Section):
     """Content of ``engine.yaml``."""
 
@@ -269,6 +290,11 @@ class EngineFile(Section):
         default_factory=Security, description="login throttling and request limits"
     )
     node: Text | None = Field(default=None, description="this engine's name in logs")
+    availability: Availability | None = Field(
+        default=None,
+        description="run as one of several engines, one active and the others standing by"
+        " (absent: a single engine)",
+    )
 
     def secret_envs(self) -> tuple[str, ...]:
         """Every environment variable this deployment reads a secret from."""

@@ -1,6 +1,6 @@
 // The agent toolbar: login, state buttons with a timer, the screen pop, the transfer panel.
 // Keyboard: F2 ready, F3 pause (then a digit), F4 end wrap-up, F6 transfer panel,
-// F9 log out, Esc closes the open menu or panel; every control is also reachable with Tab.
+// F7 callback panel (callbacks.js), F9 log out, Esc closes the open menu or panel; every control is also reachable with Tab.
 "use strict";
 
 const TOKEN_KEY = "hotline.agent.token";
@@ -13,6 +13,7 @@ const page = {
   directory: null,
   transfers: null, // transfer operations the server offers, from /api/openapi.json
   historyFor: null,
+  history: null, // { callId, repeat } of the last history loaded
   leaving: false,
 };
 
@@ -83,6 +84,7 @@ async function startDesk(token) {
   if (directory.status === 200) page.directory = directory.body;
   await loadTransferOperations();
   renderTransferPanel();
+  await loadOutboundSettings();
   page.socket = new LiveSocket("/ws/agent", token, {
     onStatus: (status) => {
       $("conn").textContent = t("conn." + status);
@@ -140,6 +142,7 @@ function render(agent, call, now) {
   $("btn-wrapup").disabled = agent.state !== "wrapup";
   tick();
   renderCall(call);
+  onCallShown(call);
 }
 
 function tick() {
@@ -261,6 +264,7 @@ async function loadHistory(callId) {
   const result = await api("GET", "/api/calls/" + encodeURIComponent(callId) + "/history", page.token);
   if (result.status !== 200 || page.historyFor !== callId) return;
   const h = result.body;
+  page.history = { callId, repeat: h.repeat_caller };
   const repeat = $("call-repeat");
   repeat.textContent = h.repeat_caller
     ? t("call.repeat", h.calls_in_window, h.window_hours)
@@ -420,6 +424,7 @@ function closeTransfer() {
 function onKey(event) {
   if ($("desk").classList.contains("hidden")) return;
   const menuOpen = !$("pause-menu").classList.contains("hidden");
+  if (callbackMenuKey(event)) return;
   if (menuOpen && /^[1-9]$/.test(event.key)) {
     const buttons = $("pause-reasons").querySelectorAll("button");
     const chosen = buttons[Number(event.key) - 1];
@@ -434,9 +439,12 @@ function onKey(event) {
     F3: openPauseMenu,
     F4: endWrapup,
     F6: () => ($("transfer").classList.contains("hidden") ? openTransfer() : closeTransfer()),
+    F7: toggleCallbacks,
     F9: logout,
     Escape: () => {
       if (menuOpen) closePauseMenu();
+      else if (outbound.menuFor) closeCallbackMenu();
+      else if (callbacksOpen()) closeCallbacks();
       else if (!$("transfer").classList.contains("hidden")) closeTransfer();
     },
   };
@@ -459,6 +467,8 @@ function start() {
   $("btn-transfer").addEventListener("click", openTransfer);
   $("btn-logout").addEventListener("click", logout);
   $("transfer-close").addEventListener("click", closeTransfer);
+  $("btn-callbacks").addEventListener("click", toggleCallbacks);
+  $("callbacks-close").addEventListener("click", closeCallbacks);
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   const token = sessionStorage.getItem(TOKEN_KEY);

@@ -38,6 +38,10 @@ function render(wb) {
   setTile("tile-sl", pct(total.today.answer_rate_sl));
   setTile("tile-satisfaction", pct(total.satisfaction_rate));
   setTile("tile-callbacks", String(total.callbacks_open));
+  const cb = wb.callbacks;
+  setTile("tile-callbacks-overdue", cb ? String(cb.overdue) : "–", cb && cb.overdue > 0 ? "amber" : "ok");
+  setTile("tile-callbacks-done", cb ? String(cb.done_today) : "–");
+  setTile("tile-callbacks-in-time", cb ? pct(cb.in_time_share) : "–");
   setTile("tile-offered", String(total.today.offered));
   setTile("tile-answered", String(total.today.answered));
   setTile("tile-abandoned", String(total.today.abandoned));

@@ -1,0 +1,226 @@
+"""Return visits (回访) in PostgreSQL, as :mod:`callbacks.visits` values.
+
+A change locks the visit's row, lets the pure package decide and writes the
+result back in one transaction; a recorded result goes into the ticket
+outbox (:func:`cti.tickets.enqueue_return_visit_in`) in that same
+transaction, so the backend hears of every result exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+import callbacks as cb
+from cti.tickets import ReturnVisitResult, enqueue_return_visit_in
+
+_COLUMNS = (
+    "ticket_id, number, due_from, due_until, survey, person_required, summary, status,"
+    " calling_by, calling_since, requested_at"
+)
+
+
+def _visit(row: Any, results: Sequence[Any]) -> cb.Visit:
+    req = cb.VisitRequest(
+        row["ticket_id"],
+        row["number"],
+        row["due_from"],
+        row["due_until"],
+        row["survey"],
+        row["person_required"],
+        row["summary"],
+    )
+    return cb.Visit(
+        req,
+        cb.VisitStatus(row["status"]),
+        tuple(
+            cb.VisitResult(
+                cb.Outcome(r["outcome"]),
+                r["at"],
+                r["agent"],
+                tuple((a["question"], a["answer"]) for a in r["answers"]),
+                r["recording"],
+                r["note"],
+            )
+            for r in sorted(results, key=lambda r: r["n"])
+        ),
+        row["calling_by"],
+        row["calling_since"],
+    )
+
+
+async def _results(conn: asyncpg.Connection, tickets: Sequence[str]) -> dict[str, list[Any]]:
+    rows = await conn.fetch(
+        "SELECT ticket_id, n, outcome, at, agent, answers, recording, note"
+        " FROM return_visit_results WHERE ticket_id = ANY($1)",
+        list(tickets),
+    )
+    out: dict[str, list[Any]] = {}
+    for row in rows:
+        out.setdefault(row["ticket_id"], []).append(row)
+    return out
+
+
+async def load(conn: asyncpg.Connection, ticket_id: str, *, lock: bool = False) -> cb.Visit | None:
+    suffix = " FOR UPDATE" if lock else ""
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM return_visits WHERE ticket_id = $1{suffix}", ticket_id
+    )
+    if row is None:
+        return None
+    return _visit(row, (await _results(conn, [ticket_id])).get(ticket_id, []))
+
+
+async def requested_at(conn: asyncpg.Connection, ticket_id: str) -> dt.datetime | None:
+    value: dt.datetime | None = await conn.fetchval(
+        "SELECT requested_at FROM return_visits WHERE ticket_id = $1", ticket_id
+    )
+    return value
+
+
+async def request(conn: asyncpg.Connection, req: cb.VisitRequest) -> tuple[cb.Visit, bool]:
+    """Store a request (idempotent on the ticket id); raises :class:`callbacks.Refusal`."""
+    async with conn.transaction():
+        inserted = await conn.fetchval(
+            "INSERT INTO return_visits (ticket_id, number, due_from, due_until, survey,"
+            " person_required, summary) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (ticket_id) DO NOTHING RETURNING ticket_id",
+            req.ticket_id,
+            req.number,
+            req.due_from,
+            req.due_until,
+            req.survey,
+            req.person_required,
+            req.summary,
+        )
+        existing = await load(conn, req.ticket_id, lock=True)
+        assert existing is not None
+        if inserted is not None:
+            return existing, True
+        return cb.request(existing, req)
+
+
+async def _save(conn: asyncpg.Connection, visit: cb.Visit) -> None:
+    await conn.execute(
+        "UPDATE return_visits SET status = $2, calling_by = $3, calling_since = $4,"
+        " updated_at = now() WHERE ticket_id = $1",
+        visit.ticket_id,
+        visit.status.value,
+        visit.calling_by,
+        visit.calling_since,
+    )
+
+
+def _result_payload(visit: cb.Visit, result: cb.VisitResult, n: int) -> dict[str, Any]:
+    return ReturnVisitResult.model_validate(
+        {
+            "ticket_id": visit.ticket_id,
+            "caller": {"number": visit.request.number},
+            "attempt": n,
+            "status": visit.status.value,
+            "reached": result.outcome is cb.Outcome.REACHED,
+            "outcome": result.outcome.value,
+            "at": result.at.isoformat(),
+            "agent": result.agent,
+            "survey": visit.request.survey,
+            "answers": [{"question": q, "answer": a} for q, a in result.answers],
+            "recording": result.recording,
+            "note": result.note,
+        }
+    ).body()
+
+
+async def record_result(
+    conn: asyncpg.Connection,
+    ticket_id: str,
+    result: cb.VisitResult,
+    policy: cb.VisitPolicy,
+    quiet: cb.CallbackPolicy,
+) -> cb.Visit:
+    """Record one attempt's result and hand it to the outbox, in one transaction."""
+    async with conn.transaction():
+        visit = await load(conn, ticket_id, lock=True)
+        if visit is None:
+            raise cb.Refusal("unknown", f"ticket_id: no return visit for ticket {ticket_id!r}")
+        changed = cb.record_result(visit, result, policy, quiet)
+        n = len(changed.results)
+        await _save(conn, changed)
+        await conn.execute(
+            "INSERT INTO return_visit_results (ticket_id, n, outcome, at, agent, answers,"
+            " recording, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            ticket_id,
+            n,
+            result.outcome.value,
+            result.at,
+            result.agent,
+            [{"question": q, "answer": a} for q, a in result.answers],
+            result.recording,
+            result.note,
+        )
+        await enqueue_return_visit_in(conn, ticket_id, n, _result_payload(changed, result, n))
+        return changed
+
+
+async def listing(
+    conn: asyncpg.Connection,
+    status: Sequence[str] | None,
+    person_required: bool | None,
+    limit: int,
+) -> list[tuple[cb.Visit, dt.datetime]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if status:
+        args.append(list(status))
+        clauses.append(f"status = ANY(${len(args)})")
+    if person_required is not None:
+        args.append(person_required)
+        clauses.append(f"person_required = ${len(args)}")
+    sql = f"SELECT {_COLUMNS} FROM return_visits"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    args.append(limit)
+    sql += f" ORDER BY due_from, ticket_id LIMIT ${len(args)}"
+    rows = await conn.fetch(sql, *args)
+    results = await _results(conn, [r["ticket_id"] for r in rows])
+    return [(_visit(r, results.get(r["ticket_id"], [])), r["requested_at"]) for r in rows]
+
+
+async def expire_due(conn: asyncpg.Connection, now: dt.datetime, limit: int = 100) -> list[str]:
+    """Visits whose window closed unfinished become ``expired``; the backend is told, once.
+
+    Rows are taken with ``SKIP LOCKED``, so two engines sweeping at once share
+    the work; the notice's key is ``return-visit:<ticket>:expired``.
+    """
+    expired: list[str] = []
+    async with conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM return_visits WHERE status = 'pending' AND due_until <= $1"
+            " ORDER BY due_until LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            limit,
+        )
+        results = await _results(conn, [r["ticket_id"] for r in rows])
+        for row in rows:
+            visit = cb.expire(_visit(row, results.get(row["ticket_id"], [])), now)
+            if visit.status is not cb.VisitStatus.EXPIRED:
+                continue
+            await _save(conn, visit)
+            body = ReturnVisitResult.model_validate(
+                {
+                    "ticket_id": visit.ticket_id,
+                    "caller": {"number": visit.request.number},
+                    "attempt": len(visit.results) + 1,
+                    "status": "expired",
+                    "reached": False,
+                    "outcome": None,
+                    "at": now.isoformat(),
+                    "agent": None,
+                    "survey": visit.request.survey,
+                }
+            ).body()
+            await enqueue_return_visit_in(conn, visit.ticket_id, "expired", body)
+            expired.append(visit.ticket_id)
+    return expired

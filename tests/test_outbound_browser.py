@@ -1,0 +1,176 @@
+"""The toolbar's callback panel in a real headless Chromium, by keyboard alone, and the
+work-order form opened on answer from outbound.yaml's URL template."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from pbxsim import CallerScript, PhoneScript
+from tests.faces_support import Chromium, chromium, eventually, press, role_env
+from tests.support.stack import running_stack
+
+pytestmark = [pytest.mark.outbound, pytest.mark.browser]
+
+FIRST, SECOND = "13800138000", "13900139000"
+
+
+def no_quiet_hours(data: Any) -> None:
+    data["callbacks"]["quiet_hours"] = {"start": "00:00", "end": "00:00"}
+
+
+def short_wait(data: Any) -> None:
+    data["queues"]["general"]["max_wait"] = 1
+
+
+async def f7(page: Chromium) -> None:
+    await page.key("F7", "F7", 118)
+
+
+def active(attribute: str) -> str:
+    return f"(document.activeElement.dataset || {{}}).{attribute}"
+
+
+def entry_js(number: str) -> str:
+    return f"[...document.querySelectorAll('#cb-list li')].find(li => li.dataset.key && li.dataset.key.startsWith('{number}@'))"
+
+
+async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
+    tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens = role_env(monkeypatch)
+    patches = {"outbound.yaml": no_quiet_hours, "queues.yaml": short_wait}
+    phone = PhoneScript("8001", answer_after=5.0)
+    async with (
+        running_stack(tmp_path, empty_dsn, patches=patches, phones=[phone]) as stack,
+        chromium() as page,
+    ):
+        # Two citizens miss the hotline while nobody is logged in.
+        stack.sim.place_call(CallerScript(number=FIRST, name="甲"))
+        await stack.wait_ended(1)
+        stack.sim.place_call(CallerScript(number=SECOND, name="乙"))
+        await stack.wait_ended(2)
+        await stack.flushed()
+
+        now = dt.datetime.now(dt.UTC)
+        visit = {
+            "ticket_id": "WO-77",
+            "number": "13700137000",
+            "due_from": (now - dt.timedelta(hours=1)).isoformat(),
+            "due_until": (now + dt.timedelta(days=1)).isoformat(),
+            "survey": "satisfaction",
+            "person_required": True,
+            "summary": "路灯不亮，已修复",
+        }
+        status, _ = await stack.api("POST", "/api/return-visits", token=tokens["admin"], json=visit)
+        assert status == 201
+
+        await page.goto(stack.url + "/agent")
+        await page.wait_for("document.activeElement.id === 'login-agent'")
+        await page.type("1003")
+        await press(page, "Tab")
+        await page.type("1003")
+        await press(page, "Tab")
+        await page.type("s01")
+        await press(page, "Enter")
+        await page.wait_for("!document.getElementById('desk').classList.contains('hidden')", 10)
+        await page.wait_for("document.activeElement.id === 'btn-ready'", 10)  # the desk is set up
+
+        # F7: the panel, the oldest miss first, focus on its first button (claim).
+        await f7(page)
+        await page.wait_for("!document.getElementById('callbacks').classList.contains('hidden')")
+        await page.wait_for(f"!!{entry_js(SECOND)}", 10)
+        keys = await page.evaluate(
+            "[...document.querySelectorAll('#cb-list li')].map(li => li.dataset.key)"
+        )
+        assert [k.split("@")[0] for k in keys] == [FIRST, SECOND]
+        await page.wait_for(f"{active('act')} === 'claim'")
+        assert "溢出" in await page.evaluate(f"{entry_js(FIRST)}.textContent")
+        await press(page, "Enter")
+        await page.wait_for(f"{entry_js(FIRST)}.dataset.status === 'claimed'")
+        await page.wait_for(f"{active('act')} === 'outcome'")
+        await page.screenshot("agent-callbacks.png")
+        await press(page, "Enter")
+        await page.wait_for("!document.getElementById('cb-menu').classList.contains('hidden')")
+        assert await page.evaluate(f"{active('value')}") == "reached"
+        await press(page, "1")  # reached
+        await page.wait_for(f"!{entry_js(FIRST)}")
+        status, done = await stack.api(
+            "GET", "/api/callbacks?status=done", token=tokens["supervisor"]
+        )
+        assert status == 200 and [e["number"] for e in done] == [FIRST]
+        assert done[0]["attempts"][0]["agent"] == "1003"
+        assert done[0]["attempts"][0]["outcome"] == "reached"
+
+        # The second: Tab to Skip, a digit for the reason; it stays on the list, skipped.
+        await page.wait_for(f"{active('act')} === 'claim'")
+        await press(page, "Tab")
+        assert await page.evaluate(f"{active('act')}") == "skip"
+        await press(page, "Enter")
+        await page.wait_for("!document.getElementById('cb-menu').classList.contains('hidden')")
+        await press(page, "2")  # citizen_asked_later
+        await page.wait_for("document.getElementById('cb-menu').classList.contains('hidden')")
+
+        async def skipped() -> Any:
+            status, rows = await stack.api("GET", "/api/callbacks", token=tokens["supervisor"])
+            assert status == 200
+            return rows if rows and rows[0]["skips"] else None
+
+        (entry,) = await eventually(skipped)
+        assert entry["number"] == SECOND and entry["status"] == "pending"
+        assert entry["skips"][0]["reason"] == "citizen_asked_later"
+
+        # The return visit, below the callbacks: its summary shown; Tab past the entry's
+        # buttons to Record result, a digit for the outcome.
+        row = "document.querySelector('#rv-list li[data-ticket=\"WO-77\"]')"
+        assert "路灯不亮，已修复" in await page.evaluate(f"{row}.textContent")
+        await page.wait_for(f"{active('act')} === 'claim'")
+        await press(page, "Tab")
+        await press(page, "Tab")
+        assert await page.evaluate(f"{active('act')}") == "visit-result"
+        await press(page, "Enter")
+        await page.wait_for("!document.getElementById('cb-menu').classList.contains('hidden')")
+        await press(page, "1")  # reached
+        await page.wait_for(f"!{row}")
+        status, visits = await stack.api(
+            "GET", "/api/return-visits?status=done", token=tokens["supervisor"]
+        )
+        assert status == 200 and [v["ticket_id"] for v in visits] == ["WO-77"]
+        assert visits[0]["results"][0]["agent"] == "1003"
+        await stack.backend.wait_until(lambda: "WO-77" in stack.backend.return_visits)
+        await press(page, "Escape")
+        await page.wait_for("document.getElementById('callbacks').classList.contains('hidden')")
+        assert await page.evaluate("document.activeElement.id") == "btn-callbacks"
+
+        # The second citizen calls again and is answered: the work-order form opens with
+        # the call's fields, and the entry leaves the list.
+        await press(page, "F2")
+        await page.wait_for("document.getElementById('state-label').dataset.state === 'idle'")
+        stack.sim.place_call(CallerScript(number=SECOND, name="乙", hangup_after_bridged=20))
+        await page.wait_for("!!document.getElementById('call-work-order').getAttribute('href')", 15)
+        call_id = await page.evaluate("document.getElementById('call').dataset.callId")
+        repeat = await page.evaluate("document.getElementById('call-repeat').dataset.repeat")
+        assert repeat == "1"  # the missed call is in the window
+        href = await page.evaluate(
+            "document.getElementById('call-work-order').getAttribute('href')"
+        )
+        assert href == (
+            f"http://127.0.0.1:8090/orders/new?call={quote(call_id, safe='')}&caller={SECOND}"
+            "&line=12345&department=&repeat=1"
+        )
+        await stack.wait_ended(3, timeout=30)
+        await stack.flushed()
+
+        async def cleared() -> Any:
+            status, rows = await stack.api(
+                "GET", "/api/callbacks?status=cleared", token=tokens["supervisor"]
+            )
+            assert status == 200
+            return rows or None
+
+        (gone,) = await eventually(cleared)
+        assert gone["number"] == SECOND and gone["cleared_by"] == call_id
