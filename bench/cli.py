@@ -27,6 +27,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "bench.switchboard_day:main",
         "a day of calls through the pure switchboard in virtual time",
     ),
+    "simulate": (
+        "bench.simulate:main",
+        "hotline simulate: a Nantong day, a 1,000-seat day, a staffing search",
+    ),
 }
 
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sim": ("pbxsim.cli:main", "run pbxsim, the stand-in Asterisk, alone"),
     "demo": ("cti.demo:main", "engine + pbxsim + private PostgreSQL + scripted traffic"),
     "bench": ("bench.cli:main", "benchmarks that print figures (acd, load)"),
+    "simulate": ("simulate.cli:main", "a day of traffic through the switchboard: figures, seats"),
     "report": ("cti.reports.cli:main", "figures of a period, or the monthly assessment sheet"),
     "render-asterisk-conf": (
         "cti.asterisk_conf:main",

@@ -10,6 +10,7 @@ turns agent state changes into busy/available time and handled calls;
 from figures.agents import AgentClock, AgentTime, Episode
 from figures.calls import SATISFIED_LEVELS, Rules, RulesOf, Tally, contribution, handle
 from figures.day import Day
+from figures.waits import percentile
 
 __all__ = [
     "SATISFIED_LEVELS",
@@ -22,4 +23,5 @@ __all__ = [
     "Tally",
     "contribution",
     "handle",
+    "percentile",
 ]

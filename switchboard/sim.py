@@ -333,7 +333,7 @@ class Simulation:
         self.originated.append(command)
         leg = SimChannel(command.leg, command.call_id, agent=command.agent)
         self.channels[command.leg] = leg
-        script = self.agents.get(command.agent)
+        script = self.phone(command)
         if script is None:
             return  # a test answers, rejects or lets it ring out
         if script.busy:
@@ -365,7 +365,24 @@ class Simulation:
         if script.hangs_up_first:
             self.at(self.now + script.talk_s, lambda: self.hang_up(caller))
         elif agent is not None:
-            self.at(self.now + agent.talk_s, lambda: self._agent_done(leg.id, caller))
+            talk_s = self.conversation_s(script, agent)
+            self.at(self.now + talk_s, lambda: self._agent_done(leg.id, caller))
+
+    # ------------------------------------------------------------ hooks for a subclass
+
+    def phone(self, command: c.OriginateAgent) -> AgentScript | None:
+        """How the phone rung by ``command`` behaves: the agent's script.
+
+        A subclass may draw it afresh for every ring (answer delay, ring-no-answer).
+        """
+        return self.agents.get(command.agent)
+
+    def conversation_s(self, caller: CallerScript, agent: AgentScript) -> float:
+        """Seconds of talk before the agent hangs up: the agent's script.
+
+        A subclass may take it from the caller's script instead (a talk time per call).
+        """
+        return agent.talk_s
 
     def _agent_done(self, leg: ChannelId, caller: ChannelId) -> None:
         ch = self.channels.get(leg)
