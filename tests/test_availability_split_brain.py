@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,16 @@ import aiohttp
 import asyncpg
 import pytest
 
-from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
+from pbxsim import CallerScript, PbxSim, SimConfig
+from tests.support.crowd import Crowd, until_states
 from tests.support.pair import engine_pair, until_role
 
 pytestmark = pytest.mark.availability
 
 SECRET = "split-secret"
 SUPERVISOR = "split-supervisor"
-BRIDGED, RINGING, QUEUED = 3, 3, 4
+CROWD = Crowd(bridged=3, ringing=3, queued=4)
+BRIDGED, RINGING, QUEUED = CROWD.bridged, CROWD.ringing, CROWD.queued
 MUTATING = ("POST", "PUT", "DELETE")
 RING_TIMEOUT = 5
 
@@ -41,37 +42,10 @@ def _patches() -> dict[str, Any]:
     return {"queues.yaml": queues}
 
 
-async def _calls(http: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
-    try:
-        async with http.get(
-            f"{url}/api/supervisor/calls", headers={"Authorization": f"Bearer {SUPERVISOR}"}
-        ) as r:
-            if r.status != 200:
-                return []
-            data: list[dict[str, Any]] = await r.json()
-            return data
-    except aiohttp.ClientError:
-        return []
-
-
-async def _until(http: aiohttp.ClientSession, url: str, want: dict[str, int], t: float) -> None:
-    async with asyncio.timeout(t):
-        while True:
-            states = Counter(c["state"] for c in await _calls(http, url))
-            if all(states.get(k, 0) >= n for k, n in want.items()):
-                return
-            await asyncio.sleep(0.2)
-
-
 async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps_down(
     tmp_path: Path, empty_dsn: str
 ) -> None:
-    phones = [PhoneScript(f"80{n:02d}", answer_after=0.2) for n in range(1, BRIDGED + 1)]
-    phones += [
-        PhoneScript(f"80{n:02d}", answer_after=None)
-        for n in range(BRIDGED + 1, BRIDGED + RINGING + 1)
-    ]
-    sim = PbxSim(SimConfig(user="hotline", secret=SECRET, phones=tuple(phones), time_scale=0.2))
+    sim = PbxSim(SimConfig(user="hotline", secret=SECRET, phones=CROWD.phones(), time_scale=0.2))
     await sim.start()
     try:
         async with (
@@ -92,15 +66,19 @@ async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps
                     assert r.status == 200, await r.text()
             for n in range(BRIDGED):
                 sim.place_call(CallerScript(number=f"1380000{n:04d}"))
-            await _until(http, a.url, {"talking": BRIDGED}, 60)
+            await until_states(http, a.url, SUPERVISOR, {"talking": BRIDGED}, 60)
             for n in range(RINGING + QUEUED):
                 sim.place_call(CallerScript(number=f"1390000{n:04d}"))
-            await _until(http, a.url, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 60)
+            await until_states(
+                http, a.url, SUPERVISOR, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 60
+            )
 
             a.proc.freeze()
             frozen_at = time.monotonic()
             await until_role(http, b, "active", 30, ari="connected")
-            await _until(http, b.url, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 30)
+            await until_states(
+                http, b.url, SUPERVISOR, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 30
+            )
             took_over = min(r.at for r in sim.requests if r.client == b.client)
             # The freeze itself outlasts the ring timeout, so that the old engine resumes
             # with timers due (agent legs to cancel) as well as unread events.
@@ -108,7 +86,9 @@ async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps
             a.proc.thaw()
             await until_role(http, a, "standby", 30)
             # The new active engine goes on deciding; the old one stays quiet.
-            await _until(http, b.url, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 30)
+            await until_states(
+                http, b.url, SUPERVISOR, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 30
+            )
 
             late = [
                 (r.method, r.path)
