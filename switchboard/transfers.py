@@ -15,8 +15,6 @@ cancels a live plan first.  Consultee legs are ``<call id>-k<n>``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import acd
 import transfer as tr
 from switchboard.callstate import Offer, OfferOutcome
@@ -33,14 +31,12 @@ from switchboard.commands import (
     TransferNotice,
 )
 from switchboard.events import DialStatus, TransferStep
+from switchboard.host import CallHost
 from switchboard.ids import ChannelId
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
 from switchboard.records import Detail
 from switchboard.timers import CallTimerKind, utc
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 P = CallPhase
 FAIL_BY_DIAL = {
@@ -58,7 +54,7 @@ _STEPS: dict[TransferStep, type[tr.Join | tr.Complete | tr.Cancel]] = {
 class CallTransfers:
     """The transfer plans of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
         self._plan: tr.TransferPlan | None = None
         self._count = 0
