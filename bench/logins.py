@@ -58,7 +58,7 @@ from bench.loadsupport import (
 )
 from cti.config import ConfigManager
 from cti.pgserver import PrivatePostgres
-from cti.recording_service import RecordingService, RecordingSettings
+from cti.recordings.service import RecordingService, RecordingSettings
 from cti.store import Database
 from recordings import (
     CallId,

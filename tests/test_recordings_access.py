@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from cti.recording_api import PRINCIPAL_KEY, add_recording_routes
-from cti.recording_service import RecordingService, RecordingSettings
+from cti.recordings.api import PRINCIPAL_KEY, add_recording_routes
+from cti.recordings.service import RecordingService, RecordingSettings
 from cti.store import Database
 from recordings import (
     PURGE_ACTION,

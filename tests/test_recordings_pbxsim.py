@@ -19,8 +19,8 @@ import pytest
 from cti.ari import AriClient, AriHttpError, RecordingFinished, StasisStart
 from cti.ids import BridgeId, ChannelId
 from cti.ids import RecordingName as AriRecordingName
-from cti.recording_service import RecordingAlarm, RecordingService, RecordingSettings
-from cti.recording_source import AriRecordingSource
+from cti.recordings.service import RecordingAlarm, RecordingService, RecordingSettings
+from cti.recordings.source import AriRecordingSource
 from cti.store import Database
 from pbxsim import CallerScript, PbxSim
 from recordings import CallId, Recording, RecordingName, RecordingState, recording_name

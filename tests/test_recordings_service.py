@@ -26,8 +26,8 @@ import pytest
 from aiohttp import web
 
 from cti.ari import AriClient, RecordingFailed, parse_event
-from cti.recording_service import RecordingAlarm, RecordingService, RecordingSettings
-from cti.recording_source import AriRecordingSource
+from cti.recordings.service import RecordingAlarm, RecordingService, RecordingSettings
+from cti.recordings.source import AriRecordingSource
 from cti.store import Database
 from recordings import (
     CallId,
