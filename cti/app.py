@@ -393,7 +393,7 @@ class EngineProcess:
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         listening = site._server
-        if listening is not None and getattr(listening, "sockets", None):
+        if isinstance(listening, asyncio.Server) and listening.sockets:
             self.port = listening.sockets[0].getsockname()[1]
         return self
 
