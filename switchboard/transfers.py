@@ -108,7 +108,12 @@ class CallTransfers:
             out.emit(RefuseTransfer(f.call_id, agent, exc.code, exc.message))
             return
         if target.kind is tr.TargetKind.EMERGENCY:
+            # The number the service's phone shows rides with the call's record.
             f.tags["emergency"] = target.ref
+            f.tags["emergency_presented"] = target.presented
+            detail = {"number": target.ref, "mode": mode.value, "presented": target.presented}
+            self._call.note("emergency", now, out, detail, agent=agent)
+            self._call.write(out)
         self._plan = plan
         self._run(plan, plan.start(utc(now)), now, out)
 
