@@ -1,0 +1,19 @@
+"""The executor: carries out the switchboard's decisions over ARI and the writer.
+
+The calls are decided by :mod:`switchboard` (pure); this package does the
+I/O and feeds every result back as an event.  Its public face:
+
+- :class:`Executor` (:mod:`cti.executor.carry`): ``feed(event)``,
+  ``carry(command)``, ordered request lanes, timers, the writer;
+- :func:`translate` (:mod:`cti.executor.translate`): an ARI event as a
+  switchboard event;
+- :func:`flow_config` (:mod:`cti.executor.flow`): the configuration as the
+  switchboard sees it.
+"""
+
+from cti.executor.carry import Executor, Listeners, Writer
+from cti.executor.flow import ConfigRouter, flow_config
+from cti.executor.lanes import Lanes
+from cti.executor.translate import translate
+
+__all__ = ["ConfigRouter", "Executor", "Lanes", "Listeners", "Writer", "flow_config", "translate"]
