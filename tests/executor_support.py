@@ -49,6 +49,12 @@ class Rig:
         ex.feed(ev.AgentRequest(acd.AgentLogin(acd.AgentId(agent), acd.SeatId(seat))))
         ex.feed(ev.AgentRequest(acd.AgentReady(acd.AgentId(agent))))
 
+    def ready(self, agent: str) -> None:
+        """The agent ends wrap-up (if in it) and is ready (if not)."""
+        ex = self.executor
+        ex.feed(ev.AgentRequest(acd.AgentEndWrapup(acd.AgentId(agent))))
+        ex.feed(ev.AgentRequest(acd.AgentReady(acd.AgentId(agent))))
+
     async def wait_ended(self, count: int = 1, timeout: float = 20.0) -> list[WriteFinal]:
         async with asyncio.timeout(timeout):
             while len(self.finals) < count:

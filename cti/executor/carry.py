@@ -43,7 +43,7 @@ from cti.engine.gate import PriorityGate
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
 from cti.executor import rows
-from cti.executor.lanes import Lanes
+from cti.executor.lanes import CANCELLED, Lanes
 from cti.executor.translate import seat_change, translate
 from switchboard import Switchboard
 from switchboard import commands as c
@@ -219,8 +219,7 @@ class Executor:
                     lambda why: self.report(ev.RecordingFailed(command.name, why)),
                 )
             case c.HangUp():
-                lane = self._lane_of(command.call_id, command.channel)
-                run(lane, lambda: self._hang_up(command.channel, command.reason))
+                self._hang_up_in_lane(command)
             case c.OriginateAgent() | c.OriginateConsultee() | c.OriginateSupervisor():
                 self._originate(command)
             case c.CreateBridge():
@@ -237,7 +236,11 @@ class Executor:
                     lambda: pbx.remove_from_bridge(self._bridge(command.bridge), command.channel),
                 )
             case c.DestroyBridge():
-                run(command.call_id, lambda: self._destroy_bridge(command.bridge))
+                run(
+                    command.call_id,
+                    lambda: self._destroy_bridge(command.bridge),
+                    lambda why: self._again(why, command),
+                )
             case c.RecordBridge():
                 self._bridge_recording[command.bridge] = command.name
                 run(
@@ -295,6 +298,19 @@ class Executor:
         number = await self.pbx.get_var(channel, REDIRECTING)
         self.feed(ev.RedirectingRead(channel, number or ""))
 
+    def _hang_up_in_lane(self, command: c.HangUp) -> None:
+        lane = self._lane_of(command.call_id, command.channel)
+        self.lanes.run(
+            lane,
+            lambda: self._hang_up(command.channel, command.reason),
+            lambda why: self._again(why, command),
+        )
+
+    def _again(self, why: str, command: c.HangUp | c.DestroyBridge) -> None:
+        """A clean-up request cancelled before it was done is made again."""
+        if why == CANCELLED:
+            self.carry(command)
+
     async def _hang_up(self, channel: ChannelId, reason: str) -> None:
         if not await self.pbx.hangup(channel, reason):
             # Already gone, and its StasisEnd never reached us (a socket cut).
@@ -322,7 +338,7 @@ class Executor:
         def failed(why: str) -> None:
             log.warning("originate_failed", call_id=command.call_id, leg=command.leg, error=why)
             self.report(ev.OriginateFailed(command.leg, why))
-            if why == "cancelled":
+            if why == CANCELLED:
                 # The request may have reached Asterisk: the leg must not ring on.
                 self.lanes.run(lane, lambda: self._hang_up(command.leg, "normal"))
 
@@ -334,9 +350,10 @@ class Executor:
             self._bridge_ids[command.bridge] = made
 
     async def _destroy_bridge(self, bridge: BridgeId) -> None:
-        real = self._bridge_ids.pop(bridge, bridge)
-        recording = self._bridge_recording.pop(bridge, None)
-        await self.pbx.destroy_bridge(real, recording=recording)
+        real = self._bridge_ids.get(bridge, bridge)
+        await self.pbx.destroy_bridge(real, recording=self._bridge_recording.get(bridge))
+        self._bridge_ids.pop(bridge, None)
+        self._bridge_recording.pop(bridge, None)
 
     def _snoop(self, command: c.CreateSnoop) -> None:
         lane = self._legs(command.call_id)

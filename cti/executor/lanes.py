@@ -17,7 +17,6 @@ as soon as its last request is done.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -28,6 +27,8 @@ from cti.engine.pbx import PbxError
 log = structlog.get_logger("cti.executor")
 
 Request = Callable[[], Awaitable[None]]
+CANCELLED = "cancelled"
+"""What ``failed`` is told when the request was cancelled before it was done."""
 Failed = Callable[[str], None]
 
 
@@ -39,6 +40,7 @@ class Lanes:
         self._rank = rank
         self._tails: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         self.errors = 0
 
     def __repr__(self) -> str:
@@ -52,7 +54,9 @@ class Lanes:
         return frozenset(self._tails)
 
     def run(self, lane: str, request: Request, failed: Failed | None = None) -> None:
-        """Run ``request`` after every earlier request of ``lane``."""
+        """Run ``request`` after every earlier request of ``lane`` (none once closed)."""
+        if self._closed:
+            return
         previous = self._tails.get(lane)
         rank = self._rank(lane)
         task = asyncio.get_running_loop().create_task(
@@ -70,10 +74,10 @@ class Lanes:
         request: Request,
         failed: Failed | None,
     ) -> None:
-        if previous is not None:
-            with contextlib.suppress(BaseException):
-                await previous
         try:
+            if previous is not None:
+                # Waiting for the request before never cancels it.
+                await asyncio.wait([previous])
             async with self.gate.slot(rank):
                 await request()
         except PbxError as exc:
@@ -81,8 +85,8 @@ class Lanes:
             if failed is not None:
                 failed(str(exc))
         except asyncio.CancelledError:
-            if failed is not None:
-                failed("cancelled")
+            if failed is not None and not self._closed:
+                failed(CANCELLED)
             raise
         except Exception:
             self.errors += 1
@@ -102,6 +106,7 @@ class Lanes:
                 await asyncio.gather(*list(self._tails.values()), return_exceptions=True)
 
     def cancel(self) -> None:
-        """Cancel every request not yet done (shutdown)."""
+        """Cancel every request not yet done and take no more (shutdown)."""
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
