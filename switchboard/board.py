@@ -191,7 +191,10 @@ class Switchboard:
             case ev.RecordingFailed():
                 for call in self._calls.values():
                     call.on_recording_failed(event.name, event.cause, now, self)
-            case ev.RecordingStarted() | ev.RecordingFinished():
+            case ev.RecordingStarted():
+                for call in self._calls.values():
+                    call.on_recording_started(event.name, now, self)
+            case ev.RecordingFinished():
                 pass  # the recordings service follows these; no call decision depends on them
             case ev.AgentRequest():
                 self.acd(event.request)

@@ -90,6 +90,7 @@ class InboundCall:
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0
         self._persisted = ""
+        self._started: set[RecordingName] = set()
 
     def __repr__(self) -> str:
         f = self.facts
@@ -255,6 +256,11 @@ class InboundCall:
             self.transfers.timer(key.ref, now, out)
         else:
             self.sessions.timeout(key.kind, key.ref, now, out)
+
+    def on_recording_started(self, name: RecordingName, now: float, out: Outbox) -> None:
+        if self.facts.recording == name and name not in self._started and not self.ended:
+            self._started.add(name)
+            self.note("recording_started", now, out, {"name": name})
 
     def on_recording_failed(self, name: RecordingName, cause: str, now: float, out: Outbox) -> None:
         if self.facts.recording == name and not self.ended:

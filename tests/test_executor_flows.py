@@ -46,7 +46,7 @@ async def test_a_call_is_answered_bridged_recorded_rated_and_written(
         kinds = await rig.kinds(call_id)
         assert kinds[:2] == ["arrived", "routed"]
         assert kinds.index("queued") < kinds.index("offered") < kinds.index("answered")
-        assert "rated" in kinds and kinds[-1] == "ended"
+        assert "recording_started" in kinds and "rated" in kinds and kinds[-1] == "ended"
         (originate,) = rig.requests("POST", "/channels")[:1]
         assert originate.params["endpoint"] == "PJSIP/8001"
         assert originate.params["appArgs"] == f"agent,{call_id},1001"

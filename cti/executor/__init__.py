@@ -11,9 +11,19 @@ I/O and feeds every result back as an event.  Its public face:
   switchboard sees it.
 """
 
-from cti.executor.carry import Executor, Listeners, Writer
+from cti.executor.carry import Executor
 from cti.executor.flow import ConfigRouter, flow_config
 from cti.executor.lanes import Lanes
+from cti.executor.ports import Listeners, Recordings, Writer
 from cti.executor.translate import translate
 
-__all__ = ["ConfigRouter", "Executor", "Lanes", "Listeners", "Writer", "flow_config", "translate"]
+__all__ = [
+    "ConfigRouter",
+    "Executor",
+    "Lanes",
+    "Listeners",
+    "Recordings",
+    "Writer",
+    "flow_config",
+    "translate",
+]

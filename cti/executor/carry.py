@@ -29,21 +29,23 @@ the bridge goes, so that its ``RecordingFinished`` arrives).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
+from cti.ari import events as ari
 from cti.ari.client import AriStreamItem, Reconciled
 from cti.engine.gate import PriorityGate
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
 from cti.executor import rows
 from cti.executor.lanes import CANCELLED, Lanes
+from cti.executor.ports import Listeners, Recordings, Sound, Writer
 from cti.executor.translate import seat_change, translate
 from switchboard import Switchboard
 from switchboard import commands as c
@@ -54,25 +56,7 @@ from switchboard.timers import TimerKey
 log = structlog.get_logger("cti.executor")
 
 REDIRECTING = "REDIRECTING(from-num)"
-
-Sound = Callable[[str, str], str]
-"""``sound(prompt, language)``: the sound file of a prompt (``Config.sound``)."""
-
-
-class Writer(Protocol):
-    """Where facts go: ``submit(kind, payload)`` (:class:`cti.writer.BufferedWriter`)."""
-
-    def submit(self, kind: str, payload: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class Listeners:
-    """Who hears of facts as they are written (the wallboard, the toolbar)."""
-
-    calls: list[Callable[[c.WriteCall], None]] = field(default_factory=list)
-    finals: list[Callable[[c.WriteFinal], None]] = field(default_factory=list)
-    agents: list[Callable[[c.PublishAgentState], None]] = field(default_factory=list)
-    notices: list[Callable[[c.TransferNotice], None]] = field(default_factory=list)
+_RECORDING_EVENTS = (ari.RecordingStarted, ari.RecordingFinished, ari.RecordingFailed)
 
 
 class Executor:
@@ -87,6 +71,7 @@ class Executor:
         *,
         gate: PriorityGate | None = None,
         clock: Callable[[], float] = time.time,
+        recordings: Recordings | None = None,
     ) -> None:
         self.board = board
         self.pbx = pbx
@@ -97,6 +82,8 @@ class Executor:
         self.lanes = Lanes(self.gate, self._rank)
         self.timers = Timers(self._fire)
         self.listeners = Listeners()
+        self.recordings = recordings
+        self._background: set[asyncio.Task[None]] = set()
         self._armed: dict[TimerKey, float] = {}
         self._leg_lane: dict[ChannelId, str] = {}
         self._bridge_ids: dict[BridgeId, BridgeId] = {}
@@ -128,6 +115,8 @@ class Executor:
         """One item of the ARI stream: an event, or the report of a (re)connection."""
         if isinstance(item, Reconciled):
             return
+        if self.recordings is not None and isinstance(item, _RECORDING_EVENTS):
+            self._spawn(self.recordings.handle_ari_event(item))
         try:
             event = translate(item, self.new_call_id)
             if event is not None:
@@ -147,6 +136,11 @@ class Executor:
             if endpoint in (dial, dial.split("/", 1)[-1]):
                 return seat
         return None
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def armed(self) -> dict[TimerKey, float]:
         """The timers running, with the time each is due."""
@@ -184,6 +178,8 @@ class Executor:
         self.timers.cancel_all()
         self._armed.clear()
         self.lanes.cancel()
+        for task in list(self._background):
+            task.cancel()
 
     # ------------------------------------------------------------ commands out
 
@@ -245,7 +241,7 @@ class Executor:
                 self._bridge_recording[command.bridge] = command.name
                 run(
                     command.call_id,
-                    lambda: pbx.record_bridge(self._bridge(command.bridge), command.name),
+                    lambda: self._record_bridge(command),
                     lambda why: self.report(ev.RecordingFailed(command.name, why)),
                 )
             case c.SendDigits():
@@ -343,6 +339,28 @@ class Executor:
                 self.lanes.run(lane, lambda: self._hang_up(command.leg, "normal"))
 
         self.lanes.run(lane, originate, failed)
+
+    async def _record_bridge(self, command: c.RecordBridge) -> None:
+        """Record the bridge; the recordings service follows the segment."""
+        name, segment, agents = command.name, command.segment, command.agents
+        try:
+            await self.pbx.record_bridge(self._bridge(command.bridge), name)
+        except PbxError as exc:
+            # record_dir_missing_500.jsonl: the call goes on unrecorded, alarmed.
+            if self.recordings is not None:
+                await self.recordings.record_request_failed(
+                    command.call_id,
+                    name,
+                    status=getattr(exc, "status", 0),
+                    message=str(exc),
+                    segment=segment,
+                    agents=agents,
+                )
+            raise
+        if self.recordings is not None:
+            await self.recordings.recording_started(
+                command.call_id, name, segment=segment, agents=agents
+            )
 
     async def _create_bridge(self, command: c.CreateBridge) -> None:
         made = await self.pbx.create_bridge(command.bridge, command.call_id)
