@@ -30,7 +30,7 @@ from switchboard.commands import (
     StartTimer,
 )
 from switchboard.config import FlowConfig
-from switchboard.ids import CallId, ChannelId
+from switchboard.ids import BridgeId, CallId, ChannelId
 from switchboard.inbound import InboundCall
 from switchboard.picture import CallPicture, PictureError
 from switchboard.timers import CallTimer
@@ -84,6 +84,19 @@ class Switchboard:
 
     def calls(self) -> list[InboundCall]:
         return list(self._calls.values())
+
+    def channels(self) -> frozenset[ChannelId]:
+        """Every channel a call in progress owns (reconciliation compares them)."""
+        return frozenset(self._owner)
+
+    def bridges(self) -> frozenset[BridgeId]:
+        """Every bridge of a call in progress, its monitoring bridges included."""
+        found: set[BridgeId] = set()
+        for call in self._calls.values():
+            if call.facts.bridge is not None:
+                found.add(call.facts.bridge)
+            found |= call.monitors.bridges()
+        return frozenset(found)
 
     # ------------------------------------------------------------ the outbox
 

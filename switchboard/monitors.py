@@ -72,6 +72,10 @@ class CallMonitors:
         """Supervisor legs and snoops that may be up."""
         return frozenset(self._channels)
 
+    def bridges(self) -> frozenset[BridgeId]:
+        """The monitoring bridges of the call's sessions."""
+        return frozenset(s.bridge for s in self._sessions.values() if s.bridge is not None)
+
     def session_of(self, supervisor: str) -> Session | None:
         for session in self._sessions.values():
             if session.plan.supervisor == supervisor:

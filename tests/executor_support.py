@@ -17,11 +17,11 @@ from typing import Any
 
 import acd
 from cti.ari.client import AriClient
-from cti.config import ConfigManager
+from cti.config import Config, ConfigManager
 from cti.engine import records
 from cti.engine.acdmap import acd_config
 from cti.engine.pbx import Pbx
-from cti.executor import Executor, flow_config
+from cti.executor import Executor, Intake, flow_config
 from cti.store import Database
 from cti.writer import BufferedWriter
 from pbxsim import PbxSim, PhoneScript, SimConfig
@@ -33,11 +33,38 @@ from tests.support.stack import SECRET, Patch, patched_config
 @dataclass
 class Rig:
     sim: PbxSim
-    executor: Executor
+    config: Config
+    version: str
     writer: BufferedWriter
     db: Database
+    executor: Executor = field(init=False)
+    intake: Intake = field(init=False)
+    ari: AriClient = field(init=False)
     finals: list[WriteFinal] = field(default_factory=list)
     _ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self, agents: tuple[tuple[str, str], ...] = ()) -> None:
+        """A new executor, on a new switchboard, connected to pbxsim.
+
+        ``agents`` (agent, seat) are logged in before the connection, as a
+        restarted engine restores them before it takes calls back.
+        """
+        self.ari = AriClient(self.sim.ari_url, "hotline", SECRET, "hotline")
+        board = Switchboard(flow_config(self.config, self.version), acd_config(self.config))
+        self.executor = Executor(board, Pbx(self.ari), self.writer, self.config.sound)
+        self.intake = Intake(self.executor)
+        self.executor.listeners.finals.append(self.on_final)
+        self.ari.on_event(self.intake.on_ari)
+        self.ari.set_known(self.intake.known)
+        for agent, seat in agents:
+            self.login(agent, seat)
+        await self.ari.connect()
+        await self.intake.remember_pbx()
+
+    async def stop(self) -> None:
+        """The executor goes away; Asterisk keeps its channels."""
+        self.executor.shutdown()
+        await self.ari.close()
 
     def on_final(self, command: WriteFinal) -> None:
         self.finals.append(command)
@@ -103,7 +130,6 @@ async def running_executor(
     time_scale: float = 0.1,
 ) -> AsyncIterator[Rig]:
     manager = ConfigManager(patched_config(tmp_path / "config", patches))
-    config = manager.current
     sim = PbxSim(
         SimConfig(
             user="hotline",
@@ -119,18 +145,12 @@ async def running_executor(
     writer = BufferedWriter(db, tmp_path / "spool" / "writes.jsonl")
     records.register(writer)
     writer.start()
-    ari = AriClient(sim.ari_url, "hotline", SECRET, "hotline")
-    board = Switchboard(flow_config(config, manager.version.digest), acd_config(config))
-    executor = Executor(board, Pbx(ari), writer, config.sound)
-    rig = Rig(sim, executor, writer, db)
-    executor.listeners.finals.append(rig.on_final)
-    ari.on_event(executor.on_ari)
+    rig = Rig(sim, manager.current, manager.version.digest, writer, db)
     try:
-        await ari.connect()
+        await rig.start()
         yield rig
     finally:
-        executor.shutdown()
-        await ari.close()
+        await rig.stop()
         await writer.stop()
         await db.close()
         await sim.stop()

@@ -5,6 +5,8 @@ I/O and feeds every result back as an event.  Its public face:
 
 - :class:`Executor` (:mod:`cti.executor.carry`): ``feed(event)``,
   ``carry(command)``, ordered request lanes, timers, the writer;
+- :class:`Intake` (:mod:`cti.executor.intake`): ARI and AMI events in,
+  arrivals in turn, reconciliation and adoption after a (re)connection;
 - :func:`translate` (:mod:`cti.executor.translate`): an ARI event as a
   switchboard event;
 - :func:`flow_config` (:mod:`cti.executor.flow`): the configuration as the
@@ -13,6 +15,7 @@ I/O and feeds every result back as an event.  Its public face:
 
 from cti.executor.carry import Executor
 from cti.executor.flow import ConfigRouter, flow_config
+from cti.executor.intake import Intake
 from cti.executor.lanes import Lanes
 from cti.executor.ports import Listeners, Recordings, Writer
 from cti.executor.translate import translate
@@ -20,6 +23,7 @@ from cti.executor.translate import translate
 __all__ = [
     "ConfigRouter",
     "Executor",
+    "Intake",
     "Lanes",
     "Listeners",
     "Recordings",

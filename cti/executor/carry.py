@@ -32,21 +32,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
-from cti.ari import events as ari
-from cti.ari.client import AriStreamItem, Reconciled
 from cti.engine.gate import PriorityGate
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
 from cti.executor import rows
 from cti.executor.lanes import CANCELLED, Lanes
 from cti.executor.ports import Listeners, Recordings, Sound, Writer
-from cti.executor.translate import seat_change, translate
 from switchboard import Switchboard
 from switchboard import commands as c
 from switchboard import events as ev
@@ -56,7 +53,6 @@ from switchboard.timers import TimerKey
 log = structlog.get_logger("cti.executor")
 
 REDIRECTING = "REDIRECTING(from-num)"
-_RECORDING_EVENTS = (ari.RecordingStarted, ari.RecordingFinished, ari.RecordingFailed)
 
 
 class Executor:
@@ -83,7 +79,7 @@ class Executor:
         self.timers = Timers(self._fire)
         self.listeners = Listeners()
         self.recordings = recordings
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self._armed: dict[TimerKey, float] = {}
         self._leg_lane: dict[ChannelId, str] = {}
         self._bridge_ids: dict[BridgeId, BridgeId] = {}
@@ -111,33 +107,8 @@ class Executor:
                 log.exception("executor_command_error", command=type(command).__name__)
         return commands
 
-    def on_ari(self, item: AriStreamItem) -> None:
-        """One item of the ARI stream: an event, or the report of a (re)connection."""
-        if isinstance(item, Reconciled):
-            return
-        if self.recordings is not None and isinstance(item, _RECORDING_EVENTS):
-            self._spawn(self.recordings.handle_ari_event(item))
-        try:
-            event = translate(item, self.new_call_id)
-            if event is not None:
-                self.feed(event)
-        except Exception:
-            self.lanes.errors += 1
-            log.exception("executor_event_error", ari_event=item.type)
-
-    def on_ami(self, event: object) -> None:
-        """One AMI event: a seat's phone registered, went away or changed state."""
-        change = seat_change(event, self._seat_of)
-        if change is not None:
-            self.feed(change)
-
-    def _seat_of(self, endpoint: str) -> str | None:
-        for seat, dial in self.board.config.seats.items():
-            if endpoint in (dial, dial.split("/", 1)[-1]):
-                return seat
-        return None
-
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run ``work`` beside the lanes (the recordings service, reconciliation)."""
         task = asyncio.get_running_loop().create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -150,10 +121,11 @@ class Executor:
         """A result of the executor's own request, fed back as an event."""
         self.feed(event)
 
-    def _fire(self, key: object) -> None:
-        at = self._armed.pop(key, None)  # type: ignore[call-overload]
+    def _fire(self, key: Hashable) -> None:
+        timer = cast(TimerKey, key)  # every key the executor starts is a TimerKey
+        at = self._armed.pop(timer, None)
         if at is not None:
-            self.feed(ev.TimerFired(key, at))  # type: ignore[arg-type]
+            self.feed(ev.TimerFired(timer, at))
 
     # ------------------------------------------------------------ lanes
 
@@ -168,7 +140,8 @@ class Executor:
     def _lane_of(self, call_id: CallId, channel: ChannelId) -> str:
         return self._leg_lane.get(channel, call_id)
 
-    def _bridge(self, bridge: BridgeId) -> BridgeId:
+    def bridge_id(self, bridge: BridgeId) -> BridgeId:
+        """The id Asterisk gave the switchboard's ``bridge`` (another when it was taken)."""
         return self._bridge_ids.get(bridge, bridge)
 
     async def drain(self, timeout: float = 5.0) -> None:
@@ -224,12 +197,12 @@ class Executor:
                 channels = list(command.channels)
                 run(
                     command.call_id,
-                    lambda: pbx.add_to_bridge(self._bridge(command.bridge), channels),
+                    lambda: pbx.add_to_bridge(self.bridge_id(command.bridge), channels),
                 )
             case c.RemoveFromBridge():
                 run(
                     command.call_id,
-                    lambda: pbx.remove_from_bridge(self._bridge(command.bridge), command.channel),
+                    lambda: pbx.remove_from_bridge(self.bridge_id(command.bridge), command.channel),
                 )
             case c.DestroyBridge():
                 run(
@@ -344,7 +317,7 @@ class Executor:
         """Record the bridge; the recordings service follows the segment."""
         name, segment, agents = command.name, command.segment, command.agents
         try:
-            await self.pbx.record_bridge(self._bridge(command.bridge), name)
+            await self.pbx.record_bridge(self.bridge_id(command.bridge), name)
         except PbxError as exc:
             # record_dir_missing_500.jsonl: the call goes on unrecorded, alarmed.
             if self.recordings is not None:

@@ -44,6 +44,8 @@ class Recordings(Protocol):
 
     async def handle_ari_event(self, event: ari.AriEvent) -> None: ...
 
+    async def resume_in_progress(self) -> list[str]: ...
+
 
 @dataclass
 class Listeners:
