@@ -65,10 +65,9 @@ from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
-from cti.engine.adopt import restore_agents
-from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
+from cti.executor import Engine, restore_agents
 from cti.recordings.api import add_recording_routes
 from cti.recordings.service import RecordingService, RecordingSettings
 from cti.recordings.source import AriRecordingSource

@@ -148,13 +148,14 @@ class InboundCall:
         f = self.facts
         self.write(out)
         self.note("arrived", now, out, {"dialled": f.dialled})
+        # The call id is on the channel before it is answered; an originate
+        # the route leads to still goes first (the switchboard sends
+        # originates ahead of the bookkeeping of the same decision).
+        out.emit(SetChannelVar(self.call_id, f.caller_channel, "HOTLINE_CALL_ID", self.call_id))
         if arrival.redirecting is None:
             out.emit(ReadRedirecting(self.call_id, f.caller_channel))
         else:
             self.route(arrival.redirecting, now, out)
-        # Bookkeeping after the decision: an originate the route led to is
-        # already in ``out`` (the switchboard sends originates first).
-        out.emit(SetChannelVar(self.call_id, f.caller_channel, "HOTLINE_CALL_ID", self.call_id))
 
     def route(self, diverted: str, now: float, out: Outbox) -> None:
         """Decide the route: the number forwarded from, if it has one; else the dialled one."""

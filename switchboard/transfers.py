@@ -57,6 +57,7 @@ class CallTransfers:
     def __init__(self, call: CallHost) -> None:
         self._call = call
         self._plan: tr.TransferPlan | None = None
+        self.latest: tr.TransferPlan | None = None  # the last plan started, live or done
         self._count = 0
         self._legs: dict[ChannelId, bool] = {}  # consultee leg -> answered
 
@@ -114,7 +115,7 @@ class CallTransfers:
             detail = {"number": target.ref, "mode": mode.value, "presented": target.presented}
             self._call.note("emergency", now, out, detail, agent=agent)
             self._call.write(out)
-        self._plan = plan
+        self._plan = self.latest = plan
         self._run(plan, plan.start(utc(now)), now, out)
 
     def act(self, agent: acd.AgentId, step: TransferStep, now: float, out: Outbox) -> None:

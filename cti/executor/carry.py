@@ -246,6 +246,8 @@ class Executor:
                 self.writer.submit("audit", rows.audit(command))
             case c.AddCallback():
                 self.writer.submit("callback", rows.callback(command))
+                for on_callback in self.listeners.callbacks:
+                    on_callback(command)
             case c.PublishAgentState():
                 self.writer.submit("agent_state", rows.agent_state(command))
                 for on_agent in self.listeners.agents:

@@ -55,3 +55,4 @@ class Listeners:
     finals: list[Callable[[c.WriteFinal], None]] = field(default_factory=list)
     agents: list[Callable[[c.PublishAgentState], None]] = field(default_factory=list)
     notices: list[Callable[[c.TransferNotice], None]] = field(default_factory=list)
+    callbacks: list[Callable[[c.AddCallback], None]] = field(default_factory=list)
