@@ -321,7 +321,8 @@ class CallTransfers:
         else:
             call.hang_up_caller(now, out)
 
-    def _back_to_queue(self, queue: str, now: float, out: Outbox) -> None:
+    def _back_to_queue(self, queue: str, now: float, out: Outbox, how: str = "transferred") -> None:
+        """Into ``queue`` (a transfer to it), or back into the call's own (``requeued``)."""
         call = self._call
         f = call.facts
         if f.bridge is not None:
@@ -330,7 +331,7 @@ class CallTransfers:
         f.queue = queue
         f.move(P.QUEUED, now)
         call.write(out)
-        call.note("queued", now, out, {"queue": queue, "transferred": True})
+        call.note("queued", now, out, {"queue": queue, how: True})
         out.emit(
             StartMoh(f.call_id, f.caller_channel, call.config.queue_media(queue).music_on_hold)
         )
@@ -346,7 +347,7 @@ class CallTransfers:
             return
         queued, answered = f.stamps.get("queued_at"), f.stamps.get("answered_at")
         waited = answered - queued if queued is not None and answered is not None else 0.0
-        self._back_to_queue(f.queue, now, out)
+        self._back_to_queue(f.queue, now, out, "requeued")
         out.acd(
             acd.CallerArrived(
                 acd.CallId(f.call_id),

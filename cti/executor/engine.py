@@ -108,7 +108,8 @@ class Engine:
     @property
     def calls(self) -> dict[CallId, CallView]:
         """The calls in progress, by id."""
-        return dict(self._views)
+        views = self._views
+        return {c.call_id: views.get(c.call_id) or CallView(c) for c in self.board.calls()}
 
     @property
     def acd(self) -> Acd:
