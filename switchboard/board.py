@@ -16,6 +16,7 @@ import acd
 from acd import AgentId, SeatId
 from switchboard import events as ev
 from switchboard.adoption import adopt
+from switchboard.callstate import OfferOutcome
 from switchboard.commands import (
     CancelTimer,
     Command,
@@ -32,6 +33,7 @@ from switchboard.commands import (
 from switchboard.config import FlowConfig
 from switchboard.ids import BridgeId, CallId, ChannelId
 from switchboard.inbound import InboundCall
+from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
 from switchboard.timers import CallTimer
 
@@ -84,6 +86,16 @@ class Switchboard:
 
     def calls(self) -> list[InboundCall]:
         return list(self._calls.values())
+
+    def call_of_agent(self, agent: str) -> InboundCall | None:
+        """The call the agent talks on, or whose offer rings at the agent's seat."""
+        for call in self._calls.values():
+            f = call.facts
+            if f.agent == agent and f.phase is CallPhase.CONNECTED:
+                return call
+            if any(o.agent == agent and o.outcome is OfferOutcome.RINGING for o in f.offers):
+                return call
+        return None
 
     def channels(self) -> frozenset[ChannelId]:
         """Every channel a call in progress owns (reconciliation compares them)."""

@@ -35,7 +35,7 @@ from cti.executor.ports import Recordings, Writer
 from cti.executor.requests import Monitors, Transfers
 from cti.executor.views import CallView
 from cti.store import Database
-from switchboard import CallPhase, Switchboard
+from switchboard import Switchboard
 from switchboard import commands as c
 from switchboard import events as ev
 from switchboard.ids import CallId
@@ -128,13 +128,10 @@ class Engine:
 
     def current_call_of(self, agent: str) -> CallView | None:
         """The call the agent talks on, or whose offer rings at their seat."""
-        for call in self._views.values():
-            if call.agent == agent and call.phase is CallPhase.CONNECTED:
-                return call
-            offer = call.ringing_offer
-            if offer is not None and offer.agent == agent:
-                return call
-        return None
+        call = self.board.call_of_agent(agent)
+        if call is None:
+            return None
+        return self._views.get(call.call_id) or CallView(call)
 
     def now(self) -> float:
         return self.clock()

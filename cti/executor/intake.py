@@ -18,8 +18,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 
 from cti.ari import events as ari
@@ -69,7 +67,7 @@ class Intake:
             return
         self._decide(item)
 
-    def _decide(self, item: Any) -> None:
+    def _decide(self, item: ari.AriEvent) -> None:
         ex = self.executor
         recordings = ex.recordings
         if recordings is not None and isinstance(item, _RECORDING_EVENTS):
@@ -80,7 +78,7 @@ class Intake:
                 ex.feed(event)
         except Exception:
             ex.lanes.errors += 1
-            log.exception("executor_event_error", ari_event=getattr(item, "type", "?"))
+            log.exception("executor_event_error", ari_event=item.type)
 
     def on_ami(self, event: object) -> None:
         """One AMI event: a seat's phone registered, went away or changed state."""
