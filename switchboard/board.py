@@ -29,6 +29,7 @@ from switchboard.commands import (
     RefuseRequest,
     RefuseTransfer,
     StartTimer,
+    WriteFinal,
 )
 from switchboard.config import FlowConfig
 from switchboard.ids import BridgeId, CallId, ChannelId
@@ -135,7 +136,7 @@ class Switchboard:
         self._out = []
         self._dispatch(event, now)
         out, self._out = self._out, []
-        self._forget_ended()
+        self._forget_ended(out)
         return _originates_first(out)
 
     def _dispatch(self, event: ev.Event, now: float) -> None:
@@ -327,9 +328,15 @@ class Switchboard:
                 owner.facts.hangup_by = owner.facts.hangup_by or "pbx"
             owner.on_channel_left(channel, None, now, self)
 
-    def _forget_ended(self) -> None:
-        for call_id in [c for c, call in self._calls.items() if call.ended]:
-            call = self._calls.pop(call_id)
+    def _forget_ended(self, out: list[Command]) -> None:
+        """Forget the calls that ended in this decision: each wrote its final record."""
+        for command in out:
+            if not isinstance(command, WriteFinal):
+                continue
+            call = self._calls.get(command.record.call_id)
+            if call is None or not call.ended:
+                continue
+            del self._calls[call.call_id]
             f = call.facts
             self.figures.ended += 1
             outcome = f.outcome or "ended"

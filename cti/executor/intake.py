@@ -18,6 +18,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import structlog
 
 from cti.ari import events as ari
@@ -42,6 +44,8 @@ class Intake:
         self.executor = executor
         self.arrivals = Arrivals(self._decide, executor.gate)
         self.pbx_startup: str | None = None
+        self._seats: Mapping[str, str] | None = None
+        self._by_endpoint: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<Intake {self.arrivals!r}>"
@@ -87,10 +91,14 @@ class Intake:
             self.executor.feed(change)
 
     def _seat_of(self, endpoint: str) -> str | None:
-        for seat, dial in self.executor.board.config.seats.items():
-            if endpoint in (dial, dial.split("/", 1)[-1]):
-                return seat
-        return None
+        seats = self.executor.board.config.seats
+        if seats is not self._seats:
+            # The index follows the configuration the switchboard serves.
+            self._seats = seats
+            self._by_endpoint = {}
+            for seat, dial in seats.items():
+                self._by_endpoint[dial] = self._by_endpoint[dial.split("/", 1)[-1]] = seat
+        return self._by_endpoint.get(endpoint)
 
     async def remember_pbx(self) -> None:
         """Note when Asterisk started, to recognise its restarts later."""
