@@ -45,8 +45,8 @@ from cti.ari.client import AriClient
 from cti.ari.events import decode_event
 from cti.config import ConfigManager
 from cti.engine import records
-from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
+from cti.executor import Engine
 from cti.store import Database
 from cti.writer import BufferedWriter
 

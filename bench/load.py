@@ -398,7 +398,14 @@ async def collect(args: argparse.Namespace, rates: list[float]) -> Collected:
     language = config.platform.languages.primary.code
     survey = "sound:" + config.sound(config.survey.question_prompts[0], language)
     options = RigOptions(
-        workdir, workdir / "config", config, staff, args.answer_after, args.talk, args.time_scale
+        workdir,
+        workdir / "config",
+        config,
+        staff,
+        args.answer_after,
+        args.talk,
+        args.time_scale,
+        Path.cwd() / args.cprofile if args.cprofile else None,
     )
     profile: Child | None = None
     try:
@@ -623,6 +630,9 @@ def main(argv: list[str]) -> int:
         "--config", default=str(config_dir()), help="configuration to start from (the shipped one)"
     )
     parser.add_argument("--profile", help="py-spy raw profile of the engine in the rate phases")
+    parser.add_argument(
+        "--cprofile", help="run the engine under cProfile; its stats are written to this file"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
     if args.concurrent < 1 or args.duration <= 0 or args.time_scale <= 0:

@@ -139,6 +139,7 @@ class RigOptions:
     answer_after: float
     talk: float
     time_scale: float
+    cprofile: Path | None = None  # the engine runs under cProfile, its stats written here
 
 
 class Rig:
@@ -211,7 +212,12 @@ class Rig:
             env[engine.tickets.token_env] = secrets.token_hex(8)
         self.engine = await Child(
             "engine",
-            hotline_command("run", f"--config={o.config_dir}", "--log-json", "--log-level=INFO"),
+            _profiled(
+                hotline_command(
+                    "run", f"--config={o.config_dir}", "--log-json", "--log-level=INFO"
+                ),
+                o.cprofile,
+            ),
             env,
             o.workdir / "engine.log",
         ).start()
@@ -316,3 +322,10 @@ class Rig:
         await self.watch.wait_for(
             lambda s: s.ready >= len(staff.agents), 60, "every agent ready after login"
         )
+
+
+def _profiled(argv: list[str], stats: Path | None) -> list[str]:
+    """``argv`` (``python -m module ...``) run under cProfile when ``stats`` is set."""
+    if stats is None:
+        return argv
+    return [argv[0], "-m", "cProfile", "-o", str(stats), *argv[1:]]

@@ -83,10 +83,9 @@ from cti.ari.errors import AriError
 from cti.availability import Availability
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
-from cti.engine.adopt import restore_agents
-from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
+from cti.executor import Engine, restore_agents
 from cti.lease import Lease
 from cti.recordings.api import add_recording_routes
 from cti.recordings.service import RecordingService, RecordingSettings
@@ -513,7 +512,7 @@ class EngineProcess:
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
         await site.start()
         listening = site._server
-        if listening is not None and getattr(listening, "sockets", None):
+        if isinstance(listening, asyncio.Server) and listening.sockets:
             self.port = listening.sockets[0].getsockname()[1]
         return self
 

@@ -211,7 +211,10 @@ async def _run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    say = (lambda *a: None) if args.json else (lambda *a: print(*a, flush=True))
+    def say(*words: object) -> None:
+        if not args.json:
+            print(*words, flush=True)
+
     say("starting a private PostgreSQL ...")
     pg = PrivatePostgres()
     stack.push_async_callback(asyncio.to_thread, pg.cleanup)

@@ -20,13 +20,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from cti.appkeys import ARI, AVAILABILITY, WRITER
 from cti.availability import Availability, Role
 from cti.lease import Lease
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 OPEN_PATHS = ("/healthz", "/metrics")
 SINGLE = "single"
@@ -48,7 +49,7 @@ async def healthz_active(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def gate(request: web.Request, handler: Any) -> web.StreamResponse:
+async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Only the active engine serves the pages and the API (see the module)."""
     availability = request.app.get(AVAILABILITY)
     if (

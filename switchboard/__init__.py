@@ -31,7 +31,7 @@ redirecting number rides in it), so the agent's originate is the first
 command of the arrival's decision; the call id and other bookkeeping go
 after it or ride in the originate's variables.
 
-**What is in.**  The inbound call end to end as ``cti.engine`` decides it:
+**What is in.**  The inbound call end to end:
 
 - routing: the main number, a merged line in transition or after cut-over,
   a forwarded call taking the route of the number it was forwarded from, an
@@ -54,15 +54,13 @@ after it or ride in the originate's variables.
   the link was down (an Asterisk restart ends calls as ``pbx_restart``); a
   configuration reload (new calls only); calls taken back after a restart
   (:mod:`switchboard.adoption`) from the picture each call keeps on its
-  caller's channel (``HOTLINE_STATE``, :class:`CallPicture`, with the keys
-  ``cti.engine`` writes).
+  caller's channel (``HOTLINE_STATE``, :class:`CallPicture`).
 
-**What is not yet.**  The resolution of what an agent or a supervisor asks
-for from the configuration (the shell passes a resolved
-:class:`transfer.Target`, a seat), the reading of agents' last states from
-the database after a restart (the shell sends their logins), and the
-executor in ``cti`` that carries out these commands: until it exists,
-``cti.engine`` keeps running the calls.
+**The shell's part.**  :mod:`cti.executor` carries out the commands and
+feeds every result back; it also resolves what an agent or a supervisor
+asks for from the configuration (the switchboard receives a resolved
+:class:`transfer.Target`, a seat) and reads the agents' last states from
+the database after a restart (the switchboard receives their logins).
 """
 
 from switchboard.board import Figures, Switchboard

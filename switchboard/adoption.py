@@ -64,7 +64,8 @@ def adopt(
     call = _rebuild(found, picture, config, now)
     place(call)
     _set_going(call, found, picture, config, seat_of, now, out)
-    call.persist(out)  # the new incarnation is on the channel before anything else
+    # Its record as taken back, and the new incarnation on the channel.
+    call.write(out)
     return call
 
 

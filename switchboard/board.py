@@ -16,6 +16,7 @@ import acd
 from acd import AgentId, SeatId
 from switchboard import events as ev
 from switchboard.adoption import adopt
+from switchboard.callstate import OfferOutcome
 from switchboard.commands import (
     CancelTimer,
     Command,
@@ -28,10 +29,12 @@ from switchboard.commands import (
     RefuseRequest,
     RefuseTransfer,
     StartTimer,
+    WriteFinal,
 )
 from switchboard.config import FlowConfig
-from switchboard.ids import CallId, ChannelId
+from switchboard.ids import BridgeId, CallId, ChannelId
 from switchboard.inbound import InboundCall
+from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
 from switchboard.timers import CallTimer
 
@@ -85,6 +88,29 @@ class Switchboard:
     def calls(self) -> list[InboundCall]:
         return list(self._calls.values())
 
+    def call_of_agent(self, agent: str) -> InboundCall | None:
+        """The call the agent talks on, or whose offer rings at the agent's seat."""
+        for call in self._calls.values():
+            f = call.facts
+            if f.agent == agent and f.phase is CallPhase.CONNECTED:
+                return call
+            if any(o.agent == agent and o.outcome is OfferOutcome.RINGING for o in f.offers):
+                return call
+        return None
+
+    def channels(self) -> frozenset[ChannelId]:
+        """Every channel a call in progress owns (reconciliation compares them)."""
+        return frozenset(self._owner)
+
+    def bridges(self) -> frozenset[BridgeId]:
+        """Every bridge of a call in progress, its monitoring bridges included."""
+        found: set[BridgeId] = set()
+        for call in self._calls.values():
+            if call.facts.bridge is not None:
+                found.add(call.facts.bridge)
+            found |= call.monitors.bridges()
+        return frozenset(found)
+
     # ------------------------------------------------------------ the outbox
 
     def emit(self, command: Command) -> None:
@@ -110,7 +136,7 @@ class Switchboard:
         self._out = []
         self._dispatch(event, now)
         out, self._out = self._out, []
-        self._forget_ended()
+        self._forget_ended(out)
         return _originates_first(out)
 
     def _dispatch(self, event: ev.Event, now: float) -> None:
@@ -191,7 +217,10 @@ class Switchboard:
             case ev.RecordingFailed():
                 for call in self._calls.values():
                     call.on_recording_failed(event.name, event.cause, now, self)
-            case ev.RecordingStarted() | ev.RecordingFinished():
+            case ev.RecordingStarted():
+                for call in self._calls.values():
+                    call.on_recording_started(event.name, now, self)
+            case ev.RecordingFinished():
                 pass  # the recordings service follows these; no call decision depends on them
             case ev.AgentRequest():
                 self.acd(event.request)
@@ -299,9 +328,15 @@ class Switchboard:
                 owner.facts.hangup_by = owner.facts.hangup_by or "pbx"
             owner.on_channel_left(channel, None, now, self)
 
-    def _forget_ended(self) -> None:
-        for call_id in [c for c, call in self._calls.items() if call.ended]:
-            call = self._calls.pop(call_id)
+    def _forget_ended(self, out: list[Command]) -> None:
+        """Forget the calls that ended in this decision: each wrote its final record."""
+        for command in out:
+            if not isinstance(command, WriteFinal):
+                continue
+            call = self._calls.get(command.record.call_id)
+            if call is None or not call.ended:
+                continue
+            del self._calls[call.call_id]
             f = call.facts
             self.figures.ended += 1
             outcome = f.outcome or "ended"

@@ -8,8 +8,6 @@ request that changes nothing (hold while held) does nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import acd
 from switchboard.commands import (
     AddToBridge,
@@ -19,16 +17,14 @@ from switchboard.commands import (
     StartMoh,
     StopMoh,
 )
+from switchboard.host import CallHost
 from switchboard.outbox import Outbox
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 
 class AgentControls:
     """Hold and mute of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
 
     def __repr__(self) -> str:

@@ -90,6 +90,7 @@ class InboundCall:
         self._steps: list[tuple[str, bool]] = []
         self._final_written = 0
         self._persisted = ""
+        self._started: set[RecordingName] = set()
 
     def __repr__(self) -> str:
         f = self.facts
@@ -147,13 +148,14 @@ class InboundCall:
         f = self.facts
         self.write(out)
         self.note("arrived", now, out, {"dialled": f.dialled})
+        # The call id is on the channel before it is answered; an originate
+        # the route leads to still goes first (the switchboard sends
+        # originates ahead of the bookkeeping of the same decision).
+        out.emit(SetChannelVar(self.call_id, f.caller_channel, "HOTLINE_CALL_ID", self.call_id))
         if arrival.redirecting is None:
             out.emit(ReadRedirecting(self.call_id, f.caller_channel))
         else:
             self.route(arrival.redirecting, now, out)
-        # Bookkeeping after the decision: an originate the route led to is
-        # already in ``out`` (the switchboard sends originates first).
-        out.emit(SetChannelVar(self.call_id, f.caller_channel, "HOTLINE_CALL_ID", self.call_id))
 
     def route(self, diverted: str, now: float, out: Outbox) -> None:
         """Decide the route: the number forwarded from, if it has one; else the dialled one."""
@@ -255,6 +257,11 @@ class InboundCall:
             self.transfers.timer(key.ref, now, out)
         else:
             self.sessions.timeout(key.kind, key.ref, now, out)
+
+    def on_recording_started(self, name: RecordingName, now: float, out: Outbox) -> None:
+        if self.facts.recording == name and name not in self._started and not self.ended:
+            self._started.add(name)
+            self.note("recording_started", now, out, {"name": name})
 
     def on_recording_failed(self, name: RecordingName, cause: str, now: float, out: Outbox) -> None:
         if self.facts.recording == name and not self.ended:

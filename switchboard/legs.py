@@ -15,8 +15,6 @@ by the hang-up cause (17 busy, 18/19 no answer, anything else failed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import acd
 from switchboard.callstate import Offer, OfferOutcome
 from switchboard.commands import (
@@ -29,13 +27,11 @@ from switchboard.commands import (
     StopMoh,
 )
 from switchboard.events import DialStatus
+from switchboard.host import CallHost
 from switchboard.ids import BridgeId, ChannelId, RecordingName
 from switchboard.media import Purpose
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 P = CallPhase
 OC = OfferOutcome
@@ -55,7 +51,7 @@ AcdCallCommand = (
 class AgentLegs:
     """The offers and agent legs of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
 
     def __repr__(self) -> str:

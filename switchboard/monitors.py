@@ -16,7 +16,6 @@ hangs up, when the monitored agent leaves the call, or when the call ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import acd
 import transfer as tr
@@ -32,13 +31,11 @@ from switchboard.commands import (
     WriteAudit,
 )
 from switchboard.events import DialStatus
+from switchboard.host import CallHost
 from switchboard.ids import BridgeId, ChannelId
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
 from switchboard.timers import utc
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 _FAILS = frozenset(
     {DialStatus.BUSY, DialStatus.NOANSWER, DialStatus.CHANUNAVAIL, DialStatus.CONGESTION}
@@ -59,7 +56,7 @@ class Session:
 class CallMonitors:
     """The monitoring sessions of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
         self._sessions: dict[tr.SessionId, Session] = {}
         self._channels: dict[ChannelId, tr.SessionId] = {}
@@ -74,6 +71,10 @@ class CallMonitors:
     def channels(self) -> frozenset[ChannelId]:
         """Supervisor legs and snoops that may be up."""
         return frozenset(self._channels)
+
+    def bridges(self) -> frozenset[BridgeId]:
+        """The monitoring bridges of the call's sessions."""
+        return frozenset(s.bridge for s in self._sessions.values() if s.bridge is not None)
 
     def session_of(self, supervisor: str) -> Session | None:
         for session in self._sessions.values():

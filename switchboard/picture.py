@@ -3,8 +3,8 @@
 While a call runs, its compact picture rides on the caller's channel in the
 variable ``HOTLINE_STATE`` (JSON), next to ``HOTLINE_CALL_ID``; Asterisk keeps
 the channel when the engine goes away (``engine_ws_drop_and_return.jsonl``).
-The keys are those ``cti.engine`` writes, so either can adopt the other's
-calls.  :meth:`CallPicture.from_json` raises :class:`PictureError` on a
+The keys are those the engine has always written, so a call kept by an
+earlier release is taken back too.  :meth:`CallPicture.from_json` raises :class:`PictureError` on a
 picture it cannot read.
 """
 

@@ -10,17 +10,14 @@ voicemail, rating).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import ivr
+from switchboard.host import CallHost
 from switchboard.media import Purpose
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
 from switchboard.records import MenuStep
 from switchboard.timers import CallTimerKind, utc
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 P = CallPhase
 _KIND = {Purpose.IVR: CallTimerKind.IVR, Purpose.SURVEY: CallTimerKind.SURVEY}
@@ -30,7 +27,7 @@ _PURPOSE = {CallTimerKind.IVR: Purpose.IVR, CallTimerKind.SURVEY: Purpose.SURVEY
 class Sessions:
     """The menu and the survey of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
         self._menu: ivr.IvrSession | None = None
         self._survey: ivr.SurveySession | None = None

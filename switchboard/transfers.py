@@ -15,8 +15,6 @@ cancels a live plan first.  Consultee legs are ``<call id>-k<n>``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import acd
 import transfer as tr
 from switchboard.callstate import Offer, OfferOutcome
@@ -33,14 +31,12 @@ from switchboard.commands import (
     TransferNotice,
 )
 from switchboard.events import DialStatus, TransferStep
+from switchboard.host import CallHost
 from switchboard.ids import ChannelId
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
 from switchboard.records import Detail
 from switchboard.timers import CallTimerKind, utc
-
-if TYPE_CHECKING:
-    from switchboard.inbound import InboundCall
 
 P = CallPhase
 FAIL_BY_DIAL = {
@@ -58,9 +54,10 @@ _STEPS: dict[TransferStep, type[tr.Join | tr.Complete | tr.Cancel]] = {
 class CallTransfers:
     """The transfer plans of one call."""
 
-    def __init__(self, call: InboundCall) -> None:
+    def __init__(self, call: CallHost) -> None:
         self._call = call
         self._plan: tr.TransferPlan | None = None
+        self.latest: tr.TransferPlan | None = None  # the last plan started, live or done
         self._count = 0
         self._legs: dict[ChannelId, bool] = {}  # consultee leg -> answered
 
@@ -112,8 +109,13 @@ class CallTransfers:
             out.emit(RefuseTransfer(f.call_id, agent, exc.code, exc.message))
             return
         if target.kind is tr.TargetKind.EMERGENCY:
+            # The number the service's phone shows rides with the call's record.
             f.tags["emergency"] = target.ref
-        self._plan = plan
+            f.tags["emergency_presented"] = target.presented
+            detail = {"number": target.ref, "mode": mode.value, "presented": target.presented}
+            self._call.note("emergency", now, out, detail, agent=agent)
+            self._call.write(out)
+        self._plan = self.latest = plan
         self._run(plan, plan.start(utc(now)), now, out)
 
     def act(self, agent: acd.AgentId, step: TransferStep, now: float, out: Outbox) -> None:
@@ -319,7 +321,8 @@ class CallTransfers:
         else:
             call.hang_up_caller(now, out)
 
-    def _back_to_queue(self, queue: str, now: float, out: Outbox) -> None:
+    def _back_to_queue(self, queue: str, now: float, out: Outbox, how: str = "transferred") -> None:
+        """Into ``queue`` (a transfer to it), or back into the call's own (``requeued``)."""
         call = self._call
         f = call.facts
         if f.bridge is not None:
@@ -328,7 +331,7 @@ class CallTransfers:
         f.queue = queue
         f.move(P.QUEUED, now)
         call.write(out)
-        call.note("queued", now, out, {"queue": queue, "transferred": True})
+        call.note("queued", now, out, {"queue": queue, how: True})
         out.emit(
             StartMoh(f.call_id, f.caller_channel, call.config.queue_media(queue).music_on_hold)
         )
@@ -344,7 +347,7 @@ class CallTransfers:
             return
         queued, answered = f.stamps.get("queued_at"), f.stamps.get("answered_at")
         waited = answered - queued if queued is not None and answered is not None else 0.0
-        self._back_to_queue(f.queue, now, out)
+        self._back_to_queue(f.queue, now, out, "requeued")
         out.acd(
             acd.CallerArrived(
                 acd.CallId(f.call_id),

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from cti.app import EngineProcess
-from cti.engine.call import CallPhase
 from pbxsim import CallerScript, PhoneScript
+from switchboard import CallPhase
 from tests.faces_support import chromium, press, role_env
 from tests.support.stack import running_stack
 

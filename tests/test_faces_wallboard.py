@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from cti.engine.call import CallPhase
 from pbxsim import CallerScript
+from switchboard import CallPhase
 from tests.faces_support import live, role_env
 from tests.support.stack import running_stack
 

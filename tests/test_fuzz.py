@@ -41,8 +41,8 @@ from cti.ari import EVENT_TYPES, AriEvent, GenericEvent, decode_event
 from cti.ari.client import AriClient
 from cti.config import CONFIG_FILES, Config, ConfigManager, ConfigVersion
 from cti.engine import records
-from cti.engine.core import Engine
 from cti.engine.pbx import Pbx
+from cti.executor import Engine
 from cti.store import Database
 from cti.writer import BufferedWriter
 from tests.bridge_support import all_ws_events
@@ -268,7 +268,7 @@ def test_damaged_ari_events_never_stop_the_engine(events: list[dict[str, Any]]) 
     assert len(invalid) == len(generic_known)  # each damaged event is logged as such
     # After the damage, a good call still arrives and is taken in.
     engine = _through_engine([*[e for e in decoded if e is not None], _fresh_inbound()], "ari")
-    assert "fresh.1" in engine.by_channel
+    assert "fresh.1" in engine.board.channels()
 
 
 @settings(FUZZ, max_examples=30, phases=[Phase.generate])

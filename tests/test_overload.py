@@ -33,8 +33,9 @@ from typing import Any
 import pytest
 
 from cti.app import ARI
-from cti.engine.call import Call, CallPhase
+from cti.executor import CallView as Call
 from pbxsim import CallerScript, DigitPress, PhoneScript
+from switchboard import CallPhase
 from tests.support.remote_sim import SimProcess
 from tests.support.stack import Stack, running_stack
 

@@ -159,6 +159,24 @@ def test_an_emergency_hand_off_cancels_a_transfer_in_progress() -> None:
     assert [ch.id for ch in sim.ringing_legs()] == [sb.ChannelId("c-1-k2")]
 
 
+def test_an_emergency_hand_off_records_the_number_the_service_is_shown() -> None:
+    sim, _, call = connected()
+    emergency = tr.Target(
+        tr.TargetKind.EMERGENCY,
+        "120",
+        dial="PJSIP/120@trunk",
+        caller_id='"Citizen" <13800000000>',
+    )
+    sim.feed(sb.TransferRequested(CALL, AGENT, tr.Mode.BLIND, emergency))
+    sim.settle()
+    assert call.facts.tags["emergency_presented"] == "13800000000"
+    rows = [r for r in sim.timeline if r.kind == "emergency"]
+    assert [(r.agent, dict(r.detail)) for r in rows] == [
+        (AGENT, {"number": "120", "mode": "blind", "presented": "13800000000"})
+    ]
+    assert sim.records[CALL].record.tags["emergency_presented"] == "13800000000"
+
+
 def test_hold_takes_the_caller_out_of_the_bridge_with_music_and_back() -> None:
     sim, caller, call = connected()
     sim.feed(sb.HoldRequested(CALL, AGENT, True))

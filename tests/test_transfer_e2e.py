@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cti.engine.call import CallPhase
 from pbxsim import CallerScript, DigitPress, PhoneScript, RemoteScript
+from switchboard import CallPhase
 from tests.support.stack import running_stack
 from tests.transfer_support import (
     CALLER,
@@ -333,7 +333,7 @@ async def test_caller_hangs_up_during_a_consult(tmp_path: Path, empty_dsn: str) 
         assert_handle_time(
             stack, "1003", first(timeline, "answered"), first(timeline, "caller_hangup")
         )
-        assert stack.engine.transfers.live == {} and stack.engine.transfers.legs == {}
+        assert not stack.engine.calls and stack.engine.board.channels() == frozenset()
         await stack.backend.wait_until(lambda: len(stack.backend.creates_received()) == 1)
         (ticket,) = stack.backend.creates_received()
         assert [t["outcome"] for t in ticket.body["transfers"]] == ["cancelled"]

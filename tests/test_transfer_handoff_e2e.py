@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import acd
-from cti.engine.call import CallPhase
 from pbxsim import CallerScript, PhoneScript, RemoteScript
+from switchboard import CallPhase
 from tests.support.stack import running_stack
 from tests.transfer_support import (
     CALLER,

@@ -214,7 +214,7 @@ async def connected_call(
 ) -> tuple[Any, Any, str]:
     """Log ``agent`` in at ``seat`` and place ``caller``'s call (None: a call already
     waits); (call, handle, token) once the agent is bridged with the caller."""
-    from cti.engine.call import CallPhase
+    from switchboard import CallPhase
 
     token = await stack.login(agent, seat)
     handle = stack.sim.place_call(caller) if caller is not None else None

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole suite: lint and format check on the tree, strict typing on the pure
-# packages, then every test. Any failure fails the run.
+# packages and cti/, then every test. Any failure fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"

@@ -30,7 +30,7 @@ from cti.api.http import (
 from cti.api.logins import check_pin
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER
-from cti.engine.core import Engine
+from cti.executor import Engine
 
 ENGINE = web.AppKey("engine", Engine)
 TAG = "agent"

@@ -40,8 +40,8 @@ from cti.appkeys import DATABASE
 from cti.config import Config
 from cti.config.coverage import days_covered
 from cti.engine.acdmap import acd_config
-from cti.engine.core import Engine
 from cti.errors import StoreError
+from cti.executor import Engine
 from cti.reports.queries import agent_changes_since, call_rows_since
 
 log = structlog.get_logger(__name__)

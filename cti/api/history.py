@@ -31,8 +31,8 @@ from cti.api.auth import Role
 from cti.api.http import ApiError, path_of, principal
 from cti.api.spec import Operation, register, reply
 from cti.appkeys import DATABASE
-from cti.engine.core import Engine
 from cti.errors import StoreError
+from cti.executor import Engine
 
 LIMIT = 10
 DB_DEADLINE_S = 2.0

@@ -71,8 +71,8 @@ from cti.api.spec import Operation, register
 from cti.api.throttle import Refusal
 from cti.api.tracker import TRACKER, Tracker
 from cti.appkeys import DATABASE
-from cti.engine.core import Engine
 from cti.errors import StoreError
+from cti.executor import Engine
 from cti.store.callbacks import day_figures as callback_figures
 
 log = structlog.get_logger("cti.api.live")

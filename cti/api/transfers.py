@@ -59,9 +59,8 @@ from cti.api.audit import mark_audited
 from cti.api.auth import Role
 from cti.api.http import ApiError, body_of, path_of, principal, who_is
 from cti.api.spec import Handler, Operation, register, reply
-from cti.engine.call import Call
-from cti.engine.core import Engine
-from cti.engine.transfers import TargetSpec, TransferRefused
+from cti.executor import CallView as Call
+from cti.executor import Engine, TargetSpec, TransferRefused
 from cti.ids import CallId
 
 TAG = "calls"

@@ -3,7 +3,7 @@
 Theory of operation
 -------------------
 Every softswitch request of a call runs in that call's lane (see
-:meth:`cti.engine.core.Engine._io`).  Without a limit, a burst of a hundred
+:class:`cti.executor.Lanes`).  Without a limit, a burst of a hundred
 arrivals puts some three hundred requests in flight at once, and a request of
 a call already in conversation (the survey after the agent hangs up, a
 transfer, a hold) queues behind all of them at the softswitch.

@@ -172,7 +172,7 @@ def _satisfiable(request: web.Request, size: int) -> bool:
         selected = request.http_range
     except ValueError:
         return False
-    start = selected.start
+    start: int | None = selected.start
     if start is None:
         return True
     if start < 0 and selected.stop is None:

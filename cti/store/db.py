@@ -11,9 +11,11 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
+from asyncpg import Record
+from asyncpg.pool import PoolConnectionProxy
 
 from cti.errors import StoreError
 from cti.store.migrate import migrate
@@ -35,6 +37,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             decoder=json.loads,
             schema="pg_catalog",
         )
+
+
+def _plain(conn: PoolConnectionProxy[Record]) -> asyncpg.Connection:
+    """A pooled connection as the connection it stands for.
+
+    The pool hands out a proxy that forwards every attribute to the
+    connection it holds; the rest of the code speaks of connections.
+    """
+    return cast(asyncpg.Connection, conn)
 
 
 class _Connection(asyncpg.Connection):
@@ -85,7 +96,7 @@ class Database:
             applied: list[int] = []
             if run_migrations:
                 async with pool.acquire() as conn:
-                    applied = await migrate(conn)
+                    applied = await migrate(_plain(conn))
         except (*_TRANSIENT, asyncpg.PostgresError) as exc:
             await pool.close()
             raise StoreError(f"cannot migrate the database: {exc}") from exc
@@ -112,7 +123,7 @@ class Database:
             await self.open(run_migrations=self._run_migrations)
         try:
             async with self.pool.acquire() as conn:
-                yield conn
+                yield _plain(conn)
         except (*_TRANSIENT, asyncpg.PostgresError) as exc:
             raise StoreError(str(exc)) from exc
 

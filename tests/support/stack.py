@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 
 from cti.app import EngineProcess, Settings
 from cti.config import ConfigManager
-from cti.engine.call import Call
+from cti.executor import CallView as Call
 from cti.store import Database
 from pbxsim import PbxSim, PhoneScript, SimConfig
 from tests.support.backend import TicketBackend
