@@ -35,8 +35,9 @@ from zoneinfo import ZoneInfo
 
 import acd
 from cti.config import AfterCutover, Config, LinePhase
+from cti.executor import ConfigRouter
 from figures import AgentClock
-from simulate.flowmap import ConfigRouter, Pool, acd_of, flow_config
+from simulate.flowmap import Pool, acd_of, flow_config
 from simulate.traffic import INTERVAL_S, INTERVALS_PER_DAY, Profile, Sampler, choose
 from switchboard import Switchboard
 from switchboard import commands as c

@@ -1,10 +1,10 @@
 """A deployment (``cti.config.Config``) as the switchboard's configuration, for simulated agents.
 
 The switchboard wants a :class:`switchboard.FlowConfig` and an
-:class:`acd.AcdConfig`.  The routes come from ``Config.resolve`` (so merged
-lines follow their phase on the simulated date, closed routes follow the
-calendar), the queues' media from ``queues.yaml``, the ACD's queues from
-:func:`cti.engine.acdmap.acd_config`.  The agents are the simulation's pool
+:class:`acd.AcdConfig`: both are the engine's own (:func:`cti.executor.flow_config`,
+whose routes come from ``Config.resolve``, so merged lines follow their phase on
+the simulated date and closed routes follow the calendar; and
+:func:`cti.engine.acdmap.acd_config`), with simulated seats.  The agents are the simulation's pool
 (:class:`Pool`): the deployment's agents first, then copies of their skill
 profiles when a plan asks for more agents than the deployment names; each
 has a seat of its own.
@@ -12,44 +12,13 @@ has a seat of its own.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, replace
 
 import acd
 from cti.config import Config
 from cti.engine.acdmap import acd_config
-from switchboard import FlowConfig, QueueMedia, RouteKind, RoutePlan
-
-
-@dataclass(frozen=True, slots=True)
-class ConfigRouter:
-    """``Config.resolve`` as a :class:`switchboard.Router`."""
-
-    config: Config
-
-    @property
-    def routed_numbers(self) -> frozenset[str]:
-        return self.config.routed_numbers
-
-    def resolve(self, number: str, at: dt.datetime) -> RoutePlan:
-        decision = self.config.resolve(number, at)
-        route = decision.route
-        line = decision.line
-        return RoutePlan(
-            route_id=decision.route_id,
-            kind=RouteKind(decision.kind),
-            announcement=route.announcement,
-            skippable=route.skippable,
-            notice=route.notice,
-            queue=route.queue,
-            menu=route.menu,
-            priority=route.priority,
-            tags=dict(route.tags),
-            department=line.department if line is not None else None,
-            line_name=line.name if line is not None else None,
-            line_phase=decision.phase.value if decision.phase is not None else None,
-            closed=decision.closed,
-        )
+from cti.executor import flow_config as engine_flow_config
+from switchboard import FlowConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +64,10 @@ class Pool:
 
 
 def flow_config(config: Config, pool: Pool) -> FlowConfig:
-    """The switchboard's view of ``config``, with a seat for every agent of ``pool``."""
-    queues = {}
-    for queue_id, q in config.queues.queues.items():
-        overflow = q.overflow
-        queues[queue_id] = QueueMedia(
-            music_on_hold=q.music_on_hold,
-            position_prompt=q.announce.position_prompt if q.announce else None,
-            wait_prompt=q.announce.wait_prompt if q.announce else None,
-            overflow_prompt=getattr(overflow, "prompt", None) if overflow else None,
-            voicemail_max_s=getattr(overflow, "max_seconds", 120) if overflow else 120,
-        )
-    return FlowConfig(
-        version=f"simulate:{config.directory}",
-        router=ConfigRouter(config),
-        menus=config.menus,
-        calendar=config.calendar,
-        survey=config.survey,
-        queues=queues,
-        seats={agent.seat: f"SIM/{agent.id}" for agent in pool.agents},
-        language=config.platform.languages.primary.code,
-    )
+    """The engine's own view of ``config`` (:func:`cti.executor.flow_config`), with a seat
+    for every agent of ``pool``."""
+    engine_view = engine_flow_config(config, f"simulate:{config.directory}")
+    return replace(engine_view, seats={agent.seat: f"SIM/{agent.id}" for agent in pool.agents})
 
 
 def acd_of(config: Config, pool: Pool) -> acd.AcdConfig:
