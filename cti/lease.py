@@ -104,6 +104,7 @@ class Lease:
         self._clock = clock
         self._valid_until = 0.0
         self._conn: asyncpg.Connection | None = None
+        self._one_at_a_time = asyncio.Lock()  # one connection: one query at a time
 
     def __repr__(self) -> str:
         return f"<Lease {self.name} holder={self.holder} token={self.token} held={self.held()}>"
@@ -141,6 +142,11 @@ class Lease:
             return False
         self._valid_until = sent + self.seconds - self.margin
         return True
+
+    async def look(self) -> Holder | None:
+        """Read who holds the lease now (what a standby tells clients)."""
+        self.current = await self._holder()
+        return self.current
 
     def forget(self) -> None:
         """Stop acting as the holder, at once (the lease was lost or given up)."""
@@ -180,7 +186,7 @@ class Lease:
 
     async def _row(self, sql: str, *args: object) -> asyncpg.Record | None:
         try:
-            async with asyncio.timeout(self.timeout):
+            async with self._one_at_a_time, asyncio.timeout(self.timeout):
                 conn = await self._connection()
                 row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
                 return row

@@ -17,6 +17,7 @@ still record.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from cti.appkeys import ARI, AVAILABILITY, WRITER
 from cti.availability import Availability, Role
+from cti.errors import StoreError
 from cti.lease import Lease
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -61,9 +63,18 @@ async def gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     body = {
         "error": "standby",
         "message": "this engine is standing by; the active engine serves this",
-        "active": availability.holder_address,
+        "active": await active_address(availability),
     }
     return web.json_response(body, status=503, headers={"Retry-After": "1"})
+
+
+async def active_address(availability: Availability) -> str:
+    """The active engine's address; asked of the database when not yet known (a
+    standby that has just started has not read the lease yet)."""
+    if not availability.holder_address and availability.role is Role.STANDBY:
+        with contextlib.suppress(StoreError):
+            await availability.lease.look()
+    return availability.holder_address
 
 
 def holder_name(node: str | None) -> str:
