@@ -144,13 +144,15 @@ async def start_pbxsim(
     time_scale: float,
     phones: Sequence[Mapping[str, Any]],
     eventfilters: Sequence[str] = (),
+    system_name: str | None = None,
+    name: str = "pbxsim",
 ) -> Child:
     """``hotline sim`` in a child process with these phones (``PhoneScript`` dicts); its
     output goes to ``workdir/pbxsim.log``, its recordings under ``workdir``."""
-    scenario = workdir / "phones.json"
+    scenario = workdir / f"{name}-phones.json"
     scenario.write_text(json.dumps({"phones": list(phones)}))
     return await Child(
-        "pbxsim",
+        name,
         hotline_command(
             "sim",
             f"--ari-port={ari_port}",
@@ -160,9 +162,10 @@ async def start_pbxsim(
             f"--scenario={scenario}",
             f"--recordings-dir={workdir / 'asterisk-recordings'}",
             *(f"--ami-eventfilter={f}" for f in eventfilters),
+            *([f"--system-name={system_name}"] if system_name else []),
         ),
         {**clean_environ(), "PBXSIM_SECRET": secret},
-        workdir / "pbxsim.log",
+        workdir / f"{name}.log",
     ).start()
 
 

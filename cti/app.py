@@ -73,6 +73,7 @@ from cti.appkeys import (
     AVAILABILITY,
     CONFIG,
     DATABASE,
+    NODES,
     OUTBOX,
     RECORDINGS,
     TICKETS,
@@ -86,10 +87,12 @@ from cti.engine import records
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
 from cti.executor import Engine, restore_agents
+from cti.executor.nodes import Node, Nodes
 from cti.lease import Lease
+from cti.link import IllegalLinkTransition
 from cti.recordings.api import add_recording_routes
 from cti.recordings.service import RecordingService, RecordingSettings
-from cti.recordings.source import AriRecordingSource
+from cti.recordings.source import AriRecordingSource, NodesRecordingSource
 from cti.shipped import config_dir
 from cti.store import Database
 from cti.store import callbacks as callback_store
@@ -100,6 +103,18 @@ from cti.writer import BufferedWriter
 from recordings import Principal as RecordingPrincipal
 
 log = structlog.get_logger("cti.app")
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """One Asterisk node of several: where its ARI and AMI are, and their secrets."""
+
+    name: str
+    ari_url: str
+    ari_password: str = field(repr=False)
+    ami_host: str
+    ami_port: int
+    ami_secret: str = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,9 @@ class Settings:
     public_url: str = ""
     tickets_retry_cap: float | None = None  # overrides engine.yaml tickets.retry.cap when set
     use_ami: bool = True
+    # Several Asterisk nodes (engine.yaml nodes:); empty: the one node above.
+    nodes: tuple[NodeSettings, ...] = ()
+    node_lost_after: float = 10.0
 
     @classmethod
     def from_config(
@@ -151,6 +169,18 @@ class Settings:
             tickets_url=env.get("HOTLINE_TICKETS_URL", str(e.tickets.url)),
             public_url=env.get("HOTLINE_PUBLIC_URL", f"http://{e.http.host}:{e.http.port}"),
             tickets_retry_cap=_optional_seconds(env, "HOTLINE_TICKETS_RETRY_CAP"),
+            nodes=tuple(
+                NodeSettings(
+                    name=node.name,
+                    ari_url=str(node.ari_url),
+                    ari_password=env.get(node.ari_password_env, ""),
+                    ami_host=node.ami_host,
+                    ami_port=int(node.ami_port),
+                    ami_secret=env.get(node.ami_secret_env, ""),
+                )
+                for node in e.nodes
+            ),
+            node_lost_after=float(e.node_lost_after),
         )
 
     def with_(self, **changes: Any) -> Settings:
@@ -222,16 +252,77 @@ async def _start_links(app: web.Application) -> None:
     ari = app[ARI]
     # Agents first, so that calls adopted on connecting find their agents.
     await restore_agents(engine, app[DATABASE])
-    await _connect_with_retry(ari.connect, "ari")
+    nodes = engine.nodes
+    if nodes is not None:
+        await _connect_nodes(app, nodes)
+    else:
+        await _connect_with_retry(ari.connect, "ari")
     await engine.remember_pbx()
     ami = app.get(AMI)
-    if ami is not None:
+    if ami is not None and nodes is None:
         await _connect_with_retry(ami.connect, "ami")
     log.info("engine_started", config=engine.config_version[:12], http_port=settings.http_port)
 
 
+async def _connect_nodes(app: web.Application, nodes: Nodes) -> None:
+    """Every node at once; a node that does not answer is down, and tried again meanwhile."""
+
+    async def connect(node: Node) -> None:
+        try:
+            await _connect_with_retry(node.ari.connect, f"ari_{node.name}", attempts=3)
+        except (AriError, AmiError) as exc:
+            log.error("node_unreachable_at_start", node=node.name, error=str(exc))
+            node.down = True
+            node.lost += 1
+            _spawn_link_task(app, _keep_connecting(node))
+            return
+        if node.ami is not None:
+            _spawn_link_task(app, _connect_with_retry(node.ami.connect, f"ami_{node.name}"))
+
+    await asyncio.gather(*(connect(node) for node in nodes.nodes))
+
+
+async def _keep_connecting(node: Node) -> None:
+    """A node down since the start: its ARI (then AMI) connected once it answers."""
+    delay = 1.0
+    while True:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 10.0)
+        try:
+            await node.ari.connect()
+        except AriError:
+            continue
+        except IllegalLinkTransition:
+            return  # closed meanwhile
+        node.down = False
+        log.warning("node_up", node=node.name)
+        if node.ami is not None:
+            await _connect_with_retry(node.ami.connect, f"ami_{node.name}")
+        return
+
+
+LINK_TASKS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("link_tasks")
+
+
+def _spawn_link_task(app: web.Application, work: Any) -> None:
+    tasks: set[asyncio.Task[Any]] = app[LINK_TASKS]
+    task = asyncio.get_running_loop().create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
 async def _stop_links(app: web.Application) -> None:
-    app[agents_api.ENGINE].shutdown()
+    engine = app[agents_api.ENGINE]
+    engine.shutdown()
+    tasks: set[asyncio.Task[Any]] = app[LINK_TASKS]
+    for task in list(tasks):
+        task.cancel()
+    if engine.nodes is not None:
+        for node in engine.nodes.nodes:
+            if node.ami is not None:
+                await node.ami.close()
+            await node.ari.close()
+        return
     ami = app.get(AMI)
     if ami is not None:
         await ami.close()
@@ -306,7 +397,7 @@ async def healthz(request: web.Request) -> web.Response:
     ari = app.get(ARI)
     ami = app.get(AMI)
     writer = app.get(WRITER)
-    body = {
+    body: dict[str, Any] = {
         "status": "ok",
         "role": standby.role_of(app),
         "ari": str(ari.link.state) if ari else "absent",
@@ -314,6 +405,9 @@ async def healthz(request: web.Request) -> web.Response:
         "database": "up" if writer is not None and writer.database_up else "down",
         "pending_writes": writer.pending if writer is not None else 0,
     }
+    engine = app.get(agents_api.ENGINE)
+    if engine is not None and engine.nodes is not None:
+        body["nodes"] = engine.nodes.view()
     return web.json_response(body)
 
 
@@ -332,6 +426,36 @@ def _availability(app: web.Application, settings: Settings, config: Config) -> N
             renew_seconds=float(plan.renew_seconds),
             activate=lambda: _activate(app),
         )
+
+
+def _ari_client(settings: Settings, config: Config, url: str, password: str) -> AriClient:
+    return AriClient(
+        url,
+        settings.ari_user,
+        password,
+        settings.ari_app,
+        user_agent=f"hotline-cti/{config.engine.node or 'engine'}",
+    )
+
+
+def _nodes(settings: Settings, config: Config) -> Nodes | None:
+    """The Asterisk nodes with their clients, when ``engine.yaml`` lists several."""
+    if not settings.nodes:
+        return None
+    made = []
+    for node in settings.nodes:
+        ari = _ari_client(settings, config, node.ari_url, node.ari_password)
+        ami = None
+        if settings.use_ami:
+            ami = AmiClient(
+                node.ami_host,
+                node.ami_port,
+                settings.ami_user,
+                node.ami_secret,
+                ping_interval=settings.ami_ping_interval,
+            )
+        made.append(Node(node.name, ari, Pbx(ari, node.name), ami))
+    return Nodes(made, settings.node_lost_after)
 
 
 def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
@@ -377,18 +501,21 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
     app[DATABASE] = db
     app[WRITER] = writer
-    ari = AriClient(
-        settings.ari_url,
-        settings.ari_user,
-        settings.ari_password,
-        settings.ari_app,
-        user_agent=f"hotline-cti/{config.engine.node or 'engine'}",
+    app[LINK_TASKS] = set()
+    nodes = _nodes(settings, config)
+    ari = (
+        nodes.first.ari
+        if nodes is not None
+        else _ari_client(settings, config, settings.ari_url, settings.ari_password)
     )
     app[ARI] = ari
     app[AUTH].store = SessionStore(db, writer)
+    source: AriRecordingSource | NodesRecordingSource = AriRecordingSource(ari)
+    if nodes is not None:
+        source = NodesRecordingSource([AriRecordingSource(node.ari) for node in nodes.nodes])
     recordings = RecordingService(
         db,
-        AriRecordingSource(ari),
+        source,
         RecordingSettings(
             directory=Path(settings.recordings_dir),
             retention_months=config.engine.recordings.retention_months,
@@ -409,11 +536,24 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
             engine_id=config.engine.node,
         ),
     )
-    engine = Engine(config, version.digest, Pbx(ari), writer, recordings=recordings)
+    engine = Engine(
+        config,
+        version.digest,
+        nodes.first.pbx if nodes is not None else Pbx(ari),
+        writer,
+        recordings=recordings,
+        nodes=nodes,
+    )
     app[agents_api.ENGINE] = engine
-    ari.on_event(engine.on_ari)
-    ari.set_known(engine.known)
-    if settings.use_ami:
+    if nodes is not None:
+        app[NODES] = nodes
+        engine.ami = nodes.first.ami
+        if nodes.first.ami is not None:
+            app[AMI] = nodes.first.ami
+    else:
+        ari.on_event(engine.on_ari)
+        ari.set_known(engine.known)
+    if settings.use_ami and nodes is None:
         ami = AmiClient(
             settings.ami_host,
             settings.ami_port,

@@ -13,6 +13,7 @@ from cti.ami import AmiClient
 from cti.ari.client import AriClient
 from cti.availability import Availability
 from cti.config import ConfigManager
+from cti.executor.nodes import Nodes
 from cti.recordings.service import RecordingService
 from cti.store import Database
 from cti.tickets import TicketOutbox, TicketSender
@@ -27,6 +28,7 @@ RECORDINGS = web.AppKey("recordings", RecordingService)
 TICKETS = web.AppKey("ticket_sender", TicketSender)
 OUTBOX = web.AppKey("ticket_outbox", TicketOutbox)
 AVAILABILITY = web.AppKey("availability", Availability)
+NODES = web.AppKey("nodes", Nodes)  # several Asterisk nodes (absent: one)
 
 __all__ = [
     "AMI",
@@ -34,6 +36,7 @@ __all__ = [
     "AVAILABILITY",
     "CONFIG",
     "DATABASE",
+    "NODES",
     "OUTBOX",
     "RECORDINGS",
     "TICKETS",

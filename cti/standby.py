@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from cti.appkeys import ARI, AVAILABILITY, WRITER
+from cti.appkeys import ARI, AVAILABILITY, NODES, WRITER
 from cti.availability import Availability, Role
 from cti.errors import StoreError
 from cti.lease import Lease
@@ -92,8 +92,10 @@ def install(
     """Make the engine of ``app`` one of several, competing for ``lease``."""
     availability = Availability(lease, renew_seconds=renew_seconds, activate=activate)
     app[AVAILABILITY] = availability
-    ari = app[ARI]
-    ari.http.set_fence(availability.fence)
-    ari.on_replaced(lambda reason: availability.depose(f"ARI application lost: {reason}"))
+    nodes = app.get(NODES)
+    clients = [node.ari for node in nodes.nodes] if nodes is not None else [app[ARI]]
+    for ari in clients:
+        ari.http.set_fence(availability.fence)
+        ari.on_replaced(lambda reason: availability.depose(f"ARI application lost: {reason}"))
     app[WRITER].admit = availability.may_write
     return availability

@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
         " match; repeatable)",
     )
     parser.add_argument(
+        "--system-name",
+        metavar="NAME",
+        help="as Asterisk with systemname set in asterisk.conf: channel ids start with NAME-"
+        " (one of several nodes)",
+    )
+    parser.add_argument(
         "--ami-split-writes",
         action="store_true",
         help="write AMI frames in pieces cut at random bytes",
@@ -108,6 +114,11 @@ def main(argv: list[str]) -> int:
             phones=tuple(PhoneScript(e) for e in args.phone),
             ami_split_writes=args.ami_split_writes,
             ami_eventfilter=tuple(args.ami_eventfilter),
+            **(
+                {"system_name": args.system_name, "system_name_in_ids": True}
+                if args.system_name
+                else {}
+            ),
         )
     except (ScriptError, DialplanError, ValueError) as exc:
         print(f"hotline sim: {exc}", file=sys.stderr)

@@ -42,6 +42,9 @@ class SimConfig:
     asterisk_id: str = "02:fc:00:00:00:01"
     version: str = "22.10.1"
     system_name: str = "pbxsim"
+    # As Asterisk with ``systemname`` set in asterisk.conf: unique ids (channel
+    # ids) read ``SYSTEMNAME-epoch.seq``, so that several nodes never share one.
+    system_name_in_ids: bool = False
     default_sound_duration: float = 2.0
     sound_durations: Mapping[str, float] = field(default_factory=dict)
     carrier_trunks: tuple[str, ...] = ("carrier",)

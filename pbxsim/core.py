@@ -127,7 +127,10 @@ class WorldBase:
     # -- identifiers -------------------------------------------------------
 
     def new_unique_id(self) -> str:
-        return f"{int(time.time())}.{next(self._unique_seq)}"
+        unique = f"{int(time.time())}.{next(self._unique_seq)}"
+        if self.config.system_name_in_ids:
+            return f"{self.config.system_name}-{unique}"
+        return unique
 
     def new_pjsip_name(self, endpoint: str) -> str:
         return f"PJSIP/{endpoint}-{next(self._pjsip_seq):08x}"

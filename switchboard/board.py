@@ -323,8 +323,9 @@ class Switchboard:
             owner = self._owner.pop(channel, None)
             if owner is None:
                 continue
-            if event.pbx_restarted and channel == owner.facts.caller_channel:
-                owner.facts.end_reason = "pbx_restart"
+            reason = "pbx_restart" if event.pbx_restarted else event.end_reason
+            if reason is not None and channel == owner.facts.caller_channel:
+                owner.facts.end_reason = reason
                 owner.facts.hangup_by = owner.facts.hangup_by or "pbx"
             owner.on_channel_left(channel, None, now, self)
 

@@ -259,10 +259,13 @@ class ChannelsVanished:
     """Reconciliation after a reconnect: these channels are gone, their events lost.
 
     ``pbx_restarted``: Asterisk restarted meanwhile; the calls end as ``pbx_restart``.
+    ``end_reason``: why else the calls end when their caller's channel is among
+    them (``node_lost``: the Asterisk node holding them is gone).
     """
 
     channels: frozenset[ChannelId]
     pbx_restarted: bool = False
+    end_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ from cti.api.figures import READERS, WALLBOARD, _count
 from cti.api.http import principal
 from cti.api.spec import Operation, register
 from cti.api.tracker import TRACKER
-from cti.appkeys import AMI, ARI, DATABASE, OUTBOX, TICKETS, WRITER
+from cti.appkeys import AMI, ARI, DATABASE, NODES, OUTBOX, TICKETS, WRITER
 from cti.config.coverage import days_covered
 from cti.errors import StoreError
 from cti.store.callbacks import day_figures as callback_figures
@@ -148,6 +148,7 @@ class _Scrape(Collector):
         )
         yield from _queues(engine, app.get(WALLBOARD), now)
         yield from _links(app.get(ARI), app.get(AMI))
+        yield from _nodes(app.get(NODES))
         stats = self.stats
         writer = app.get(WRITER)
         up = stats is not None and (writer is None or writer.database_up)
@@ -312,6 +313,22 @@ def _links(ari: Any, ami: Any) -> Iterator[Metric]:
                   [({"link": n}, link.reconnects) for n, link in links])  # fmt: skip
     yield _family("counter", "hotline_link_losses_total", "Connections lost.",
                   [({"link": n}, link.losses) for n, link in links])  # fmt: skip
+
+
+def _nodes(nodes: Any) -> Iterator[Metric]:
+    """Several Asterisk nodes: each one's state (none with one node)."""
+    views = nodes.view() if nodes is not None else []
+    yield _family("gauge", "hotline_node_up", "1 when the Asterisk node takes calls (up, not drained or down).",
+                  [({"node": v["name"]}, int(v["state"] == "up")) for v in views])  # fmt: skip
+    yield _family("gauge", "hotline_node_draining", "1 when the node is drained for maintenance.",
+                  [({"node": v["name"]}, int(v["state"] == "draining")) for v in views])  # fmt: skip
+    yield _family("gauge", "hotline_node_calls", "Calls in progress on the node.",
+                  [({"node": v["name"]}, v["calls"]) for v in views])  # fmt: skip
+    yield _family("counter", "hotline_node_lost_total", "Times the node was marked down.",
+                  [({"node": v["name"]}, v["lost"]) for v in views])  # fmt: skip
+    yield _family("counter", "hotline_node_refused_total",
+                  "Callers refused while the node was drained or down.",
+                  [({"node": v["name"]}, v["refused"]) for v in views])  # fmt: skip
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from cti.api import (
     history,
     live,
     metrics,
+    nodes,
     outbound,
     persons,
     reports,
@@ -79,6 +80,7 @@ def install(app: web.Application) -> None:
     figures.add_routes(app)
     live.add_routes(app)
     metrics.add_routes(app)
+    nodes.add_routes(app)
     reports.add_routes(app)
     persons.add_routes(app)
     console.add_routes(app)

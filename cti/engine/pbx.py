@@ -40,13 +40,14 @@ async def _checked(request: Awaitable[T]) -> T:
 
 
 class Pbx:
-    def __init__(self, ari: AriClient) -> None:
+    def __init__(self, ari: AriClient, node: str = "") -> None:
         self.ari = ari
         self.app = ari.app
+        self.node = node  # the Asterisk node's name, with several
         self._suffix = itertools.count(2)
 
     def __repr__(self) -> str:
-        return f"<Pbx app={self.app}>"
+        return f"<Pbx app={self.app} node={self.node}>"
 
     async def set_var(self, channel: ChannelId, name: str, value: str) -> None:
         await _checked(self.ari.channels.set_variable(channel, name, value))

@@ -84,6 +84,9 @@ class Executor:
         self._leg_lane: dict[ChannelId, str] = {}
         self._bridge_ids: dict[BridgeId, BridgeId] = {}
         self._bridge_recording: dict[BridgeId, RecordingName] = {}
+        # Several Asterisk nodes: the Pbx of the node a command is about
+        # (cti.executor.nodes); None with one node, always self.pbx.
+        self.route: Callable[[c.Command], Pbx] | None = None
 
     def __repr__(self) -> str:
         return f"<Executor {self.board!r} {self.lanes!r} {self.timers!r}>"
@@ -158,7 +161,8 @@ class Executor:
 
     def carry(self, command: c.Command) -> None:
         """Carry out one command (see the module docstring)."""
-        pbx, ari = self.pbx, self.pbx.ari
+        pbx = self.pbx if self.route is None else self.route(command)
+        ari = pbx.ari
         run = self.lanes.run
         match command:
             case c.Answer():
@@ -167,7 +171,7 @@ class Executor:
                 name, value = command.name, command.value
                 run(command.call_id, lambda: pbx.set_var(command.channel, name, value))
             case c.ReadRedirecting():
-                run(command.call_id, lambda: self._read_redirecting(command.channel))
+                run(command.call_id, lambda: self._read_redirecting(pbx, command.channel))
             case c.Play():
                 media = [self._media(m, command.language) for m in command.media]
                 run(
@@ -188,11 +192,11 @@ class Executor:
                     lambda why: self.report(ev.RecordingFailed(command.name, why)),
                 )
             case c.HangUp():
-                self._hang_up_in_lane(command)
+                self._hang_up_in_lane(pbx, command)
             case c.OriginateAgent() | c.OriginateConsultee() | c.OriginateSupervisor():
-                self._originate(command)
+                self._originate(pbx, command)
             case c.CreateBridge():
-                run(command.call_id, lambda: self._create_bridge(command))
+                run(command.call_id, lambda: self._create_bridge(pbx, command))
             case c.AddToBridge():
                 channels = list(command.channels)
                 run(
@@ -207,14 +211,14 @@ class Executor:
             case c.DestroyBridge():
                 run(
                     command.call_id,
-                    lambda: self._destroy_bridge(command.bridge),
+                    lambda: self._destroy_bridge(pbx, command.bridge),
                     lambda why: self._again(why, command),
                 )
             case c.RecordBridge():
                 self._bridge_recording[command.bridge] = command.name
                 run(
                     command.call_id,
-                    lambda: self._record_bridge(command),
+                    lambda: self._record_bridge(pbx, command),
                     lambda why: self.report(ev.RecordingFailed(command.name, why)),
                 )
             case c.SendDigits():
@@ -222,7 +226,7 @@ class Executor:
                     command.call_id, lambda: ari.channels.send_dtmf(command.channel, command.digits)
                 )
             case c.CreateSnoop():
-                self._snoop(command)
+                self._snoop(pbx, command)
             case c.MuteChannel():
                 request = ari.channels.mute if command.on else ari.channels.unmute
                 run(command.call_id, lambda: request(command.channel, direction="in"))
@@ -265,15 +269,15 @@ class Executor:
             return item
         return "sound:" + self.sound(item, language)
 
-    async def _read_redirecting(self, channel: ChannelId) -> None:
-        number = await self.pbx.get_var(channel, REDIRECTING)
+    async def _read_redirecting(self, pbx: Pbx, channel: ChannelId) -> None:
+        number = await pbx.get_var(channel, REDIRECTING)
         self.feed(ev.RedirectingRead(channel, number or ""))
 
-    def _hang_up_in_lane(self, command: c.HangUp) -> None:
+    def _hang_up_in_lane(self, pbx: Pbx, command: c.HangUp) -> None:
         lane = self._lane_of(command.call_id, command.channel)
         self.lanes.run(
             lane,
-            lambda: self._hang_up(command.channel, command.reason),
+            lambda: self._hang_up(pbx, command.channel, command.reason),
             lambda why: self._again(why, command),
         )
 
@@ -282,13 +286,13 @@ class Executor:
         if why == CANCELLED:
             self.carry(command)
 
-    async def _hang_up(self, channel: ChannelId, reason: str) -> None:
-        if not await self.pbx.hangup(channel, reason):
+    async def _hang_up(self, pbx: Pbx, channel: ChannelId, reason: str) -> None:
+        if not await pbx.hangup(channel, reason):
             # Already gone, and its StasisEnd never reached us (a socket cut).
             self.feed(ev.ChannelLeft(channel))
 
     def _originate(
-        self, command: c.OriginateAgent | c.OriginateConsultee | c.OriginateSupervisor
+        self, pbx: Pbx, command: c.OriginateAgent | c.OriginateConsultee | c.OriginateSupervisor
     ) -> None:
         lane = self._legs(command.call_id)
         self._leg_lane[command.leg] = lane
@@ -297,7 +301,7 @@ class Executor:
         )
 
         async def originate() -> None:
-            await self.pbx.originate(
+            await pbx.originate(
                 endpoint,
                 app_args=",".join(command.app_args),
                 caller_id=command.caller_id,
@@ -311,15 +315,15 @@ class Executor:
             self.report(ev.OriginateFailed(command.leg, why))
             if why == CANCELLED:
                 # The request may have reached Asterisk: the leg must not ring on.
-                self.lanes.run(lane, lambda: self._hang_up(command.leg, "normal"))
+                self.lanes.run(lane, lambda: self._hang_up(pbx, command.leg, "normal"))
 
         self.lanes.run(lane, originate, failed)
 
-    async def _record_bridge(self, command: c.RecordBridge) -> None:
+    async def _record_bridge(self, pbx: Pbx, command: c.RecordBridge) -> None:
         """Record the bridge; the recordings service follows the segment."""
         name, segment, agents = command.name, command.segment, command.agents
         try:
-            await self.pbx.record_bridge(self.bridge_id(command.bridge), name)
+            await pbx.record_bridge(self.bridge_id(command.bridge), name)
         except PbxError as exc:
             # record_dir_missing_500.jsonl: the call goes on unrecorded, alarmed.
             if self.recordings is not None:
@@ -337,28 +341,28 @@ class Executor:
                 command.call_id, name, segment=segment, agents=agents
             )
 
-    async def _create_bridge(self, command: c.CreateBridge) -> None:
-        made = await self.pbx.create_bridge(command.bridge, command.call_id)
+    async def _create_bridge(self, pbx: Pbx, command: c.CreateBridge) -> None:
+        made = await pbx.create_bridge(command.bridge, command.call_id)
         if made != command.bridge:
             self._bridge_ids[command.bridge] = made
 
-    async def _destroy_bridge(self, bridge: BridgeId) -> None:
+    async def _destroy_bridge(self, pbx: Pbx, bridge: BridgeId) -> None:
         real = self._bridge_ids.get(bridge, bridge)
-        await self.pbx.destroy_bridge(real, recording=self._bridge_recording.get(bridge))
+        await pbx.destroy_bridge(real, recording=self._bridge_recording.get(bridge))
         self._bridge_ids.pop(bridge, None)
         self._bridge_recording.pop(bridge, None)
 
-    def _snoop(self, command: c.CreateSnoop) -> None:
+    def _snoop(self, pbx: Pbx, command: c.CreateSnoop) -> None:
         lane = self._legs(command.call_id)
         self._leg_lane[command.snoop] = lane
-        channels = self.pbx.ari.channels
+        channels = pbx.ari.channels
 
         async def create() -> None:
             try:
                 await channels.snoop_with_id(
                     command.target,
                     command.snoop,
-                    self.pbx.app,
+                    pbx.app,
                     spy=command.spy,  # type: ignore[arg-type]
                     whisper=command.whisper,  # type: ignore[arg-type]
                     app_args=",".join(command.app_args),

@@ -31,6 +31,7 @@ from cti.errors import CtiError
 from cti.executor.carry import Executor
 from cti.executor.flow import flow_config
 from cti.executor.intake import Intake
+from cti.executor.nodes import Nodes
 from cti.executor.ports import Recordings, Writer
 from cti.executor.requests import Monitors, Transfers
 from cti.executor.views import CallView
@@ -38,7 +39,7 @@ from cti.store import Database
 from switchboard import Switchboard
 from switchboard import commands as c
 from switchboard import events as ev
-from switchboard.ids import CallId
+from switchboard.ids import BridgeId, CallId, ChannelId
 
 log = structlog.get_logger("cti.executor")
 
@@ -63,6 +64,7 @@ class Engine:
         *,
         recordings: Recordings | None = None,
         clock: Callable[[], float] = time.time,
+        nodes: Nodes | None = None,
     ) -> None:
         self.config = config
         self.config_version = config_version
@@ -77,6 +79,11 @@ class Engine:
             self.board, pbx, writer, self._sound, gate=self.gate, clock=clock, recordings=recordings
         )
         self.intake = Intake(self.executor)
+        # Several Asterisk nodes (cti.executor.nodes): each request to its node.
+        self.nodes = nodes
+        if nodes is not None:
+            self.executor.route = nodes.route
+            nodes.attach(self)
         self.arrivals = self.intake.arrivals
         self.ami: Any = None  # the AMI client, for resynchronising seats
         self.seats = {seat.id: seat for seat in config.seats.seats}
@@ -217,33 +224,57 @@ class Engine:
 
     # ------------------------------------------------------------ the softswitch
 
-    def on_ari(self, item: AriStreamItem) -> None:
-        self.intake.on_ari(item)
+    def on_ari(self, item: AriStreamItem, pbx: Pbx | None = None) -> None:
+        self.intake.on_ari(item, pbx)
 
-    def on_ami(self, event: object) -> None:
+    def on_ami(self, event: object, client: Any = None) -> None:
+        """An AMI event (of the node whose AMI client is ``client``, by default ``self.ami``)."""
         from cti import ami
 
+        client = client or self.ami
         if isinstance(event, ami.FullyBooted):
             # After every AMI login (and an Asterisk restart) the phones'
             # registrations may have changed unseen: read them all.
             log.info("pbx_fully_booted")
-            if self.ami is not None:
-                self.executor.spawn(self.resync_devices())
+            if client is not None:
+                self.executor.spawn(self.resync_devices(client))
             return
         self.intake.on_ami(event)
 
     def known(self) -> Known:
         return self.intake.known()
 
-    async def remember_pbx(self) -> None:
-        await self.intake.remember_pbx()
+    # What the nodes (cti.executor.nodes) read of the switchboard.
 
-    async def resync_devices(self) -> None:
+    def channels(self) -> frozenset[ChannelId]:
+        return self.board.channels()
+
+    def bridges(self) -> dict[BridgeId, BridgeId]:
+        """The switchboard's bridges, with the id Asterisk gave each."""
+        return {bridge: self.executor.bridge_id(bridge) for bridge in self.board.bridges()}
+
+    def caller_channel(self, call_id: CallId) -> ChannelId | None:
+        call = self.board.call(call_id)
+        return call.facts.caller_channel if call is not None else None
+
+    def spawn(self, work: Any) -> None:
+        self.executor.spawn(work)
+
+    async def remember_pbx(self) -> None:
+        if self.nodes is None:
+            await self.intake.remember_pbx()
+            return
+        for node in self.nodes.nodes:
+            if node.link.connected:
+                await self.intake.remember_pbx(node.pbx)
+
+    async def resync_devices(self, client: Any = None) -> None:
         """Seat reachability and device states from AMI ``DeviceStateList``."""
-        assert self.ami is not None
+        client = client or self.ami
+        assert client is not None
         try:
-            await self.ami.link.wait_until(lambda link: link.state == "connected", timeout=10)
-            answer = await self.ami.action({"Action": "DeviceStateList"}, check=False)
+            await client.link.wait_until(lambda link: link.state == "connected", timeout=10)
+            answer = await client.action({"Action": "DeviceStateList"}, check=False)
         except Exception as exc:
             log.warning("device_resync_failed", error=str(exc))
             return
@@ -256,6 +287,8 @@ class Engine:
             if seat is None:
                 continue
             state = item.get("State")
+            if self.nodes is not None:
+                state = self.nodes.device_state(client, item.get("Device"), state)
             reachable = state not in ("UNAVAILABLE", "INVALID")
             self.feed(ev.SeatChanged(acd.SeatReachability(acd.SeatId(seat), reachable)))
             if reachable:
@@ -267,6 +300,8 @@ class Engine:
         await self.executor.drain(timeout)
 
     def shutdown(self) -> None:
+        if self.nodes is not None:
+            self.nodes.shutdown()
         self.arrivals.cancel()
         self.executor.shutdown()
 

@@ -26,6 +26,7 @@ from cti.ari import events as ari
 from cti.ari.client import AriStreamItem, Reconciled
 from cti.ari.reconcile import Known
 from cti.engine.arrivals import Arrivals
+from cti.engine.pbx import Pbx
 from cti.executor.carry import Executor
 from cti.executor.reconcile import found_calls, pbx_startup
 from cti.executor.translate import role, seat_change, translate
@@ -43,7 +44,7 @@ class Intake:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
         self.arrivals = Arrivals(self._decide, executor.gate)
-        self.pbx_startup: str | None = None
+        self._startups: dict[str, str | None] = {}  # when each node's Asterisk started
         self._seats: Mapping[str, str] | None = None
         self._by_endpoint: dict[str, str] = {}
 
@@ -58,11 +59,17 @@ class Intake:
         bridges = frozenset(ex.bridge_id(b) for b in ex.board.bridges())
         return Known(channels=channels, bridges=bridges)
 
-    def on_ari(self, item: AriStreamItem) -> None:
-        """One item of the ARI stream: an event, or the report of a (re)connection."""
+    @property
+    def pbx_startup(self) -> str | None:
+        """When the (first) node's Asterisk started, as last read."""
+        return self._startups.get(self.executor.pbx.node)
+
+    def on_ari(self, item: AriStreamItem, pbx: Pbx | None = None) -> None:
+        """One item of the ARI stream: an event, or the report of a (re)connection
+        (of the node of ``pbx``, by default the executor's one node)."""
         if isinstance(item, Reconciled):
             self.arrivals.admit_all()
-            self._reconciled(item)
+            self._reconciled(item, pbx or self.executor.pbx)
             return
         if self.arrivals.hold(item):
             return
@@ -100,33 +107,35 @@ class Intake:
                 self._by_endpoint[dial] = self._by_endpoint[dial.split("/", 1)[-1]] = seat
         return self._by_endpoint.get(endpoint)
 
-    async def remember_pbx(self) -> None:
-        """Note when Asterisk started, to recognise its restarts later."""
-        self.pbx_startup = await pbx_startup(self.executor.pbx)
+    async def remember_pbx(self, pbx: Pbx | None = None) -> None:
+        """Note when Asterisk (of the node of ``pbx``) started, to recognise its restarts later."""
+        pbx = pbx or self.executor.pbx
+        self._startups[pbx.node] = await pbx_startup(pbx)
 
-    def _reconciled(self, item: Reconciled) -> None:
+    def _reconciled(self, item: Reconciled, pbx: Pbx) -> None:
         ex = self.executor
         report = item.report
         if report.channels.vanished:
-            ex.spawn(self._vanished(report.channels.vanished, item.reconnect))
+            ex.spawn(self._vanished(pbx, report.channels.vanished, item.reconnect))
         if report.channels.unknown:
-            ex.spawn(self._found(item))
+            ex.spawn(self._found(pbx, item))
         if item.reconnect and ex.recordings is not None:
             ex.spawn(ex.recordings.resume_in_progress())
 
-    async def _vanished(self, vanished: frozenset[ChannelId], reconnect: bool) -> None:
+    async def _vanished(self, pbx: Pbx, vanished: frozenset[ChannelId], reconnect: bool) -> None:
         restarted = False
         if reconnect:
-            startup = await pbx_startup(self.executor.pbx)
-            restarted = None not in (startup, self.pbx_startup) and startup != self.pbx_startup
-            self.pbx_startup = startup or self.pbx_startup
+            startup = await pbx_startup(pbx)
+            before = self._startups.get(pbx.node)
+            restarted = None not in (startup, before) and startup != before
+            self._startups[pbx.node] = startup or before
         if restarted:
-            log.warning("pbx_restarted", calls=len(self.executor.board.calls()))
+            log.warning("pbx_restarted", node=pbx.node, calls=len(self.executor.board.calls()))
         self.executor.feed(ev.ChannelsVanished(frozenset(vanished), restarted))
 
-    async def _found(self, item: Reconciled) -> None:
+    async def _found(self, pbx: Pbx, item: Reconciled) -> None:
         ex = self.executor
-        calls, strays = await found_calls(ex.pbx, item.report, ex.board.channels())
+        calls, strays = await found_calls(pbx, item.report, ex.board.channels())
         ex.feed(calls)
         for stray in strays:
             ex.feed(stray)

@@ -61,3 +61,54 @@ class AriRecordingSource:
 
 def _status(exc: AriError) -> int | None:
     return exc.status if isinstance(exc, AriHttpError) else None
+
+
+class NodesRecordingSource:
+    """Recordings on several Asterisk nodes: each request asks the nodes in turn.
+
+    A recording is stored on the node of its call; a node that answers 404 does
+    not hold it, so the next one is asked.  Missing only when every node said
+    so; unavailable when one that could hold it cannot be asked.
+    """
+
+    def __init__(self, sources: list[AriRecordingSource]) -> None:
+        self._sources = sources
+
+    def __repr__(self) -> str:
+        return f"<NodesRecordingSource nodes={len(self._sources)}>"
+
+    async def fetch(self, name: RecordingName) -> bytes:
+        unavailable: SourceUnavailable | None = None
+        for source in self._sources:
+            try:
+                return await source.fetch(name)
+            except RecordingMissing:
+                continue
+            except SourceUnavailable as exc:
+                unavailable = exc
+        if unavailable is not None:
+            raise unavailable
+        raise RecordingMissing(name)
+
+    async def is_live(self, name: str) -> bool:
+        for source in self._sources:
+            if await source.is_live(name):
+                return True
+        return False
+
+    async def delete(self, name: RecordingName) -> None:
+        unavailable: SourceUnavailable | None = None
+        deleted = False
+        for source in self._sources:
+            try:
+                await source.delete(name)
+                deleted = True
+            except RecordingMissing:
+                continue
+            except SourceUnavailable as exc:
+                unavailable = exc
+        if deleted:
+            return
+        if unavailable is not None:
+            raise unavailable
+        raise RecordingMissing(name)

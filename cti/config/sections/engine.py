@@ -274,6 +274,43 @@ class Availability(Section):
         return self
 
 
+NodeName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")]
+
+
+def node_env(prefix: str, name: str) -> str:
+    """The environment variable named after a node: ``prefix`` + ``_`` + its name, upper case."""
+    return f"{prefix}_{name.upper().replace('-', '_')}"
+
+
+class Node(Section):
+    """One Asterisk node of several (``docs/deploy.md``, "Several Asterisk nodes").
+
+    The ARI user and application and the AMI user are the ``ari:`` and
+    ``ami:`` sections'; the secrets are read from ``password_env`` and
+    ``secret_env``, by default ``HOTLINE_ARI_PASSWORD_<NAME>`` and
+    ``HOTLINE_AMI_SECRET_<NAME>`` (the name upper case, ``-`` as ``_``).
+    """
+
+    name: NodeName
+    ari_url: AnyHttpUrl = Field(description="the node's ARI base URL")
+    ami_host: Host
+    ami_port: Port = 5038
+    password_env: EnvVarName | None = Field(
+        default=None, description="default HOTLINE_ARI_PASSWORD_<NAME>"
+    )
+    secret_env: EnvVarName | None = Field(
+        default=None, description="default HOTLINE_AMI_SECRET_<NAME>"
+    )
+
+    @property
+    def ari_password_env(self) -> str:
+        return self.password_env or node_env("HOTLINE_ARI_PASSWORD", self.name)
+
+    @property
+    def ami_secret_env(self) -> str:
+        return self.secret_env or node_env("HOTLINE_AMI_SECRET", self.name)
+
+
 class EngineFile(Section):
     """Content of ``engine.yaml``."""
 
@@ -296,13 +333,34 @@ class EngineFile(Section):
         " (absent: a single engine)",
     )
 
+    nodes: tuple[Node, ...] = Field(
+        default=(),
+        description="the Asterisk nodes, when there are several (absent: one node, the"
+        " ari: url and ami: host and port)",
+    )
+    node_lost_after: Annotated[float, Strict(), Field(gt=0, le=600)] = Field(
+        default=10,
+        description="seconds a node's ARI link may stay lost before the node is marked"
+        " down and its calls end as node_lost",
+    )
+
+    @model_validator(mode="after")
+    def _nodes_named_once(self) -> EngineFile:
+        names = [node.name for node in self.nodes]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"nodes: {', '.join(twice)} listed twice")
+        return self
+
     def secret_envs(self) -> tuple[str, ...]:
         """Every environment variable this deployment reads a secret from."""
-        names = [
-            self.ari.password_env,
-            self.ami.secret_env,
-            self.database.dsn_env,
-        ]
+        if self.nodes:
+            per_node = [
+                n for node in self.nodes for n in (node.ari_password_env, node.ami_secret_env)
+            ]
+        else:
+            per_node = [self.ari.password_env, self.ami.secret_env]
+        names = [*per_node, self.database.dsn_env]
         if self.tickets.token_env is not None:
             names.append(self.tickets.token_env)
         return tuple(names)
