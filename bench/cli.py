@@ -14,6 +14,7 @@ from collections.abc import Callable
 BENCHMARKS: dict[str, tuple[str, str]] = {
     "acd": ("bench.acd:main", "ACD decisions per second and p99, indexed vs naive selector"),
     "load": ("bench.load:main", "queue-to-ring latency, CPU and RSS per call, ingest, wallboard"),
+    "nodes": ("bench.nodes:main", "queue-to-ring p99 and CPU per call, one engine and N nodes"),
     "report": ("bench.report:main", "seconds to report a month and a year of 3 million calls"),
     "logins": (
         "bench.logins:main",
