@@ -70,6 +70,7 @@ async def engine_pair(
     """Two engines ``a`` and ``b`` (not started) on ``sim``, sharing ``dsn``."""
     backend = await TicketBackend(token="t").start()
     nodes: list[Node] = []
+    own = patches.get("engine.yaml")  # applied after the pair's own settings
     for name in ("node-a", "node-b"):
 
         def engine(data: Any, name: str = name) -> None:
@@ -78,6 +79,8 @@ async def engine_pair(
                 "lease_seconds": LEASE_SECONDS,
                 "renew_seconds": RENEW_SECONDS,
             }
+            if own is not None:
+                own(data)
 
         config_dir = patched_config(tmp_path / name / "config", {**patches, "engine.yaml": engine})
         port = free_port()
