@@ -8,8 +8,9 @@ Asterisk).  Each Asterisk runs the shipped ``asterisk-conf/`` with its own
 at Kamailio, so that an agent leg a node originates reaches the phone through
 the registrar.  The engine lists both nodes in ``engine.yaml`` ``nodes:``.
 
-Calls land on both nodes and reach agents; one Asterisk stopped, new calls
-are still answered, on the other node.
+Calls land on both nodes and reach agents; a drained node refuses new callers
+with 503 and Kamailio hands them to the other node; one Asterisk stopped, new
+calls are still answered, on the other node.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ NODES = ("ast-1", "ast-2")
 SEATS = {"8001": ("1003", "s01"), "8002": ("1004", "s02")}
 TALK_S = 3
 LOST_AFTER = 2
+SUPERVISOR = "tier-supervisor"
 
 
 @dataclasses.dataclass
@@ -46,6 +48,7 @@ class NodesEngine(EngineRunner):
 
     def environment(self) -> dict[str, str]:
         env = super().environment()
+        env["HOTLINE_SUPERVISOR_TOKEN"] = SUPERVISOR
         for name in self.nodes:
             suffix = name.upper().replace("-", "_")
             env[f"HOTLINE_ARI_PASSWORD_{suffix}"] = ARI_PASSWORD
@@ -164,6 +167,17 @@ async def _nodes_health(platform: Platform) -> list[dict[str, Any]]:
         return nodes
 
 
+async def _drain(platform: Platform, node: str, on: bool) -> None:
+    headers = {"Authorization": f"Bearer {SUPERVISOR}"}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{platform.engine.url}/api/nodes/{node}/drain", json={"drain": on}, headers=headers
+        ) as reply,
+    ):
+        assert reply.status == 200, await reply.text()
+
+
 async def _answered(dsn: str) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -220,6 +234,15 @@ async def test_calls_on_two_nodes_behind_kamailio_and_one_node_stopped(
 
         await _until(lambda: answered(2), 30, "two answered call records")
 
+        # ast-2 drained: a caller Kamailio sends there is refused with 503 and goes to ast-1.
+        await _drain(platform, "ast-2", True)
+        drained = await _callers(platform, "callers-drained", 2)
+        await drained.expect_success(60)
+        await _until(lambda: answered(4), 30, "four answered call records")
+        refused = {n["name"]: n["refused"] for n in await _nodes_health(platform)}
+        assert refused["ast-2"] >= 1 and refused["ast-1"] == 0, refused
+        await _drain(platform, "ast-2", False)
+
         # Node ast-1 stops: Kamailio's probe and the engine both notice; new calls go to ast-2.
         platform.nodes["ast-1"].stop()
 
@@ -230,11 +253,11 @@ async def test_calls_on_two_nodes_behind_kamailio_and_one_node_stopped(
         await _until(node_one_down, 30, "the engine marking ast-1 down")
         second = await _callers(platform, "callers-2", 2)
         await second.expect_success(90)
-        await _until(lambda: answered(4), 30, "four answered call records")
+        await _until(lambda: answered(6), 30, "six answered call records")
         rows = await _answered(empty_dsn)
         assert all(r["end_reason"] != "node_lost" for r in rows), [dict(r) for r in rows]
         for phone in phones:
             assert phone.uas is not None
-            assert phone.uas.received("INVITE") >= 2
+            assert phone.uas.received("INVITE") >= 3
     finally:
         await asyncio.gather(*(phone.close() for phone in phones))
