@@ -219,3 +219,32 @@ async def test_a_drained_node_takes_no_new_call_and_finishes_its_own(
         assert done == [("node_drain", "node:ast-b"), ("node_undrain", "node:ast-b")]
         refused = [r["target"] for r in audit if not r["allowed"]]
         assert len(refused) == 3, refused  # no token, a bad body, no such node
+
+
+async def test_a_node_down_at_start_joins_when_it_answers(tmp_path: Path, empty_dsn: str) -> None:
+    async with running_nodes(
+        tmp_path, empty_dsn, patches=_patches(), phones=PHONES, late=("ast-b",)
+    ) as nodes:
+        stack, a, b = nodes.stack, nodes.sims["ast-a"], nodes.sims["ast-b"]
+        health = await _health(nodes)
+        assert [(n["name"], n["state"]) for n in health["nodes"]] == [
+            ("ast-a", "up"),
+            ("ast-b", "down"),
+        ]
+        for agent, seat in AGENTS[:2]:
+            await stack.login(agent, seat)
+        a.place_call(CallerScript(number="13800000001"))
+        await _until(lambda: len(_talking(nodes)) == 1, 30, "a call talking on node a")
+
+        await b.start()  # node b's Asterisk comes up: the engine connects and takes its calls
+
+        async def b_up() -> bool:
+            states = {n["name"]: n["state"] for n in (await _health(nodes))["nodes"]}
+            return states == {"ast-a": "up", "ast-b": "up"}
+
+        async with asyncio.timeout(30):
+            while not await b_up():  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        b.place_call(CallerScript(number="13900000001"))
+        await _until(lambda: len(_talking(nodes)) == 2, 30, "a call talking on node b too")
+        assert sorted(_talking(nodes).values()) == ["ast-a", "ast-b"]

@@ -20,6 +20,7 @@ import aiohttp
 from cti.app import EngineProcess, Settings
 from cti.config import ConfigManager
 from cti.config.sections.engine import node_env
+from cti.pgserver import free_port
 from cti.store import Database
 from pbxsim import PbxSim, PhoneScript, SimConfig
 from tests.support.backend import TicketBackend
@@ -77,10 +78,17 @@ async def running_nodes(
     phones: Iterable[PhoneScript] = (),
     time_scale: float = 0.1,
     lost_after: float = 1.0,
+    late: Iterable[str] = (),
 ) -> AsyncIterator[NodesStack]:
-    """``count`` pbxsim nodes and one engine listing them all, stopped on exit."""
+    """``count`` pbxsim nodes and one engine listing them all, stopped on exit.
+
+    The nodes named in ``late`` get their ports but are not started: the test
+    starts them (``await sims[name].start()``) once the engine runs without them.
+    """
     sims: dict[str, PbxSim] = {}
+    late = set(late)
     for name in node_names(count):
+        ports = {"ari_port": free_port(), "ami_port": free_port()} if name in late else {}
         sims[name] = PbxSim(
             SimConfig(
                 user="hotline",
@@ -90,9 +98,11 @@ async def running_nodes(
                 recordings_dir=tmp_path / f"{name}-recordings",
                 system_name=name,
                 system_name_in_ids=True,
+                **ports,
             )
         )
-        await sims[name].start()
+        if name not in late:
+            await sims[name].start()
     everything = dict(patches or {})
     own_engine = everything.pop("engine.yaml", None)
 
