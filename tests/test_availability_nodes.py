@@ -138,6 +138,11 @@ async def test_calls_on_two_nodes_and_one_node_lost(tmp_path: Path, empty_dsn: s
         metrics = await _metrics(nodes)
         assert 'hotline_node_up{node="ast-a"} 0.0' in metrics
         assert 'hotline_node_up{node="ast-b"} 1.0' in metrics
+        headers = {"Authorization": f"Bearer {SUPERVISOR}"}
+        async with stack.http.get(f"{stack.url}/api/wallboard", headers=headers) as reply:
+            alarms = (await reply.json())["alarms"]
+        lost = [a for a in alarms if a["figure"] == "node"]
+        assert [(a["scope"], a["level"], a["cleared_at"]) for a in lost] == [("ast-a", "red", None)]
 
         # The other node's calls go on; the freed agents take a new call on node b.
         assert set(_talking(nodes)) == on_b

@@ -32,7 +32,7 @@ import acd
 import figures
 from cti.api import schemas as s
 from cti.api.agents import ENGINE
-from cti.api.alarms import OK, RED, AlarmBook, AlarmRecord, Reading, level_of
+from cti.api.alarms import AMBER, OK, RED, AlarmBook, AlarmRecord, Reading, level_of
 from cti.api.auth import Role
 from cti.api.spec import Operation, register, reply
 from cti.api.tracker import TRACKER, Tracker
@@ -49,6 +49,7 @@ log = structlog.get_logger(__name__)
 READERS = (Role.WALLBOARD, Role.SUPERVISOR, Role.ADMIN, Role.QUALITY_INSPECTOR)
 TOTAL = "total"
 CALENDAR_DAYS = "calendar_days"
+NODE = "node"  # an Asterisk node, of several: red when down, amber while drained
 """The alarm raised when calendar.yaml's holidays run out soon (see cti.config.coverage)."""
 SHOWN_ALARMS = 20
 
@@ -241,6 +242,14 @@ class WallboardState:
         level = RED if days < limit else OK
         return [Reading(CALENDAR_DAYS, TOTAL, float(days), level, float(limit))]
 
+    def _node_readings(self) -> list[Reading]:
+        """Each Asterisk node's state, when there are several: 1 up, 0.5 drained, 0 down."""
+        nodes = self.engine.nodes
+        if nodes is None:
+            return []
+        value = {"up": (1.0, OK), "draining": (0.5, AMBER), "down": (0.0, RED)}
+        return [Reading(NODE, v["name"], *value[v["state"]]) for v in nodes.view()]
+
     def compute(self) -> s.Wallboard:
         """Everything the wallboard shows, now; the alarm book is updated on the way."""
         engine = self.engine
@@ -266,6 +275,7 @@ class WallboardState:
             TOTAL, config.platform.name, queue_views, views, self.today(), now
         )
         readings += found + self._pause_readings(now) + self._calendar_readings(now)
+        readings += self._node_readings()
         self.alarms.update(readings, now)
         t = config.engine.wallboard
         return s.Wallboard(
@@ -320,6 +330,9 @@ def _alarm(record: AlarmRecord) -> s.Alarm:
             f"the holiday calendar covers {record.value:.0f} more days"
             f" (alarm below {record.threshold:.0f}): add the next notice to calendar.yaml"
         )
+    elif record.figure == NODE:
+        state = "drained for maintenance" if record.level == AMBER else "down"
+        message = f"Asterisk node {record.scope} {state}: calls go to the other nodes"
     elif record.threshold is None:
         message = f"{record.figure} {record.level}"
     else:

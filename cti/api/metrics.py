@@ -34,6 +34,11 @@ callbacks_pending                    gauge      open entries of the callback lis
 callbacks_overdue                    gauge      open entries past their deadline
 callbacks_done_today                 gauge      entries called back today (reached, refused, wrong number)
 callbacks_in_time_ratio              gauge      share of today's missed numbers called back in time
+node_up{node}                        gauge      1 while the Asterisk node takes calls (several nodes)
+node_draining{node}                  gauge      1 while the node is drained for maintenance
+node_calls{node}                     gauge      calls in progress on the node
+node_lost_total{node}                counter    times the node was marked down
+node_refused_total{node}             counter    callers refused while drained or down
 ===================================  =========  ==========================================
 
 The exposition is written by ``prometheus_client`` from one collector that
