@@ -13,6 +13,12 @@ overridden from the environment (``HOTLINE_ARI_URL``, ``HOTLINE_AMI_HOST``,
 and secrets come only from the environment variables that ``engine.yaml``
 names.  ``SIGHUP`` reloads the configuration.
 
+With ``nodes:`` in ``engine.yaml`` the engine drives several Asterisk nodes
+(:mod:`cti.executor.nodes`): one ARI and one AMI client per node, all
+connected at start (a node that does not answer is down and tried again in
+the background); ``HOTLINE_ARI_URL`` and the AMI overrides then do not apply,
+and each node's secrets come from the variables named after it.
+
 With ``availability:`` in ``engine.yaml`` the engine is one of several
 (:mod:`cti.availability`): it starts as a standby — database open, HTTP up,
 answering ``503`` with the active engine's address — and opens its softswitch

@@ -53,7 +53,7 @@ def _utc(ts: float) -> datetime:
 
 
 class Engine:
-    """The engine of one process (one Asterisk); see the module docstring."""
+    """The engine of one process (one Asterisk, or several nodes); see the module docstring."""
 
     def __init__(
         self,
