@@ -192,9 +192,12 @@ class Nodes:
     def route(self, command: c.Command) -> Pbx:
         """The :class:`Pbx` of the node ``command`` is about; new legs and bridges noted there."""
         node = self._node_of(command)
+        # Every leg a command names (an agent's, a consultee's, a supervisor's, one
+        # dialled out) belongs to its call, so lives on the call's node.
+        leg = getattr(command, "leg", None)
+        if isinstance(leg, str) and leg not in self.channel_node:
+            self.channel_node[ChannelId(leg)] = node
         match command:
-            case c.OriginateAgent() | c.OriginateConsultee() | c.OriginateSupervisor():
-                self.channel_node[command.leg] = node
             case c.CreateSnoop():
                 self.channel_node[command.snoop] = node
             case c.CreateBridge():
