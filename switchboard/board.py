@@ -21,6 +21,7 @@ from switchboard.commands import (
     CancelTimer,
     Command,
     CreateSnoop,
+    DialOut,
     HangUp,
     OriginateAgent,
     OriginateConsultee,
@@ -115,7 +116,7 @@ class Switchboard:
 
     def emit(self, command: Command) -> None:
         self._out.append(command)
-        if isinstance(command, OriginateAgent | OriginateConsultee | OriginateSupervisor):
+        if isinstance(command, OriginateAgent | OriginateConsultee | OriginateSupervisor | DialOut):
             call = self._calls.get(command.call_id)
             if call is not None:
                 self._owner[command.leg] = call
@@ -172,6 +173,13 @@ class Switchboard:
                     self.emit(HangUp(event.call_id, event.leg, "normal"))
                 else:
                     owner.legs.answered(event.leg, event.agent, now, self)
+            case ev.OutboundAnswered():
+                owner = self._owner.get(event.leg)
+                if owner is None:
+                    # Nothing waits for this leg any more: nobody may sit on a dead line.
+                    self.emit(HangUp(event.call_id, event.leg, "normal"))
+                else:
+                    owner.on_outbound_answered(event.leg, now, self)
             case ev.ConsulteeAnswered():
                 owner = self._owner.get(event.leg)
                 if owner is None:

@@ -59,7 +59,7 @@ class ChannelLeft:
 
 
 class DialStatus(StrEnum):
-    """The verdict of an agent leg's dial (ARI ``Dial`` ``dialstatus``)."""
+    """The verdict of a leg's dial (ARI ``Dial`` ``dialstatus``, or the hang-up cause)."""
 
     BUSY = "BUSY"  # agent_busy_486.jsonl
     NOANSWER = "NOANSWER"  # agent_no_answer.jsonl
@@ -70,7 +70,13 @@ class DialStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LegDialed:
-    """An agent leg's dial ended without an answer; no ``StasisStart`` follows."""
+    """A leg's dial ended without an answer.
+
+    For an originated leg no ``StasisStart`` follows.  For a ``DialOut`` leg
+    the shell also reports a dial timeout (Asterisk says no ``Dial``
+    NOANSWER then, only ``ChannelDestroyed`` cause 19) and a refused dial
+    request (``CHANUNAVAIL``); a busy created leg may stay up until hung up.
+    """
 
     leg: ChannelId
     status: DialStatus
@@ -78,7 +84,7 @@ class LegDialed:
 
 @dataclass(frozen=True, slots=True)
 class OriginateFailed:
-    """The originate of an agent leg was refused (ARI error, unknown endpoint)."""
+    """The originate (or a ``DialOut``'s create) of a leg was refused (ARI error, unknown endpoint)."""
 
     leg: ChannelId
     reason: str = ""
@@ -91,6 +97,14 @@ class AgentLegAnswered:
     leg: ChannelId
     call_id: CallId
     agent: acd.AgentId
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAnswered:
+    """A ``DialOut`` leg answered (ARI ``Dial`` ``ANSWER``; it is in the application already)."""
+
+    leg: ChannelId
+    call_id: CallId
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +336,7 @@ Event = (
     | LegDialed
     | OriginateFailed
     | AgentLegAnswered
+    | OutboundAnswered
     | PlaybackFinished
     | DtmfReceived
     | TimerFired

@@ -77,7 +77,10 @@ class Intake:
         if recordings is not None and isinstance(item, _RECORDING_EVENTS):
             ex.spawn(recordings.handle_ari_event(item))
         try:
-            event = translate(item, ex.new_call_id)
+            if ex.dial_outs.concerns(item):
+                event = ex.dial_outs.translate(item)
+            else:
+                event = translate(item, ex.new_call_id)
             if event is not None:
                 ex.feed(event)
         except Exception:

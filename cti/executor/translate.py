@@ -17,6 +17,15 @@ forgets a channel on its first leaving, so the second changes nothing);
 ``Dial`` with a final unanswered status is an agent leg's verdict.  What
 the switchboard has no use for translates to ``None``.  Nothing here reads
 any call's state: the switchboard decides what an event means to a call.
+
+A leg placed with ``DialOut`` (created into the application, then dialled)
+is followed by :class:`DialOuts` until its dial has a verdict
+(``create_then_dial_answer_busy_timeout.jsonl``): its ``StasisStart``
+comes at the create, before any dialling, and means nothing yet; ``Dial``
+``ANSWER`` is ``OutboundAnswered``; ``Dial`` BUSY (and the other final
+statuses) is ``LegDialed``; a dial timeout says no ``Dial`` at all, only
+``StasisEnd`` then ``ChannelDestroyed`` cause 19, so the verdict is read
+from the cause of the ``ChannelDestroyed``.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from switchboard.ids import CallId, ChannelId, PlaybackId, RecordingName
 REDIRECTING = "REDIRECTING(from-num)"
 
 _VERDICTS = {status.value: status for status in ev.DialStatus}
+_CAUSES = {17: ev.DialStatus.BUSY, 18: ev.DialStatus.NOANSWER, 19: ev.DialStatus.NOANSWER}
+_CAUSE_CONGESTION = frozenset({34, 38, 41, 42})
 
 
 def role(event: ari.StasisStart) -> str:
@@ -110,6 +121,68 @@ def translate(event: ari.AriEvent, new_call: Callable[[], CallId]) -> ev.Event |
                 RecordingName(event.recording.name), event.recording.cause or ""
             )
     return None
+
+
+def cause_verdict(cause: int | None) -> ev.DialStatus:
+    """The verdict of a dial the hang-up ``cause`` (Q.850) ended without an answer."""
+    if cause in _CAUSES:
+        return _CAUSES[cause]
+    if cause in _CAUSE_CONGESTION:
+        return ev.DialStatus.CONGESTION
+    if cause in (16, 32):  # cleared by our own hang-up while it rang
+        return ev.DialStatus.CANCEL
+    return ev.DialStatus.CHANUNAVAIL
+
+
+class DialOuts:
+    """The ``DialOut`` legs whose dial has no verdict yet, and their events translated."""
+
+    def __init__(self) -> None:
+        self._open: dict[ChannelId, CallId] = {}
+
+    def __repr__(self) -> str:
+        return f"<DialOuts open={len(self._open)}>"
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def placed(self, leg: ChannelId, call_id: CallId) -> None:
+        """A leg is about to be created; its dial's verdict is awaited from now on."""
+        self._open[leg] = call_id
+
+    def settled(self, leg: ChannelId) -> bool:
+        """Stop following ``leg`` (its verdict was reported); True if it was followed."""
+        return self._open.pop(leg, None) is not None
+
+    def concerns(self, event: ari.AriEvent) -> bool:
+        """Whether ``event`` is about a followed leg (then :meth:`translate` reads it)."""
+        match event:
+            case ari.Dial():
+                return ChannelId(event.peer.id) in self._open
+            case ari.StasisStart() | ari.StasisEnd() | ari.ChannelDestroyed():
+                return ChannelId(event.channel.id) in self._open
+        return False
+
+    def translate(self, event: ari.AriEvent) -> ev.Event | None:
+        """The switchboard event of an event :meth:`concerns` says is about a followed leg."""
+        match event:
+            case ari.Dial():
+                leg = ChannelId(event.peer.id)
+                status = (event.dialstatus or "").upper()
+                if status == "ANSWER":
+                    return ev.OutboundAnswered(leg, self._open.pop(leg))
+                verdict = _VERDICTS.get(status)
+                if verdict is None:
+                    return None  # the dial string, RINGING, PROGRESS
+                self._open.pop(leg, None)
+                return ev.LegDialed(leg, verdict)
+            case ari.ChannelDestroyed():
+                leg = ChannelId(event.channel.id)
+                self._open.pop(leg, None)
+                return ev.LegDialed(leg, cause_verdict(event.cause))
+        # The StasisStart of the create; the StasisEnd of a dial that timed out
+        # (its ChannelDestroyed, with the cause, follows).
+        return None
 
 
 _REACHABLE = frozenset({"Reachable", "NonQualified", "Created"})
