@@ -260,6 +260,7 @@ class OutboundCall(InboundCall):
     def _refuse_at_seat(self, verdict: DialVerdict, now: float, out: Outbox) -> None:
         f = self.facts
         f.outcome = "dial_refused"
+        self.write(out)
         _audit(self.placement, verdict, now, out)
         self.note("dial_refused", now, out, {"rule": verdict.rule, "message": verdict.message})
         out.emit(Answer(self.call_id, f.caller_channel))
