@@ -263,3 +263,38 @@ async def test_a_busy_callback_keeps_the_entry_for_the_next_attempt(
             "status": "pending",
             "outcome": "busy",
         }
+
+
+async def test_a_progressive_queue_rings_a_free_agent_then_the_citizen(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    def progressive(data: Any) -> None:
+        no_quiet_hours(data)
+        data["queues"]["general"] = "progressive"
+
+    patches = {"outbound.yaml": progressive, "queues.yaml": short_wait}
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5, hangup_after=2.0)
+    async with running_stack(
+        tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options=citizen(answer_after=1.0)
+    ) as stack:
+        key, missed_id = (await _missed_call(stack)).split("|")
+        # Nobody asks: the free agent's phone rings, then the citizen's.
+        await stack.login("1001", "s01")
+        (call,) = await stack.wait_ended(1, timeout=30)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered" and row["first_agent"] == "1001"
+        assert row["tags"]["callback"] == key and row["tags"]["missed_call_id"] == missed_id
+        (ring,) = stack.requests("POST", "/channels")
+        assert ring.params["endpoint"] == "PJSIP/8001"
+        (create,) = created(stack)
+        assert ring.at <= create.at
+
+        async def attempt() -> Any:
+            return await stack.db.fetchrow(
+                "SELECT e.status, a.outcome, a.agent FROM callback_entries e"
+                " JOIN callback_attempts a USING (key) WHERE key = $1 AND a.outcome IS NOT NULL",
+                key,
+            )
+
+        done = await eventually(attempt, timeout=10)
+        assert dict(done) == {"status": "done", "outcome": "reached", "agent": "1001"}
