@@ -23,7 +23,8 @@ What differs is how it starts and how a dial that reaches nobody ends:
   call as ``agent_unreached``.
 
 The citizen's leg is placed with ``DialOut`` and shows the presented number.
-While it rings the call is ``queued`` (public ``waiting``).  ``OutboundAnswered``
+While it rings the call is ``queued`` (public ``waiting``), though its record
+has no ``queued_at``: it is in no queue's figures.  ``OutboundAnswered``
 connects it: the agent's leg and the citizen's in a mixing bridge, recorded,
 and the conversation handed to the ACD as the agent's (``acd.CallAdopted``:
 the agent is busy, their talk time counts, the wallboard shows the call).
@@ -279,6 +280,9 @@ class OutboundCall(InboundCall):
         f.agent_leg = agent_leg
         f.agent = placement.agent
         f.move(P.QUEUED, now)
+        # A call out never waits in a queue: no queued_at, so the inbound figures
+        # (which count the calls queued in a period) never count it.
+        f.stamps.pop("queued_at", None)
         self.write(out)
         leg = f.caller_channel
         out.emit(

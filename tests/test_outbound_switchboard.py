@@ -96,6 +96,7 @@ def test_a_seat_phone_dials_a_citizen_who_answers_and_talks() -> None:
     assert final.record.tags["direction"] == "outbound"
     assert final.record.first_agent == "1001"
     assert final.record.answered_at == START + 5
+    assert final.record.queued_at is None  # in no queue's figures
     assert final.rating is None  # a call out is not rated
     assert final.ticket is not None and final.ticket.kind == "call"
     assert of(c.HangUp, out) == [c.HangUp(sb.CallId("c-out"), SEAT_CHANNEL, "normal")]

@@ -120,6 +120,9 @@ class Executor:
         commands = self.board.handle(event, self.clock())
         if isinstance(event, ev.ChannelLeft):
             self._leg_lane.pop(event.channel, None)
+        elif isinstance(event, ev.LegDialed | ev.OriginateFailed):
+            # A created leg timed out says no StasisEnd the switchboard sees: done here.
+            self._leg_lane.pop(event.leg, None)
         for command in commands:
             try:
                 self.carry(command)
