@@ -203,7 +203,9 @@ class DialOut:
     (``OutboundAnswered``), busy, unanswered, timed out or unreachable
     (``LegDialed``), or the create refused (``OriginateFailed``).
     ``caller_id`` (``"name" <number>`` or a number) is what the far end is
-    shown; ``variables`` ride on the create.
+    shown; ``variables`` ride on the create.  ``originator`` is the channel
+    the leg is placed for (an agent's leg), when there is one: Asterisk then
+    takes its codecs and links the two in its records.
     """
 
     call_id: CallId
@@ -213,6 +215,7 @@ class DialOut:
     timeout_s: int
     app_args: tuple[str, ...]
     variables: tuple[tuple[str, str], ...]
+    originator: ChannelId | None = None
 
 
 @dataclass(frozen=True, slots=True)

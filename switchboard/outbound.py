@@ -294,6 +294,7 @@ class OutboundCall(InboundCall):
                 timeout_s=self.config.dial_timeout_s,
                 app_args=(DIRECTION, self.call_id, leg),
                 variables=(("HOTLINE_CALL_ID", self.call_id),),
+                originator=agent_leg,
             )
         )
         self.note("dialling", now, out, {"presented": self.config.presented_number})

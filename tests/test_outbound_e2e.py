@@ -174,6 +174,7 @@ async def test_click_to_dial_rings_the_seat_then_the_citizen(
         assert ring.params["appArgs"] == f"agent,{call_id},1001"
         (create,) = created(stack)
         assert create.params["endpoint"] == f"PJSIP/{CITIZEN}@carrier"
+        assert create.params["originator"] == ring.params["channelId"]
         assert ring.at <= create.at  # the seat first, the citizen once the agent answered
         rows = await stack.db.fetch("SELECT actor FROM audit_log WHERE action = 'dial_refused'")
         assert [r["actor"] for r in rows] == ["1001"]

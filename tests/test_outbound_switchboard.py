@@ -77,6 +77,7 @@ def test_a_seat_phone_dials_a_citizen_who_answers_and_talks() -> None:
     assert dial.caller_id == "12345"
     assert dial.timeout_s == 25
     assert dial.app_args == ("outbound", "c-out", dial.leg)
+    assert dial.originator == SEAT_CHANNEL
     call = b.call(sb.CallId("c-out"))
     assert call is not None and call.public_state == "waiting"
     assert call.facts.tags["direction"] == "outbound"

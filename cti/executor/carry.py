@@ -358,6 +358,7 @@ class Executor:
                     self.pbx.app,
                     app_args=",".join(command.app_args),
                     channel_id=command.leg,
+                    originator=command.originator,
                     variables=variables,
                 )
                 created = True
