@@ -87,7 +87,8 @@ from cti.appkeys import (
 )
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
-from cti.availability import Availability
+from cti.availability import Availability, Role
+from cti.callbackdialler import ProgressiveDialler
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.pbx import Pbx
@@ -368,6 +369,18 @@ async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
     await sweeper.stop()
 
 
+async def _progressive_dialler(app: web.Application) -> AsyncIterator[None]:
+    """Callbacks of queues set ``progressive``: a free agent is rung, then the citizen."""
+
+    def active() -> bool:
+        return standby.role_of(app) in (standby.SINGLE, str(Role.ACTIVE))
+
+    dialler = ProgressiveDialler(app[DATABASE], app[agents_api.ENGINE], active=active)
+    dialler.start()
+    yield
+    await dialler.stop()
+
+
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
     delay = 0.2
     for attempt in range(1, attempts + 1):
@@ -587,6 +600,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_visit_sweeper)
+    app.cleanup_ctx.append(_progressive_dialler)
     app.cleanup_ctx.append(_softswitch)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/healthz/active", standby.healthz_active)

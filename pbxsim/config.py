@@ -21,7 +21,8 @@ class SimConfig:
     ``app`` is the application pbxsim's own control API names by default.
     ``dialplan`` is the extensions.conf pbxsim runs (None: the shipped
     ``asterisk-conf/extensions.conf``); a call from the carrier enters it at
-    ``carrier_context``.  ``channelvars`` is ``ari.conf``'s ``[general]
+    ``carrier_context``, a call an agent dials from a seat phone at
+    ``seat_context``.  ``channelvars`` is ``ari.conf``'s ``[general]
     channelvars``: variables and functions shown in every channel's JSON.
     ``keep_history`` False stops recording requests, events, AMI frames and the
     logs of finished channels (for long load runs).  ``ami_eventfilter`` holds
@@ -50,6 +51,7 @@ class SimConfig:
     carrier_trunks: tuple[str, ...] = ("carrier",)
     carrier_context: str = "from-carrier"
     agent_context: str = "from-agents"
+    seat_context: str = "from-seats"
     dialplan: Path | None = None
     channelvars: tuple[str, ...] = ()
     originate_timeout: float = 30.0

@@ -194,6 +194,31 @@ class OriginateSupervisor:
 
 
 @dataclass(frozen=True, slots=True)
+class DialOut:
+    """Place a leg the application controls: create it into the application, then dial it.
+
+    ``create_then_dial_answer_busy_timeout.jsonl``: the created leg is in the
+    application at once (its ``StasisStart`` carries ``app_args``); the shell
+    then dials it with ``timeout_s`` and reports the verdict: answered
+    (``OutboundAnswered``), busy, unanswered, timed out or unreachable
+    (``LegDialed``), or the create refused (``OriginateFailed``).
+    ``caller_id`` (``"name" <number>`` or a number) is what the far end is
+    shown; ``variables`` ride on the create.  ``originator`` is the channel
+    the leg is placed for (an agent's leg), when there is one: Asterisk then
+    takes its codecs and links the two in its records.
+    """
+
+    call_id: CallId
+    leg: ChannelId
+    endpoint: str
+    caller_id: str
+    timeout_s: int
+    app_args: tuple[str, ...]
+    variables: tuple[tuple[str, str], ...]
+    originator: ChannelId | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CreateSnoop:
     """Snoop ``target`` into the application as channel ``snoop`` (``supervisor_snoop.jsonl``).
 
@@ -367,6 +392,7 @@ Command = (
     | OriginateConsultee
     | SendDigits
     | OriginateSupervisor
+    | DialOut
     | CreateSnoop
     | MuteChannel
     | DestroyBridge

@@ -59,7 +59,7 @@ class ChannelLeft:
 
 
 class DialStatus(StrEnum):
-    """The verdict of an agent leg's dial (ARI ``Dial`` ``dialstatus``)."""
+    """The verdict of a leg's dial (ARI ``Dial`` ``dialstatus``, or the hang-up cause)."""
 
     BUSY = "BUSY"  # agent_busy_486.jsonl
     NOANSWER = "NOANSWER"  # agent_no_answer.jsonl
@@ -70,7 +70,13 @@ class DialStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LegDialed:
-    """An agent leg's dial ended without an answer; no ``StasisStart`` follows."""
+    """A leg's dial ended without an answer.
+
+    For an originated leg no ``StasisStart`` follows.  For a ``DialOut`` leg
+    the shell also reports a dial timeout (Asterisk says no ``Dial``
+    NOANSWER then, only ``ChannelDestroyed`` cause 19) and a refused dial
+    request (``CHANUNAVAIL``); a busy created leg may stay up until hung up.
+    """
 
     leg: ChannelId
     status: DialStatus
@@ -78,7 +84,7 @@ class LegDialed:
 
 @dataclass(frozen=True, slots=True)
 class OriginateFailed:
-    """The originate of an agent leg was refused (ARI error, unknown endpoint)."""
+    """The originate (or a ``DialOut``'s create) of a leg was refused (ARI error, unknown endpoint)."""
 
     leg: ChannelId
     reason: str = ""
@@ -91,6 +97,47 @@ class AgentLegAnswered:
     leg: ChannelId
     call_id: CallId
     agent: acd.AgentId
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAnswered:
+    """A ``DialOut`` leg answered (ARI ``Dial`` ``ANSWER``; it is in the application already)."""
+
+    leg: ChannelId
+    call_id: CallId
+
+
+@dataclass(frozen=True, slots=True)
+class SeatDialled:
+    """A seat phone dialled a number: its channel entered the application (role ``seat``).
+
+    ``seat`` is the seat of the phone (None when the shell knows none);
+    ``call_id`` the identity the shell chose for the call out.
+    """
+
+    call_id: CallId
+    channel: ChannelId
+    seat: acd.SeatId | None
+    dialled: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequested:
+    """Click-to-dial: ring ``agent``'s seat, then dial ``number`` once the agent answers.
+
+    ``callback`` is the key of the callback entry (漏接回拨) the call works,
+    ``missed_call_id`` the missed call it answers; ``queue`` the queue whose
+    work it is (the agent's first queue when None).  ``role`` is what the
+    audit log records of the agent.
+    """
+
+    call_id: CallId
+    agent: acd.AgentId
+    number: str
+    callback: str | None = None
+    missed_call_id: str | None = None
+    queue: str | None = None
+    role: str = "agent"
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +372,9 @@ Event = (
     | LegDialed
     | OriginateFailed
     | AgentLegAnswered
+    | OutboundAnswered
+    | SeatDialled
+    | DialRequested
     | PlaybackFinished
     | DtmfReceived
     | TimerFired

@@ -279,6 +279,10 @@ class InboundCall:
         else:
             self.legs.left(channel, cause, now, out)
 
+    def on_outbound_answered(self, leg: ChannelId, now: float, out: Outbox) -> None:
+        """A leg the call placed with ``DialOut`` answered; an inbound call places none."""
+        out.emit(HangUp(self.call_id, leg, "normal"))
+
     def to_survey(self, now: float, out: Outbox) -> None:
         """The conversation is over: off hold, out of the bridge, to the survey."""
         f = self.facts

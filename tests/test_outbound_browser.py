@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from pbxsim import CallerScript, PhoneScript
+from pbxsim import CallerScript, PhoneScript, RemoteScript
 from tests.faces_support import Chromium, chromium, eventually, press, role_env
 from tests.support.stack import running_stack
 
@@ -174,3 +174,71 @@ async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
 
         (gone,) = await eventually(cleared)
         assert gone["number"] == SECOND and gone["cleared_by"] == call_id
+
+
+async def tab_to(page: Chromium, condition: str, limit: int = 30) -> None:
+    """Tab until ``condition`` (JavaScript) holds; fail after ``limit`` presses."""
+    for _ in range(limit):
+        if await page.evaluate(condition):
+            return
+        await press(page, "Tab")
+    raise AssertionError(f"never reached by Tab: {condition}")
+
+
+async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    patches = {"outbound.yaml": no_quiet_hours, "queues.yaml": short_wait}
+    phone = PhoneScript("8001", answer_after=0.5, hangup_after=2.0)
+    remotes = (RemoteScript(FIRST, answer_after=0.5), RemoteScript(SECOND, answer_after=0.5))
+    async with (
+        running_stack(
+            tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options={"remotes": remotes}
+        ) as stack,
+        chromium() as page,
+    ):
+        stack.sim.place_call(CallerScript(number=FIRST, name="甲"))
+        await stack.wait_ended(1)
+        await stack.flushed()
+
+        await page.goto(stack.url + "/agent")
+        await page.wait_for("document.activeElement.id === 'login-agent'")
+        await page.type("1003")
+        await press(page, "Tab")
+        await page.type("1003")
+        await press(page, "Tab")
+        await page.type("s01")
+        await press(page, "Enter")
+        await page.wait_for("document.activeElement.id === 'btn-ready'", 10)
+
+        # Preview: claim the entry (number and misses shown), then Call: my phone, then
+        # the citizen.
+        await f7(page)
+        await page.wait_for(f"!!{entry_js(FIRST)}", 10)
+        await page.wait_for(f"{active('act')} === 'claim'")
+        await press(page, "Enter")
+        await page.wait_for(f"{entry_js(FIRST)}.dataset.status === 'claimed'")
+        await tab_to(page, f"{active('act')} === 'call'")
+        await press(page, "Enter")
+        called = (await stack.wait_ended(2, timeout=30))[1]
+        row = await stack.call_row(called.call_id)
+        assert row["tags"]["callback"].startswith(FIRST) and row["outcome"] == "answered"
+
+        # Click-to-dial: the number field below the lists, Enter dials; a refused number
+        # is said in one line.
+        await tab_to(page, "document.activeElement.id === 'dial-number'")
+        await page.type("00441234567")
+        await press(page, "Enter")
+        await page.wait_for(
+            "document.getElementById('message').textContent.includes('international')", 10
+        )
+        await page.wait_for("document.activeElement.id === 'dial-number'")
+        for _ in "00441234567":
+            await page.key("Backspace", "Backspace", 8)
+        await page.type(SECOND)
+        await press(page, "Enter")
+        await page.wait_for("document.getElementById('message').textContent.includes('12345')", 10)
+        (_, _, dialled) = await stack.wait_ended(3, timeout=30)
+        row = await stack.call_row(dialled.call_id)
+        assert row["caller_number"] == SECOND and row["tags"]["direction"] == "outbound"
+        assert row["outcome"] == "answered"

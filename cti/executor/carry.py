@@ -24,7 +24,9 @@ carried out in their order by one ``match`` (:meth:`Executor.carry`):
 The executor keeps only what the softswitch needs that the switchboard does
 not say: the lane of each originated leg, the bridge id Asterisk gave (a
 bridge id may be taken), the recording running on a bridge (stopped before
-the bridge goes, so that its ``RecordingFinished`` arrives).
+the bridge goes, so that its ``RecordingFinished`` arrives), and the legs
+placed with ``DialOut`` whose dial has no verdict yet
+(:class:`~cti.executor.translate.DialOuts`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from cti.engine.timers import Timers
 from cti.executor import rows
 from cti.executor.lanes import CANCELLED, Lanes
 from cti.executor.ports import Listeners, Recordings, Sound, Writer
+from cti.executor.translate import DialOuts
 from switchboard import Switchboard
 from switchboard import commands as c
 from switchboard import events as ev
@@ -53,6 +56,23 @@ from switchboard.timers import TimerKey
 log = structlog.get_logger("cti.executor")
 
 REDIRECTING = "REDIRECTING(from-num)"
+
+
+def caller_id_variables(caller_id: str) -> dict[str, str]:
+    """``"name" <number>`` (or a bare number) as the variables a created channel presents.
+
+    ``POST /channels/create`` and ``/dial`` take no caller id: Asterisk
+    presents what ``CALLERID(num)`` / ``CALLERID(name)`` say on the channel.
+    """
+    text = caller_id.strip()
+    name, number = "", text
+    if text.endswith(">") and "<" in text:
+        head, _, tail = text.rpartition("<")
+        name, number = head.strip().strip('"').strip(), tail[:-1].strip()
+    out = {"CALLERID(num)": number} if number else {}
+    if name:
+        out["CALLERID(name)"] = name
+    return out
 
 
 class Executor:
@@ -87,6 +107,7 @@ class Executor:
         # Several Asterisk nodes: the Pbx of the node a command is about
         # (cti.executor.nodes); None with one node, always self.pbx.
         self.route: Callable[[c.Command], Pbx] | None = None
+        self.dial_outs = DialOuts()
 
     def __repr__(self) -> str:
         return f"<Executor {self.board!r} {self.lanes!r} {self.timers!r}>"
@@ -102,6 +123,9 @@ class Executor:
         commands = self.board.handle(event, self.clock())
         if isinstance(event, ev.ChannelLeft):
             self._leg_lane.pop(event.channel, None)
+        elif isinstance(event, ev.LegDialed | ev.OriginateFailed):
+            # A created leg timed out says no StasisEnd the switchboard sees: done here.
+            self._leg_lane.pop(event.leg, None)
         for command in commands:
             try:
                 self.carry(command)
@@ -195,6 +219,8 @@ class Executor:
                 self._hang_up_in_lane(pbx, command)
             case c.OriginateAgent() | c.OriginateConsultee() | c.OriginateSupervisor():
                 self._originate(pbx, command)
+            case c.DialOut():
+                self._dial_out(pbx, command)
             case c.CreateBridge():
                 run(command.call_id, lambda: self._create_bridge(pbx, command))
             case c.AddToBridge():
@@ -318,6 +344,46 @@ class Executor:
                 self.lanes.run(lane, lambda: self._hang_up(pbx, command.leg, "normal"))
 
         self.lanes.run(lane, originate, failed)
+
+    def _dial_out(self, pbx: Pbx, command: c.DialOut) -> None:
+        """Create the leg into the application, then dial it; verdicts come as events."""
+        lane = self._legs(command.call_id)
+        self._leg_lane[command.leg] = lane
+        self.dial_outs.placed(command.leg, command.call_id)
+        channels = pbx.ari.channels
+        variables = {**dict(command.variables), **caller_id_variables(command.caller_id)}
+        created = False
+
+        async def create_and_dial() -> None:
+            nonlocal created
+            try:
+                await channels.create(
+                    command.endpoint,
+                    pbx.app,
+                    app_args=",".join(command.app_args),
+                    channel_id=command.leg,
+                    originator=command.originator,
+                    variables=variables,
+                )
+                created = True
+                await channels.dial(command.leg, timeout=command.timeout_s)
+            except Exception as exc:
+                raise PbxError(str(exc)) from exc
+
+        def failed(why: str) -> None:
+            if not self.dial_outs.settled(command.leg):
+                return  # its verdict already came as an event (the leg went meanwhile)
+            log.warning("dial_out_failed", call_id=command.call_id, leg=command.leg, error=why)
+            if not created:
+                self.report(ev.OriginateFailed(command.leg, why))
+                if why != CANCELLED:
+                    return
+            else:
+                self.report(ev.LegDialed(command.leg, ev.DialStatus.CHANUNAVAIL))
+            # The leg may exist: it must not stay in the application.
+            self.lanes.run(lane, lambda: self._hang_up(pbx, command.leg, "normal"))
+
+        self.lanes.run(lane, create_and_dial, failed)
 
     async def _record_bridge(self, pbx: Pbx, command: c.RecordBridge) -> None:
         """Record the bridge; the recordings service follows the segment."""

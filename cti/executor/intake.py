@@ -29,7 +29,7 @@ from cti.engine.arrivals import Arrivals
 from cti.engine.pbx import Pbx
 from cti.executor.carry import Executor
 from cti.executor.reconcile import found_calls, pbx_startup
-from cti.executor.translate import role, seat_change, translate
+from cti.executor.translate import role, seat_change, seat_dialled, translate
 from switchboard import events as ev
 from switchboard.ids import ChannelId
 
@@ -84,7 +84,12 @@ class Intake:
         if recordings is not None and isinstance(item, _RECORDING_EVENTS):
             ex.spawn(recordings.handle_ari_event(item))
         try:
-            event = translate(item, ex.new_call_id)
+            if ex.dial_outs.concerns(item):
+                event = ex.dial_outs.translate(item)
+            elif isinstance(item, ari.StasisStart) and role(item) == "seat":
+                event = seat_dialled(item, ex.new_call_id(), self._seat_of)
+            else:
+                event = translate(item, ex.new_call_id)
             if event is not None:
                 ex.feed(event)
         except Exception:

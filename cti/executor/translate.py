@@ -3,6 +3,8 @@
 One ARI event becomes at most one :mod:`switchboard.events` event, by its
 type and, for ``StasisStart``, by its role (the first Stasis argument):
 
+- ``seat,<exten>``: a seat phone dialled a number (:func:`seat_dialled`,
+  which needs the seats, so the intake translates it);
 - ``inbound,<exten>[,<redirecting>]`` (or no argument): a caller arrived;
   the redirecting number rides in the third argument, or in ``channelvars``
   when ari.conf lists ``REDIRECTING(from-num)``
@@ -17,6 +19,15 @@ forgets a channel on its first leaving, so the second changes nothing);
 ``Dial`` with a final unanswered status is an agent leg's verdict.  What
 the switchboard has no use for translates to ``None``.  Nothing here reads
 any call's state: the switchboard decides what an event means to a call.
+
+A leg placed with ``DialOut`` (created into the application, then dialled)
+is followed by :class:`DialOuts` until its dial has a verdict
+(``create_then_dial_answer_busy_timeout.jsonl``): its ``StasisStart``
+comes at the create, before any dialling, and means nothing yet; ``Dial``
+``ANSWER`` is ``OutboundAnswered``; ``Dial`` BUSY (and the other final
+statuses) is ``LegDialed``; a dial timeout says no ``Dial`` at all, only
+``StasisEnd`` then ``ChannelDestroyed`` cause 19, so the verdict is read
+from the cause of the ``ChannelDestroyed``.
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ from switchboard.ids import CallId, ChannelId, PlaybackId, RecordingName
 REDIRECTING = "REDIRECTING(from-num)"
 
 _VERDICTS = {status.value: status for status in ev.DialStatus}
+_CAUSES = {17: ev.DialStatus.BUSY, 18: ev.DialStatus.NOANSWER, 19: ev.DialStatus.NOANSWER}
+_CAUSE_CONGESTION = frozenset({34, 38, 41, 42})
 
 
 def role(event: ari.StasisStart) -> str:
@@ -81,6 +94,23 @@ def _stasis_start(event: ari.StasisStart) -> ev.Event | None:
     return None
 
 
+def seat_dialled(
+    event: ari.StasisStart, call_id: CallId, seat_of: Callable[[str], str | None]
+) -> ev.SeatDialled:
+    """A seat phone's call (role ``seat``, ``Stasis(hotline,seat,${EXTEN})``) as a call out.
+
+    The seat is found from the channel's endpoint (``PJSIP/8001-00000003``
+    -> ``PJSIP/8001``), else from its caller number.
+    """
+    channel = event.channel
+    endpoint = channel.name.rsplit("-", 1)[0] if "-" in channel.name else channel.name
+    seat = seat_of(endpoint) or seat_of(channel.caller.number or "")
+    dialled = event.args[1] if len(event.args) > 1 else channel.dialplan.exten
+    return ev.SeatDialled(
+        call_id, ChannelId(channel.id), acd.SeatId(seat) if seat else None, dialled
+    )
+
+
 def translate(event: ari.AriEvent, new_call: Callable[[], CallId]) -> ev.Event | None:
     """The switchboard event of ``event``; ``new_call`` names a caller's new call."""
     match event:
@@ -110,6 +140,68 @@ def translate(event: ari.AriEvent, new_call: Callable[[], CallId]) -> ev.Event |
                 RecordingName(event.recording.name), event.recording.cause or ""
             )
     return None
+
+
+def cause_verdict(cause: int | None) -> ev.DialStatus:
+    """The verdict of a dial the hang-up ``cause`` (Q.850) ended without an answer."""
+    if cause in _CAUSES:
+        return _CAUSES[cause]
+    if cause in _CAUSE_CONGESTION:
+        return ev.DialStatus.CONGESTION
+    if cause in (16, 32):  # cleared by our own hang-up while it rang
+        return ev.DialStatus.CANCEL
+    return ev.DialStatus.CHANUNAVAIL
+
+
+class DialOuts:
+    """The ``DialOut`` legs whose dial has no verdict yet, and their events translated."""
+
+    def __init__(self) -> None:
+        self._open: dict[ChannelId, CallId] = {}
+
+    def __repr__(self) -> str:
+        return f"<DialOuts open={len(self._open)}>"
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def placed(self, leg: ChannelId, call_id: CallId) -> None:
+        """A leg is about to be created; its dial's verdict is awaited from now on."""
+        self._open[leg] = call_id
+
+    def settled(self, leg: ChannelId) -> bool:
+        """Stop following ``leg`` (its verdict was reported); True if it was followed."""
+        return self._open.pop(leg, None) is not None
+
+    def concerns(self, event: ari.AriEvent) -> bool:
+        """Whether ``event`` is about a followed leg (then :meth:`translate` reads it)."""
+        match event:
+            case ari.Dial():
+                return ChannelId(event.peer.id) in self._open
+            case ari.StasisStart() | ari.StasisEnd() | ari.ChannelDestroyed():
+                return ChannelId(event.channel.id) in self._open
+        return False
+
+    def translate(self, event: ari.AriEvent) -> ev.Event | None:
+        """The switchboard event of an event :meth:`concerns` says is about a followed leg."""
+        match event:
+            case ari.Dial():
+                leg = ChannelId(event.peer.id)
+                status = (event.dialstatus or "").upper()
+                if status == "ANSWER":
+                    return ev.OutboundAnswered(leg, self._open.pop(leg))
+                verdict = _VERDICTS.get(status)
+                if verdict is None:
+                    return None  # the dial string, RINGING, PROGRESS
+                self._open.pop(leg, None)
+                return ev.LegDialed(leg, verdict)
+            case ari.ChannelDestroyed():
+                leg = ChannelId(event.channel.id)
+                self._open.pop(leg, None)
+                return ev.LegDialed(leg, cause_verdict(event.cause))
+        # The StasisStart of the create; the StasisEnd of a dial that timed out
+        # (its ChannelDestroyed, with the cause, follows).
+        return None
 
 
 _REACHABLE = frozenset({"Reachable", "NonQualified", "Created"})
