@@ -81,11 +81,14 @@ from cti.appkeys import (
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
 from cti.availability import Availability
+from cti.availability import Role as AvailabilityRole
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
 from cti.executor import Engine, restore_agents
+from cti.executor.dialler import VisitDialler
+from cti.executor.dialler import result_writer as visit_result_writer
 from cti.lease import Lease
 from cti.recordings.api import add_recording_routes
 from cti.recordings.service import RecordingService, RecordingSettings
@@ -184,6 +187,7 @@ def ticket_backoff(settings: Settings, config: Config) -> tuple[float, float]:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+VISIT_DIALLER = web.AppKey("visit_dialler", VisitDialler)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -269,6 +273,19 @@ async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
     sweeper.start()
     yield
     await sweeper.stop()
+
+
+async def _visit_dialler(app: web.Application) -> AsyncIterator[None]:
+    """Automatic return visits that are due are dialled, within pacing, by the active engine."""
+
+    def active() -> bool:
+        return AVAILABILITY not in app or app[AVAILABILITY].role is AvailabilityRole.ACTIVE
+
+    dialler = VisitDialler(app[DATABASE], app[agents_api.ENGINE], active=active)
+    app[VISIT_DIALLER] = dialler
+    dialler.start()
+    yield
+    await dialler.stop()
 
 
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
@@ -375,6 +392,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
     )
     writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
+    writer.register("visit_result", visit_result_writer())
     app[DATABASE] = db
     app[WRITER] = writer
     ari = AriClient(
@@ -442,6 +460,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_visit_sweeper)
     app.cleanup_ctx.append(_softswitch)
+    app.cleanup_ctx.append(_visit_dialler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/healthz/active", standby.healthz_active)
     install_api(app)

@@ -37,6 +37,7 @@ from switchboard.ids import BridgeId, CallId, ChannelId
 from switchboard.inbound import InboundCall
 from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
+from switchboard.revisit import Revisits
 from switchboard.timers import CallTimer
 
 AcdCommand = acd.commands.Command
@@ -65,6 +66,8 @@ class Switchboard:
         self._calls: dict[CallId, InboundCall] = {}
         self._owner: dict[ChannelId, InboundCall] = {}
         self.figures = Figures()
+        self.revisits = Revisits()
+        """The automatic return-visit calls (:mod:`switchboard.revisit`)."""
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -138,9 +141,13 @@ class Switchboard:
         self._dispatch(event, now)
         out, self._out = self._out, []
         self._forget_ended(out)
+        out += self._out  # the result of a return visit whose call ended just now
+        self._out = []
         return _originates_first(out)
 
     def _dispatch(self, event: ev.Event, now: float) -> None:
+        if self._revisit(event, now):
+            return
         match event:
             case ev.CallerArrived():
                 if event.call_id in self._calls or event.channel in self._owner:
@@ -247,6 +254,54 @@ class Switchboard:
             case ev.DayRolled():
                 self.acd(acd.DayRolled())
 
+    def _revisit(self, event: ev.Event, now: float) -> bool:
+        """Route ``event`` to the return-visit call it concerns; whether one took it."""
+        visits = self.revisits
+        match event:
+            case ev.VisitDue():
+                visits.start(event, self._flow, now, self)
+                return True
+            case ev.ChannelLeft() | ev.LegDialed() | ev.OriginateFailed() | ev.DtmfReceived():
+                channel = event.leg if isinstance(event, ev.LegDialed | ev.OriginateFailed) else (
+                    event.channel
+                )  # fmt: skip
+                visit = visits.by_leg(channel)
+                if visit is None:
+                    return False
+                if isinstance(event, ev.ChannelLeft):
+                    visit.left(event.cause, now, self)
+                elif isinstance(event, ev.LegDialed):
+                    visit.not_reached(event.status, "", now, self)
+                elif isinstance(event, ev.OriginateFailed):
+                    visit.not_reached(None, event.reason or "dial_refused", now, self)
+                else:
+                    visit.digit(event.digit, now, self, self._take_over)
+            case ev.OutboundAnswered():
+                visit = visits.by_leg(event.leg)
+                if visit is None:
+                    return False
+                visit.answered(now, self)
+            case ev.PlaybackFinished():
+                visit = visits.by_call(CallId(event.playback.rsplit("-p", 1)[0]))
+                if visit is None:
+                    return False
+                visit.playback_finished(event.playback, now, self)
+            case ev.TimerFired() if isinstance(event.key, CallTimer):
+                visit = visits.by_call(event.key.call_id)
+                if visit is None:
+                    return False
+                visit.timer(event.key, event.at, now, self)
+            case _:
+                return False
+        visits.after(visit)
+        return True
+
+    def _take_over(self, call: InboundCall) -> None:
+        """A return visit's citizen asked for a person: the leg is an inbound call now."""
+        self._calls[call.call_id] = call
+        self._owner[call.facts.caller_channel] = call
+        self.figures.arrived += 1
+
     def _agent_asks(
         self,
         event: ev.TransferRequested
@@ -341,6 +396,7 @@ class Switchboard:
         for command in out:
             if not isinstance(command, WriteFinal):
                 continue
+            self.revisits.handed_ended(command.record, self._now, self)
             call = self._calls.get(command.record.call_id)
             if call is None or not call.ended:
                 continue

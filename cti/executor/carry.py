@@ -43,7 +43,7 @@ import structlog
 from cti.engine.gate import PriorityGate
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
-from cti.executor import rows
+from cti.executor import dialler, rows
 from cti.executor.lanes import CANCELLED, Lanes
 from cti.executor.ports import Listeners, Recordings, Sound, Writer
 from cti.executor.translate import DialOuts
@@ -271,6 +271,8 @@ class Executor:
                 self.writer.submit("callback", rows.callback(command))
                 for on_callback in self.listeners.callbacks:
                     on_callback(command)
+            case c.RecordVisitResult():
+                self.writer.submit("visit_result", dialler.result_payload(command))
             case c.PublishAgentState():
                 self.writer.submit("agent_state", rows.agent_state(command))
                 for on_agent in self.listeners.agents:
