@@ -21,7 +21,7 @@ politely.
 survey, ``agent_key`` asks for a person: the citizen's leg becomes an
 :class:`~switchboard.inbound.InboundCall` queued to ``agent_queue`` with the
 ``callback`` tag (its priority class) and the ticket's id and summary in its
-variables; the visit's result waits for that call's end (the agent who
+tags (the agent sees them with the call); the visit's result waits for that call's end (the agent who
 answered, the recording, the rating).  ``refuse_key``, no key or a wrong key
 until the survey gives up, or a hang-up before the answer: the visit goes
 to the agents (``fallback``) and is never dialled automatically again.
@@ -298,10 +298,10 @@ class VisitCall:
         f = call.facts
         f.route = "return_visit"
         f.tags["callback"] = "1"  # the callback priority class of the ACD
-        f.tags["return_visit"] = "1"
-        f.variables["ticket_id"] = due.ticket_id
+        # Shown to the agent with the call (the toolbar's call view shows its tags).
+        f.tags["return_visit"] = due.ticket_id
         if due.summary:
-            f.variables["ticket_summary"] = due.summary
+            f.tags["ticket_summary"] = due.summary
         f.stamp("routed_at", now)
         hand_over(call)
         call.enqueue(self.flow.agent_queue, None, now, out)

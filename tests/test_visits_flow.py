@@ -7,8 +7,10 @@ from dataclasses import replace
 import pytest
 
 import acd
+import callbacks as cb
 import switchboard as sb
-from tests.switchboard_support import START, acd_config, flow_config
+from cti.executor.dialler import load
+from tests.switchboard_support import DIRECT, START, acd_config, flow_config
 
 pytestmark = pytest.mark.outbound
 
@@ -217,8 +219,7 @@ def test_the_agent_key_queues_the_citizen_to_a_person_with_the_ticket() -> None:
     assert call is not None
     f = call.facts
     assert f.caller_channel == dial.leg and f.caller_number == CITIZEN
-    assert f.tags["callback"] == "1" and f.tags["return_visit"] == "1"
-    assert f.variables == {"ticket_id": "T-1", "ticket_summary": "路灯不亮"}
+    assert f.tags == {"callback": "1", "return_visit": "T-1", "ticket_summary": "路灯不亮"}
     assert f.priority == 0 and f.queue == "general"
     view = d.board.distributor.call_view(acd.CallId(dial.call_id))
     assert view is not None and view.priority == 2  # the callback class
@@ -247,3 +248,22 @@ def test_without_visit_settings_no_call_is_placed() -> None:
     d = Drive()
     d.board = sb.Switchboard(flow_config(), acd_config())
     assert not d.feed(sb.VisitDue(sb.CallId("c-x"), "T-9", CITIZEN, "satisfaction"))
+
+
+def test_pacing_reads_the_lines_the_trunk_and_the_callers_waiting() -> None:
+    d = Drive()
+    policy = cb.VisitPolicy(max_lines=2, slow_down_waiting=2)
+    assert load(d.board, None) == cb.Load(0, 0, 0, None)
+    assert cb.dialler_slots(load(d.board, None), policy) == 2
+    d.due()
+    assert load(d.board, 4) == cb.Load(0, 0, 1, 3)
+    assert cb.dialler_slots(load(d.board, 4), policy) == 1  # max_lines
+    # A caller waits (nobody logged in): one more at most, and the trunk counts them.
+    d.feed(sb.CallerArrived(sb.CallId("c-in"), sb.ChannelId("ch-in"), DIRECT, "13700000000"))
+    assert load(d.board, 4) == cb.Load(0, 1, 1, 2)
+    assert cb.dialler_slots(load(d.board, 2), cb.VisitPolicy(max_lines=4)) == 0  # trunk full
+    assert cb.dialler_slots(load(d.board, None), cb.VisitPolicy(max_lines=4)) == 1
+    d.feed(sb.CallerArrived(sb.CallId("c-in2"), sb.ChannelId("ch-in2"), DIRECT, "13700000001"))
+    assert cb.dialler_slots(load(d.board, None), policy) == 0  # slow_down_waiting reached
+    d.login("1001")
+    assert load(d.board, None).inbound_waiting == 1  # one of them is offered to 1001

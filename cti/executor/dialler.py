@@ -90,10 +90,12 @@ class VisitDialler:
         *,
         active: Callable[[], bool] = lambda: True,
         every_s: Callable[[], float] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self._db = db
         self._engine = engine
         self._active = active
+        self._clock: Callable[[], dt.datetime] = clock or engine.now_dt
         self._every_s = every_s or (
             lambda: float(engine.config.outbound.return_visits.dial_every_seconds)
         )
@@ -109,7 +111,7 @@ class VisitDialler:
         engine = self._engine
         if not self._active():
             return []
-        now = engine.now_dt()
+        now = self._clock()
         if not self._released:
             async with self._db.connection() as conn:
                 released = await visits.release_stale(conn, now)
