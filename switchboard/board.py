@@ -104,7 +104,7 @@ class Switchboard:
 
     def channels(self) -> frozenset[ChannelId]:
         """Every channel a call in progress owns (reconciliation compares them)."""
-        return frozenset(self._owner)
+        return frozenset(self._owner) | self.revisits.legs()
 
     def bridges(self) -> frozenset[BridgeId]:
         """Every bridge of a call in progress, its monitoring bridges included."""
@@ -379,6 +379,11 @@ class Switchboard:
         return None if view is None else view.seat
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
+        for channel in sorted(event.channels):
+            visit = self.revisits.by_leg(channel)
+            if visit is not None:
+                visit.left(None, now, self)
+                self.revisits.after(visit)
         callers = {c.facts.caller_channel for c in self._calls.values()}
         # Callers first: a call whose caller is gone ends, rather than its
         # agent's vanished leg sending a caller who is no more to the survey.

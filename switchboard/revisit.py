@@ -405,11 +405,9 @@ class Revisits:
     def calls(self) -> list[VisitCall]:
         return list(self._calls.values())
 
-    def owns_call(self, call_id: CallId) -> bool:
-        return call_id in self._calls
-
-    def owns_leg(self, channel: ChannelId) -> bool:
-        return channel in self._owner
+    def legs(self) -> frozenset[ChannelId]:
+        """The citizens' legs of the calls in progress (reconciliation compares them)."""
+        return frozenset(self._owner)
 
     def start(self, due: VisitDue, config: FlowConfig, now: float, out: Outbox) -> None:
         flow = config.visits

@@ -242,5 +242,5 @@ async def test_a_refused_survey_becomes_an_agents_visit(
             "POST", "/api/return-visits/WO-4/result", token=agent, json=body
         )
         assert status == 200 and done["status"] == "done", done
-        first, second = await results(stack, "WO-4", 2)
+        _, second = await results(stack, "WO-4", 2)
         assert (second["agent"], second["attempt"], second["status"]) == ("1003", 2, "done")

@@ -267,3 +267,13 @@ def test_pacing_reads_the_lines_the_trunk_and_the_callers_waiting() -> None:
     assert cb.dialler_slots(load(d.board, None), policy) == 0  # slow_down_waiting reached
     d.login("1001")
     assert load(d.board, None).inbound_waiting == 1  # one of them is offered to 1001
+
+
+def test_a_leg_vanished_while_the_link_was_down_ends_the_visit_call() -> None:
+    d = Drive()
+    dial = answered(d)
+    assert dial.leg in d.board.channels()  # reconciliation knows the citizen's leg
+    d.feed(sb.ChannelsVanished(frozenset({dial.leg})), 5.0)
+    assert d.result().fallback == "hung_up"
+    assert dial.leg not in d.board.channels()
+    d.assert_quiet()
