@@ -258,6 +258,21 @@ def record_outcome(
     return _move(entry, Status.PENDING, **common)
 
 
+def drop_attempt(entry: Entry, call_id: str) -> Entry:
+    """The attempt under way never reached the citizen's phone (the agent gave up first).
+
+    The attempt is dropped and the entry goes back to the list, as if the
+    call had not been tried: the agent who did not answer their own seat, or
+    hung up before the citizen was dialled, spends none of the citizen's
+    attempts.  Only the attempt of ``call_id`` is dropped.
+    """
+    if entry.status is not Status.DIALLING or entry.attempts[-1].call_id != call_id:
+        return entry
+    return _move(
+        entry, Status.PENDING, attempts=entry.attempts[:-1], claimed_by=None, claimed_at=None
+    )
+
+
 def got_through(entry: Entry, call_id: str, now: dt.datetime) -> Entry:
     """The citizen's own call was answered: nobody needs to call them back."""
     if not entry.is_open:

@@ -104,9 +104,15 @@ class ChannelOps(VariableOps):
         self.refresh_device(endpoint)
         return channel
 
-    def inbound_call(self, script: CallerScript, call_id: str) -> Channel:
-        """A call from the carrier trunk reaching ``Stasis(app,inbound,${EXTEN})``."""
-        context = self.config.carrier_context
+    def inbound_call(
+        self, script: CallerScript, call_id: str, context: str | None = None
+    ) -> Channel:
+        """A call from the carrier trunk reaching ``Stasis(app,inbound,${EXTEN})``.
+
+        With ``context`` the call enters the dialplan there instead (a seat
+        phone's call: ``script.trunk`` names the phone).
+        """
+        context = context or self.config.carrier_context
         channel = self.new_channel(
             channel_id=None,
             name=self.new_pjsip_name(script.trunk),

@@ -14,21 +14,22 @@ from .scripts import PhoneScript, RemoteScript
 class SimConfig:
     """The simulated Asterisk's settings.
 
-    Ports 0 pick free ports (read them back from ``PbxSim.ari_port`` and
-    ``PbxSim.ami_port`` after ``start``).  ``time_scale`` multiplies every
-    simulated duration (prompts, ring times, timeouts): 0.01 runs a 2 s prompt
-    in 20 ms.  ``recordings_dir`` None means a private temporary directory.
-    ``app`` is the application pbxsim's own control API names by default.
-    ``dialplan`` is the extensions.conf pbxsim runs (None: the shipped
-    ``asterisk-conf/extensions.conf``); a call from the carrier enters it at
-    ``carrier_context``.  ``channelvars`` is ``ari.conf``'s ``[general]
-    channelvars``: variables and functions shown in every channel's JSON.
-    ``keep_history`` False stops recording requests, events, AMI frames and the
-    logs of finished channels (for long load runs).  ``ami_eventfilter`` holds
-    ``manager.conf`` ``eventfilter`` values in their regular-expression form
-    (``Event: DeviceStateChange``; a leading ``!`` excludes): with any, a manager
-    event reaches a session only as Asterisk's filters let it (see
-    :func:`pbxsim.ami.event_passes`); answers to actions are never filtered.
+        Ports 0 pick free ports (read them back from ``PbxSim.ari_port`` and
+        ``PbxSim.ami_port`` after ``start``).  ``time_scale`` multiplies every
+        simulated duration (prompts, ring times, timeouts): 0.01 runs a 2 s prompt
+        in 20 ms.  ``recordings_dir`` None means a private temporary directory.
+        ``app`` is the application pbxsim's own control API names by default.
+        ``dialplan`` is the extensions.conf pbxsim runs (None: the shipped
+        ``asterisk-conf/extensions.conf``); a call from the carrier enters it at
+        ``carrier_context``, a call an agent dials from a seat phone at
+    ``seat_context``.  ``channelvars`` is ``ari.conf``'s ``[general]
+        channelvars``: variables and functions shown in every channel's JSON.
+        ``keep_history`` False stops recording requests, events, AMI frames and the
+        logs of finished channels (for long load runs).  ``ami_eventfilter`` holds
+        ``manager.conf`` ``eventfilter`` values in their regular-expression form
+        (``Event: DeviceStateChange``; a leading ``!`` excludes): with any, a manager
+        event reaches a session only as Asterisk's filters let it (see
+        :func:`pbxsim.ami.event_passes`); answers to actions are never filtered.
     """
 
     user: str = "asterisk"
@@ -47,6 +48,7 @@ class SimConfig:
     carrier_trunks: tuple[str, ...] = ("carrier",)
     carrier_context: str = "from-carrier"
     agent_context: str = "from-agents"
+    seat_context: str = "from-seats"
     dialplan: Path | None = None
     channelvars: tuple[str, ...] = ()
     originate_timeout: float = 30.0

@@ -35,6 +35,12 @@ class Driving:
         self.changed()
         return handle
 
+    def place_seat_call(self, script: CallerScript) -> CallHandle:
+        """An agent dials ``script.dialled`` from the seat phone ``script.trunk``."""
+        handle = self.world.place_seat_call(script)
+        self.changed()
+        return handle
+
     def hangup_call(self, call: CallHandle | str) -> bool:
         """The caller hangs up now (False if the call is already over or not arrived)."""
         handle = self.world.calls[call if isinstance(call, str) else call.id]

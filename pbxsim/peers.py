@@ -35,6 +35,7 @@ class CallHandle:
     script: CallerScript
     channel_id: str | None = None
     timers: list[Any] = field(default_factory=list)
+    context: str | None = None  # where the call enters the dialplan (None: from the carrier)
 
     def __repr__(self) -> str:
         return f"<Call {self.id} {self.script.number}->{self.script.dialled} {self.channel_id}>"
@@ -64,8 +65,21 @@ class PeerOps(DialplanOps):
         handle.timers.append(self.clock.call_later(script.start_after, lambda: self.arrive(handle)))
         return handle
 
+    def place_seat_call(self, script: CallerScript) -> CallHandle:
+        """An agent dials ``script.dialled`` from the seat phone ``script.trunk``.
+
+        The call enters the dialplan at ``seat_context`` (``[from-seats]``:
+        ``Stasis(hotline,seat,${EXTEN})``) from channel ``PJSIP/<phone>-...``.
+        """
+        handle = CallHandle(
+            f"call-{next(self._call_seq)}", script, context=self.config.seat_context
+        )
+        self.calls[handle.id] = handle
+        handle.timers.append(self.clock.call_later(script.start_after, lambda: self.arrive(handle)))
+        return handle
+
     def arrive(self, handle: CallHandle) -> None:
-        channel = self.inbound_call(handle.script, handle.id)
+        channel = self.inbound_call(handle.script, handle.id, handle.context)
         handle.channel_id = channel.id
         if handle.script.hangup_after is not None and channel.id in self.channels:
             self.later(

@@ -12,6 +12,8 @@ request of the same decision.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import acd
 from acd import AgentId, SeatId
 from switchboard import events as ev
@@ -32,9 +34,10 @@ from switchboard.commands import (
     StartTimer,
     WriteFinal,
 )
-from switchboard.config import FlowConfig
+from switchboard.config import DialVerdict, FlowConfig
 from switchboard.ids import BridgeId, CallId, ChannelId
 from switchboard.inbound import InboundCall
+from switchboard.outbound import OutboundCall, Placement
 from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
 from switchboard.revisit import Revisits
@@ -44,11 +47,15 @@ AcdCommand = acd.commands.Command
 
 
 class Figures:
-    """Lifetime counts of the switchboard: ``arrived + adopted == in_progress + ended``."""
+    """Lifetime counts: ``arrived + adopted + placed == in_progress + ended``.
+
+    ``placed`` counts the calls out (:mod:`switchboard.outbound`).
+    """
 
     def __init__(self) -> None:
         self.arrived = 0
         self.adopted = 0
+        self.placed = 0
         self.ended = 0
         self.outcomes: dict[str, int] = {}
         self.ratings: dict[int | None, int] = {}
@@ -187,6 +194,10 @@ class Switchboard:
                     self.emit(HangUp(event.call_id, event.leg, "normal"))
                 else:
                     owner.on_outbound_answered(event.leg, now, self)
+            case ev.SeatDialled():
+                self._seat_dialled(event, now)
+            case ev.DialRequested():
+                self._dial_requested(event, now)
             case ev.ConsulteeAnswered():
                 owner = self._owner.get(event.leg)
                 if owner is None:
@@ -352,6 +363,97 @@ class Switchboard:
             owner.legs.originate_failed(leg, now, self)
         else:
             owner.legs.dialed(leg, status, now, self)
+
+    # ------------------------------------------------------------ calls out
+
+    def _seat_dialled(self, event: ev.SeatDialled, now: float) -> None:
+        """A seat phone dialled a number: a call out, or a refusal the agent hears."""
+        if event.call_id in self._calls or event.channel in self._owner:
+            return
+        agent = self._agent_at(event.seat) if event.seat is not None else None
+        placement = Placement(
+            call_id=event.call_id,
+            agent=agent,
+            seat=event.seat,
+            number=event.dialled,
+            queue=self._home_queue(agent) if agent is not None else None,
+            seat_channel=event.channel,
+        )
+        verdict = self._dial_verdict(agent, event.dialled)
+        if verdict.allowed and agent is not None and self.call_of_agent(agent) is not None:
+            verdict = replace(verdict, allowed=False, message="you are on another call")
+        if verdict.allowed:
+            placement = replace(placement, number=verdict.number)
+        refusal = None if verdict.allowed else verdict
+        call = OutboundCall.from_seat(placement, refusal, self._flow, now, self)
+        self._place_out(call)
+        self._owner[event.channel] = call
+
+    def _dial_requested(self, event: ev.DialRequested, now: float) -> None:
+        """Click-to-dial: ring the agent's seat, then the number (or refuse, in one line)."""
+        if event.call_id in self._calls:
+            return
+        view = self._acd.agent_view(event.agent)
+        seat = view.seat if view is not None else None
+        endpoint = self._flow.seats.get(seat) if seat is not None else None
+        if view is None or seat is None or endpoint is None:
+            message = "log in at a seat first"
+            self.emit(RefuseTransfer(event.call_id, event.agent, "not_logged_in", message))
+            return
+        if self.call_of_agent(event.agent) is not None:
+            message = "you are on another call"
+            self.emit(RefuseTransfer(event.call_id, event.agent, "busy", message))
+            return
+        placement = Placement(
+            call_id=event.call_id,
+            agent=event.agent,
+            seat=seat,
+            number=event.number,
+            role=event.role,
+            queue=event.queue or self._home_queue(event.agent),
+            callback=event.callback,
+            missed_call_id=event.missed_call_id,
+        )
+        verdict = self._dial_verdict(event.agent, event.number)
+        if not verdict.allowed:
+            OutboundCall.refuse_request(placement, verdict, now, self)
+            return
+        placement = replace(placement, number=verdict.number)
+        call = OutboundCall.from_toolbar(placement, endpoint, self._flow, now, self)
+        self._place_out(call)
+
+    def _dial_verdict(self, agent: AgentId | None, number: str) -> DialVerdict:
+        dialling = self._flow.dialling
+        if dialling is None:
+            return DialVerdict(False, number, None, "calls out are not configured", "")
+        verdict = dialling.check(agent or "", number)
+        if agent is None:
+            return replace(verdict, allowed=False, message="no agent is logged in at this seat")
+        return verdict
+
+    def _place_out(self, call: OutboundCall) -> None:
+        self._calls[call.call_id] = call
+        self._owner[call.facts.caller_channel] = call
+        for offer in call.facts.offers:
+            self._owner[offer.leg] = call
+        self.figures.placed += 1
+
+    def _agent_at(self, seat: SeatId) -> AgentId | None:
+        for view in self._acd.agent_views():
+            if view.seat == seat:
+                return view.agent
+        return None
+
+    def _home_queue(self, agent: AgentId) -> str | None:
+        """The first queue whose every required skill the agent has: where their calls out count."""
+        config = self._acd.config
+        skills = next((a.skills for a in config.agents if a.id == agent), None)
+        if skills is None:
+            return None
+        for queue in config.queues:
+            if all(req.skill in skills for req in queue.skills):
+                return str(queue.id)
+        return None
 
     def _found(self, event: ev.CallsFound, now: float) -> None:
         pictures: list[tuple[ev.FoundCall, CallPicture]] = []

@@ -80,6 +80,7 @@ class CallFacts:
     held: bool = False  # the caller is on hold (out of the bridge, music)
     muted: bool = False  # the agent's leg is muted towards the call
     incarnation: int = 0  # how many times the call was taken back after a restart
+    ticket_kind: str | None = None  # the kind of an answered call's ticket (call when None)
 
     def local_id(self, kind: str, n: int) -> str:
         """The id of the ``n``-th thing of ``kind`` (``a`` leg, ``p`` playback ...) of the call.
@@ -165,6 +166,8 @@ class CallFacts:
         kind = kinds.get(self.outcome or "")
         if kind is None:
             return None
+        if kind == "call" and self.ticket_kind is not None:
+            kind = self.ticket_kind  # a call out that answered a missed call: callback
         agents = tuple(sorted({o.agent for o in self.offers if o.outcome is OfferOutcome.ANSWERED}))
         return Ticket(
             call_id=self.call_id,

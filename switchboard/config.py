@@ -69,6 +69,33 @@ class Router(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class DialVerdict:
+    """May an agent dial a number (outbound.yaml dial rules), and as what.
+
+    ``number`` is the number as it will be dialled (separators removed),
+    ``shown`` the same number as the audit log and the logs show it (masked).
+    """
+
+    allowed: bool
+    number: str
+    rule: str | None
+    message: str
+    shown: str
+
+
+class Dialling(Protocol):
+    """Calls out as the configuration allows them (``cti.config.Config.may_dial`` behind it)."""
+
+    def check(self, agent: str, number: str) -> DialVerdict:
+        """The verdict for agent ``agent`` (a login number) dialling ``number``."""
+        ...
+
+    def endpoint(self, number: str) -> str:
+        """What to dial for ``number`` (engine.yaml ``outbound.dial_pattern``)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class QueueMedia:
     """What a caller hears in a queue and when it leaves it by overflow.
 
@@ -118,6 +145,13 @@ class FlowConfig:
     ``transfer_ring_s`` is how long a transfer target may ring, and
     ``outbound_caller_id`` the number it sees when the target names none
     (the dialled number when empty).
+
+    Calls out (:mod:`switchboard.outbound`): ``dialling`` checks and dials
+    the numbers agents ask for (None: agents may dial nothing),
+    ``presented_number`` is what citizens see, ``dial_timeout_s`` how long a
+    citizen's phone may ring, ``agent_ring_s`` how long the agent's seat
+    rings for a click-to-dial, ``dial_refused_prompt`` what the agent hears
+    when a seat phone dialled a number that may not be dialled.
     """
 
     version: str
@@ -132,6 +166,11 @@ class FlowConfig:
     ring_grace_s: int = 5
     transfer_ring_s: float = 30.0
     outbound_caller_id: str = ""
+    dialling: Dialling | None = None
+    presented_number: str = ""
+    dial_timeout_s: int = 30
+    agent_ring_s: int = 20
+    dial_refused_prompt: str | None = None
     visits: VisitFlow | None = None
     """Automatic return visits; None: the engine makes none."""
 

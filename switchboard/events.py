@@ -108,6 +108,39 @@ class OutboundAnswered:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatDialled:
+    """A seat phone dialled a number: its channel entered the application (role ``seat``).
+
+    ``seat`` is the seat of the phone (None when the shell knows none);
+    ``call_id`` the identity the shell chose for the call out.
+    """
+
+    call_id: CallId
+    channel: ChannelId
+    seat: acd.SeatId | None
+    dialled: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialRequested:
+    """Click-to-dial: ring ``agent``'s seat, then dial ``number`` once the agent answers.
+
+    ``callback`` is the key of the callback entry (漏接回拨) the call works,
+    ``missed_call_id`` the missed call it answers; ``queue`` the queue whose
+    work it is (the agent's first queue when None).  ``role`` is what the
+    audit log records of the agent.
+    """
+
+    call_id: CallId
+    agent: acd.AgentId
+    number: str
+    callback: str | None = None
+    missed_call_id: str | None = None
+    queue: str | None = None
+    role: str = "agent"
+
+
+@dataclass(frozen=True, slots=True)
 class PlaybackFinished:
     """A playback ended: finished, stopped, or failed to start (then it never played)."""
 
@@ -354,6 +387,8 @@ Event = (
     | OriginateFailed
     | AgentLegAnswered
     | OutboundAnswered
+    | SeatDialled
+    | DialRequested
     | PlaybackFinished
     | DtmfReceived
     | TimerFired

@@ -1,12 +1,15 @@
-"""Calls out over HTTP: the callback list (漏接回拨), the dial check, the toolbar's settings.
+"""Calls out over HTTP: the callback list (漏接回拨), dialling, the toolbar's settings.
 
 Agents work the callback list from their toolbar: they list it, claim an
-entry (or skip it with one of the configured reasons), and record the
-outcome of the call.  Supervisors see and assign every entry.  Every change
-runs the pure :mod:`callbacks` decision on the row locked in PostgreSQL.
-Return visits are in :mod:`cti.api.visits`.
+entry (or skip it with one of the configured reasons), call it (preview's
+Call: the click-to-dial of the entry's number, tied to the entry), and
+record the outcome when the call did not tell it.  Supervisors see and
+assign every entry.  Every change runs the pure :mod:`callbacks` decision
+on the row locked in PostgreSQL.  Return visits are in :mod:`cti.api.visits`.
 
-A refused dial check is audited (action ``dial_refused``).
+Click-to-dial (``POST /api/agents/me/dial``) rings the agent's seat, then
+the number (:mod:`switchboard.outbound`).  A refused dial check or dial is
+audited (action ``dial_refused``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from cti.api.http import ApiError, bad_request, body_of, path_of, principal, que
 from cti.api.spec import Operation, register, reply
 from cti.appkeys import CONFIG, DATABASE, WRITER
 from cti.config import Config
+from cti.executor import TransferRefused
 from cti.logs import mask_number
 from cti.store import callbacks as entries
 
@@ -161,6 +165,17 @@ class DialCheck(BaseModel):
     rule: str | None
     message: str
     presented_number: str = Field(description="the number the citizen will see")
+
+
+class DialBody(Input):
+    number: str = Field(min_length=1, max_length=40, description="the number to call")
+
+
+class DialStarted(BaseModel):
+    call_id: str = Field(description="the call out: rings my seat first, then the number")
+    number: str = Field(description="the number as it is dialled")
+    presented_number: str = Field(description="the number the citizen sees")
+    callback: str | None = Field(default=None, description="the callback entry the call works")
 
 
 class OutboundSettings(BaseModel):
@@ -437,6 +452,74 @@ async def dial_check(request: web.Request) -> web.Response:
     )
 
 
+def _dial_refused(request: web.Request, exc: TransferRefused) -> ApiError:
+    if exc.code == "dial_refused":
+        mark_audited(request)  # the switchboard wrote the audit row
+    return ApiError(exc.status, exc.code, exc.message)
+
+
+async def dial(request: web.Request) -> web.Response:
+    """Click-to-dial: my seat rings; once I answer, the number is dialled."""
+    who = principal(request, Role.AGENT)
+    body = await body_of(request, DialBody)
+    config = config_of(request)
+    try:
+        call_id = request.app[ENGINE].dial(who.id, body.number, role=who.role.value)
+    except TransferRefused as exc:
+        raise _dial_refused(request, exc) from None
+    verdict = config.may_dial(who.id, body.number)
+    log.info("click_to_dial", agent=who.id, number=mask_number(verdict.number), call_id=call_id)
+    return reply(
+        DialStarted(
+            call_id=call_id, number=verdict.number, presented_number=config.presented_number
+        )
+    )
+
+
+async def call_entry(request: web.Request) -> web.Response:
+    """Preview's Call: the entry's attempt starts and my seat rings, then the citizen.
+
+    The attempt is written before the call starts (so the call's end always
+    finds it); when the engine refuses the call, the attempt is dropped again.
+    """
+    who = principal(request, Role.AGENT)
+    key = path_of(request, EntryPath).key
+    config, now = config_of(request), now_of(request)
+    policy = config.callback_policy()
+    engine = request.app[ENGINE]
+    call_id = engine.executor.new_call_id()
+
+    def start(entry: cb.Entry) -> cb.Entry:
+        _holder_check(who, entry)
+        return cb.dial(entry, who.id, now, policy, call_id)
+
+    db = request.app[DATABASE]
+    try:
+        async with db.connection() as conn:
+            entry = await entries.act(conn, key, start, policy)
+    except cb.Refusal as exc:
+        raise refused_error(exc) from None
+    last = entry.misses[-1]
+    try:
+        engine.dial(
+            who.id, entry.number, role=who.role.value, callback=key,
+            missed_call_id=last.call_id, queue=last.queue, call_id=call_id,
+        )  # fmt: skip
+    except TransferRefused as exc:
+        async with db.connection() as conn:
+            await entries.act(conn, key, lambda e: cb.drop_attempt(e, call_id), policy)
+        raise _dial_refused(request, exc) from None
+    log.info("callback_call", by=who.id, caller=mask_number(entry.number), call_id=call_id)
+    return reply(
+        DialStarted(
+            call_id=call_id,
+            number=entry.number,
+            presented_number=config.presented_number,
+            callback=key,
+        )
+    )
+
+
 def add_routes(app: web.Application) -> None:
     entry = "/api/callbacks/{key}"
     ops = [
@@ -464,6 +547,15 @@ def add_routes(app: web.Application) -> None:
                   "Record how the call to the citizen ended", TAG, WORKERS,
                   path_params=EntryPath, body=OutcomeBody, response=CallbackEntry,
                   errors=(404, 409, 503)),
+        Operation("POST", f"{entry}/call", call_entry, "callbacks_call",
+                  "Call the entry's citizen (preview's Call): my seat rings, then the number;"
+                  " the call's outcome is written to the attempt", TAG, (Role.AGENT,),
+                  path_params=EntryPath, response=DialStarted,
+                  errors=(403, 404, 409, 503)),
+        Operation("POST", "/api/agents/me/dial", dial, "agent_dial",
+                  "Click-to-dial: my seat rings, then the number (outbound.yaml dial rules;"
+                  " a refusal is audited)", TAG, (Role.AGENT,), body=DialBody,
+                  response=DialStarted, errors=(403, 409, 503)),
         Operation("GET", "/api/agents/me/outbound", settings, "agent_outbound_settings",
                   "The toolbar's calls-out settings: work-order URL template, skip reasons",
                   TAG, (Role.AGENT,), response=OutboundSettings),

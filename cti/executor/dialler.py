@@ -50,9 +50,10 @@ log = structlog.get_logger("cti.executor.dialler")
 def load(board: Switchboard, trunk_channels: int | None) -> cb.Load:
     """What pacing needs to know of the switchboard now.
 
-    Every inbound call holds a trunk channel, and so does every automatic
-    visit still dialling or talking to the survey (one handed to a person
-    is an inbound call by then).
+    Every call in progress holds a trunk channel, and so does every
+    automatic visit still dialling or talking to the survey (one handed to
+    a person is an inbound call by then).  The outbound lines are the
+    visits' and the agents' calls out.
     """
     distributor = board.distributor
     idle = sum(
@@ -61,13 +62,15 @@ def load(board: Switchboard, trunk_channels: int | None) -> cb.Load:
         if view.status is acd.AgentStatus.READY and view.state is acd.AgentState.IDLE
     )
     visits_live = len(board.revisits.calls())
+    # Agents' calls out (switchboard.outbound, tagged direction: outbound) hold lines too.
+    calls_out = sum(1 for call in board.calls() if call.facts.tags.get("direction") == "outbound")
     trunk_free = None
     if trunk_channels is not None:
         trunk_free = max(0, trunk_channels - len(board.calls()) - visits_live)
     return cb.Load(
         idle_agents=idle,
         inbound_waiting=distributor.totals().waiting,
-        outbound_active=board.revisits.lines,
+        outbound_active=board.revisits.lines + calls_out,
         trunk_free=trunk_free,
     )
 

@@ -32,7 +32,7 @@ from cti.executor.carry import Executor
 from cti.executor.flow import flow_config
 from cti.executor.intake import Intake
 from cti.executor.ports import Recordings, Writer
-from cti.executor.requests import Monitors, Transfers
+from cti.executor.requests import Monitors, Transfers, refused
 from cti.executor.views import CallView
 from cti.store import Database
 from switchboard import Switchboard
@@ -186,6 +186,34 @@ class Engine:
 
     def feed(self, event: ev.Event) -> list[c.Command]:
         return self.executor.feed(event)
+
+    def dial(
+        self,
+        agent: str,
+        number: str,
+        *,
+        role: str = "agent",
+        callback: str | None = None,
+        missed_call_id: str | None = None,
+        queue: str | None = None,
+        call_id: CallId | None = None,
+    ) -> CallId:
+        """Click-to-dial: ring ``agent``'s seat, then ``number``; the new call's id.
+
+        Raises :class:`~cti.executor.requests.TransferRefused` with the HTTP
+        status when the switchboard refuses (403 a number the dial rules
+        refuse, 409 not logged in or on another call); a refused number is
+        audited by the switchboard.
+        """
+        made = call_id or self.executor.new_call_id()
+        request = ev.DialRequested(
+            made, acd.AgentId(agent), number, callback=callback,
+            missed_call_id=missed_call_id, queue=queue, role=role,
+        )  # fmt: skip
+        for command in self.feed(request):
+            if isinstance(command, c.RefuseTransfer):
+                raise refused(command.code, command.message)
+        return made
 
     def agent_request(self, event: ev.AgentRequestEvent) -> RequestRefused | None:
         """Run an agent's request through the switchboard; the refusal, if any."""

@@ -12,7 +12,9 @@ import datetime as dt
 
 from cti.config import Config
 from cti.config.sections.queues import Queue
+from cti.logs import mask_number
 from switchboard import FlowConfig, QueueMedia, RouteKind, RoutePlan, VisitFlow
+from switchboard.config import DialVerdict
 
 # The originate of an agent leg outlives the ACD's ring time by this much:
 # the ACD runs the exact deadline itself.
@@ -21,6 +23,8 @@ RING_GRACE_S = 5
 CLOSING_GUARD_S = 60.0
 # A voicemail left without a configured limit.
 VOICEMAIL_MAX_S = 120
+# What an agent hears when the seat phone dialled a number that may not be dialled.
+DIAL_REFUSED_PROMPT = "dial_refused"
 
 
 class ConfigRouter:
@@ -57,6 +61,31 @@ class ConfigRouter:
         )
 
 
+class ConfigDialling:
+    """Calls out as one configuration allows them: outbound.yaml's rules, engine.yaml's trunk."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._rules = config.dial_rules()
+
+    def __repr__(self) -> str:
+        return f"<ConfigDialling {len(self._rules.rules)} rules>"
+
+    def check(self, agent: str, number: str) -> DialVerdict:
+        known = self._config.agent(agent)
+        if known is None:
+            verdict = self._config.may_dial(agent, number)
+        else:
+            verdict = self._rules.check(number, known.role)
+        return DialVerdict(
+            verdict.allowed, verdict.number, verdict.rule, verdict.message,
+            mask_number(verdict.number),
+        )  # fmt: skip
+
+    def endpoint(self, number: str) -> str:
+        return self._config.dial_string(number)
+
+
 def _media(queue: Queue) -> QueueMedia:
     overflow = queue.overflow
     announce = queue.announce
@@ -85,6 +114,13 @@ def flow_config(config: Config, version: str) -> FlowConfig:
         ring_grace_s=RING_GRACE_S,
         transfer_ring_s=float(outbound.originate_timeout),
         outbound_caller_id=outbound.caller_id or "",
+        dialling=ConfigDialling(config),
+        presented_number=config.presented_number,
+        dial_timeout_s=int(outbound.originate_timeout),
+        agent_ring_s=int(outbound.originate_timeout),
+        dial_refused_prompt=(
+            DIAL_REFUSED_PROMPT if DIAL_REFUSED_PROMPT in config.prompts.prompts else None
+        ),
         visits=visit_flow(config),
     )
 
@@ -102,7 +138,7 @@ def visit_flow(config: Config) -> VisitFlow:
     spec = config.outbound.return_visits
     return VisitFlow(
         dial_pattern=config.engine.outbound.dial_pattern,
-        caller_id=config.outbound.presented_number or config.platform.main_number,
+        caller_id=config.presented_number,
         ring_s=spec.ring_seconds,
         notice=tuple(spec.notice_prompts),
         agent_key=spec.agent_key,

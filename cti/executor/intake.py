@@ -28,7 +28,7 @@ from cti.ari.reconcile import Known
 from cti.engine.arrivals import Arrivals
 from cti.executor.carry import Executor
 from cti.executor.reconcile import found_calls, pbx_startup
-from cti.executor.translate import role, seat_change, translate
+from cti.executor.translate import role, seat_change, seat_dialled, translate
 from switchboard import events as ev
 from switchboard.ids import ChannelId
 
@@ -79,6 +79,8 @@ class Intake:
         try:
             if ex.dial_outs.concerns(item):
                 event = ex.dial_outs.translate(item)
+            elif isinstance(item, ari.StasisStart) and role(item) == "seat":
+                event = seat_dialled(item, ex.new_call_id(), self._seat_of)
             else:
                 event = translate(item, ex.new_call_id)
             if event is not None:

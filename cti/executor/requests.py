@@ -37,6 +37,7 @@ STATUS = {
     "bad_target": 400,
     "bad_mode": 400,
     "bad_seat": 400,
+    "dial_refused": 403,
 }
 
 

@@ -3,6 +3,8 @@
 One ARI event becomes at most one :mod:`switchboard.events` event, by its
 type and, for ``StasisStart``, by its role (the first Stasis argument):
 
+- ``seat,<exten>``: a seat phone dialled a number (:func:`seat_dialled`,
+  which needs the seats, so the intake translates it);
 - ``inbound,<exten>[,<redirecting>]`` (or no argument): a caller arrived;
   the redirecting number rides in the third argument, or in ``channelvars``
   when ari.conf lists ``REDIRECTING(from-num)``
@@ -90,6 +92,23 @@ def _stasis_start(event: ari.StasisStart) -> ev.Event | None:
         case "snoop":
             return ev.SnoopStarted(leg, call_id)
     return None
+
+
+def seat_dialled(
+    event: ari.StasisStart, call_id: CallId, seat_of: Callable[[str], str | None]
+) -> ev.SeatDialled:
+    """A seat phone's call (role ``seat``, ``Stasis(hotline,seat,${EXTEN})``) as a call out.
+
+    The seat is found from the channel's endpoint (``PJSIP/8001-00000003``
+    -> ``PJSIP/8001``), else from its caller number.
+    """
+    channel = event.channel
+    endpoint = channel.name.rsplit("-", 1)[0] if "-" in channel.name else channel.name
+    seat = seat_of(endpoint) or seat_of(channel.caller.number or "")
+    dialled = event.args[1] if len(event.args) > 1 else channel.dialplan.exten
+    return ev.SeatDialled(
+        call_id, ChannelId(channel.id), acd.SeatId(seat) if seat else None, dialled
+    )
 
 
 def translate(event: ari.AriEvent, new_call: Callable[[], CallId]) -> ev.Event | None:

@@ -146,6 +146,10 @@ async def save(conn: asyncpg.Connection, entry: cb.Entry, policy: cb.CallbackPol
         entry.cleared_by,
         entry.got_through,
     )
+    # An attempt dropped (the agent never reached the citizen's phone) goes too.
+    await conn.execute(
+        "DELETE FROM callback_attempts WHERE key = $1 AND n > $2", entry.key, len(entry.attempts)
+    )
     for n, attempt in enumerate(entry.attempts, start=1):
         await conn.execute(
             "INSERT INTO callback_attempts (key, n, at, agent, outcome, call_id)"
@@ -216,10 +220,57 @@ def _facts(
     )
 
 
+# How a call out that worked a callback entry ended, as the attempt's outcome.
+_ATTEMPT_OUTCOMES = {
+    "answered": cb.Outcome.REACHED,
+    "busy": cb.Outcome.BUSY,
+    "no_answer": cb.Outcome.NO_ANSWER,
+    "unreachable": cb.Outcome.NO_ANSWER,
+    "failed": cb.Outcome.NO_ANSWER,
+}
+
+
+async def callback_call_ended(
+    conn: asyncpg.Connection, key: str, call: dict[str, Any], policy: cb.CallbackPolicy
+) -> None:
+    """A call out that worked the entry ``key`` ended: its attempt's outcome, as detected.
+
+    Reached, busy and no answer come from the dial; a call that never rang
+    the citizen (the agent did not answer their seat, or hung up first)
+    drops its attempt.  An outcome the agent already recorded stands.
+    """
+    call_id = str(call["call_id"])
+    outcome = _ATTEMPT_OUTCOMES.get(str(call.get("outcome") or ""))
+    async with conn.transaction():
+        entry = await load(conn, key, lock=True)
+        if entry is None or entry.status is not cb.Status.DIALLING:
+            return
+        if entry.attempts[-1].call_id != call_id:
+            return
+        now = call.get("ended_at") or call["arrived_at"]
+        if outcome is None:
+            changed = cb.drop_attempt(entry, call_id)
+        else:
+            changed = cb.record_outcome(entry, outcome, now, policy)
+        await save(conn, changed, policy)
+    log.info("callback_attempt", key=key.replace(entry.number, mask_number(entry.number)),
+             outcome=outcome.value if outcome else "dropped", call_id=call_id)  # fmt: skip
+
+
 async def record_final_call(
     conn: asyncpg.Connection, call: dict[str, Any], rules: ListingRules
 ) -> None:
-    """A call's final record was written: list a missed call, or clear a citizen who got through."""
+    """A call's final record was written: list a missed call, or clear a citizen who got through.
+
+    A call out (tag ``direction: outbound``) is neither: one that worked a
+    callback entry (tag ``callback``) writes that entry's attempt.
+    """
+    tags = call.get("tags") or {}
+    if isinstance(tags, dict) and tags.get("direction") == "outbound":
+        key = tags.get("callback")
+        if isinstance(key, str) and key:
+            await callback_call_ended(conn, key, call, rules.policy)
+        return
     number = str(call.get("caller_number") or "")
     if not number or not set(number) <= _NUMBER_CHARS:
         return  # an anonymous or withheld caller cannot be called back

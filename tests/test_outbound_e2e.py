@@ -1,0 +1,265 @@
+"""Calls out end to end: pbxsim over real sockets, the engine, a real PostgreSQL.
+
+A seat phone dials a citizen (scripted behind the carrier trunk: answers,
+is busy, does not answer), a number the dial rules refuse, click-to-dial
+from the toolbar, and a callback of the list called with preview's Call.
+Each test asserts the records, the audit log, the tickets and the callback
+attempts the engine left, and what pbxsim was asked to do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pbxsim import CallerScript, PhoneScript, RemoteScript
+from tests.faces_support import eventually
+from tests.support.stack import running_stack
+
+pytestmark = pytest.mark.outbound
+
+CITIZEN = "13812345678"
+SEAT_PHONE = "8001"
+
+
+def no_quiet_hours(data: Any) -> None:
+    # The tests run at any hour: quiet hours are tested on a virtual clock elsewhere.
+    data["callbacks"]["quiet_hours"] = {"start": "00:00", "end": "00:00"}
+    data["callbacks"]["spacing_minutes"] = 0
+
+
+def short_wait(data: Any) -> None:
+    data["queues"]["general"]["max_wait"] = 1
+
+
+def citizen(**script: Any) -> dict[str, Any]:
+    return {"remotes": (RemoteScript(CITIZEN, trunk="carrier", **script),)}
+
+
+def seat_call(number: str = CITIZEN, **script: Any) -> CallerScript:
+    """The agent at seat s01 dials ``number`` from the phone 8001."""
+    return CallerScript(number=SEAT_PHONE, dialled=number, trunk=SEAT_PHONE, **script)
+
+
+def created(stack: Any) -> list[Any]:
+    return stack.requests("POST", "/channels/create")
+
+
+async def test_a_seat_phone_calls_a_citizen_who_answers(tmp_path: Path, empty_dsn: str) -> None:
+    sim = citizen(answer_after=1.0)
+    async with running_stack(tmp_path, empty_dsn, sim_options=sim) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_seat_call(seat_call(hangup_after_bridged=3.0))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered"
+        assert row["tags"]["direction"] == "outbound" and row["tags"]["agent"] == "1001"
+        assert row["first_agent"] == "1001" and row["caller_number"] == CITIZEN
+        assert row["answered_at"] is not None and row["hangup_by"] == "agent"
+        assert row["recording_ref"] == f"{call.call_id}-1"
+        kinds = [r["kind"] for r in await stack.timeline(call.call_id)]
+        assert kinds.index("seat_dialled") < kinds.index("dialling") < kinds.index("answered")
+        assert "recording_started" in kinds
+
+        # Created into the application, then dialled, showing the hotline's number.
+        (create,) = created(stack)
+        assert create.params["endpoint"] == f"PJSIP/{CITIZEN}@carrier"
+        assert create.params["appArgs"].startswith(f"outbound,{call.call_id},")
+        leg = create.params["channelId"]
+        assert create.body["variables"]["CALLERID(num)"] == "12345"
+        (dial,) = stack.requests("POST", f"/channels/{leg}/dial")
+        assert dial.params["timeout"] == "30"
+        (recorded,) = [r for r in stack.requests("POST", "/bridges/") if r.path.endswith("/record")]
+        assert recorded.params["name"] == f"{call.call_id}-1"
+        # The citizen's phone saw the hotline's number.
+        (start,) = [
+            e for e in stack.sim.events if e["type"] == "StasisStart" and e["channel"]["id"] == leg
+        ]
+        answered = [
+            e
+            for e in stack.sim.events
+            if e["type"] == "Dial" and e["peer"]["id"] == leg and e["dialstatus"] == "ANSWER"
+        ]
+        assert answered and answered[0]["peer"]["caller"]["number"] == "12345"
+        assert start["args"][0] == "outbound"
+
+        # The talk counts in the agent's figures.
+        view = stack.engine.acd.agent_view("1001")
+        assert view is not None and view.talk_today_s > 0
+        # An answered call out hands a ticket, of the agent's, like an inbound call.
+        await stack.backend.wait_until(lambda: len(stack.backend.tickets) == 1, timeout=15)
+        (ticket,) = stack.backend.tickets.values()
+        assert ticket.body["kind"] == "call" and ticket.body["tags"]["direction"] == "outbound"
+
+
+@pytest.mark.parametrize(
+    ("script", "outcome"),
+    [({"busy": True}, "busy"), ({"answer_after": None}, "no_answer")],
+    ids=["busy", "no_answer"],
+)
+async def test_a_citizen_who_is_busy_or_does_not_answer(
+    tmp_path: Path, empty_dsn: str, script: dict[str, Any], outcome: str
+) -> None:
+    async with running_stack(tmp_path, empty_dsn, sim_options=citizen(**script)) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_seat_call(seat_call())
+        (call,) = await stack.wait_ended(1, timeout=30)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == outcome
+        assert row["answered_at"] is None and row["tags"]["direction"] == "outbound"
+        (create,) = created(stack)
+        leg = create.params["channelId"]
+        assert leg not in {c["id"] for c in (await stack.engine.pbx.ari.channels.list())}
+        kinds = [r["kind"] for r in await stack.timeline(call.call_id)]
+        assert kinds[-2:] == ["dial_ended", "ended"]
+        assert stack.backend.tickets == {}
+        # The agent is free again (after wrap-up, none for a dial that reached nobody).
+        view = stack.engine.acd.agent_view("1001")
+        assert view is not None and view.state.value == "idle"
+
+
+async def test_a_number_the_rules_refuse_is_played_and_audited(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    async with running_stack(tmp_path, empty_dsn) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_seat_call(seat_call("00441234567"))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "dial_refused" and row["tags"]["direction"] == "outbound"
+        assert created(stack) == []
+        plays = [r for r in stack.requests("POST", "/channels/") if "/play" in r.path]
+        assert [p.params["media"] for p in plays] == ["sound:hotline/zh/dial-refused"]
+        rows = await stack.db.fetch(
+            "SELECT actor, target, allowed, detail FROM audit_log WHERE action = 'dial_refused'"
+        )
+        assert [(r["actor"], r["target"], r["allowed"]) for r in rows] == [
+            ("1001", "number:004****4567", False)
+        ]
+        assert rows[0]["detail"]["rule"] == "international"
+
+
+async def test_click_to_dial_rings_the_seat_then_the_citizen(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5, hangup_after=3.0)
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], sim_options=citizen(answer_after=1.0)
+    ) as stack:
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api(
+            "POST", "/api/agents/me/dial", token=token, json={"number": "00441234567"}
+        )
+        assert status == 403 and body["error"] == "dial_refused", body
+        assert body["message"] == "this number may not be dialled (international)"
+        status, body = await stack.api(
+            "POST", "/api/agents/me/dial", token=token, json={"number": "138 1234 5678"}
+        )
+        assert status == 200, body
+        assert body["number"] == CITIZEN and body["presented_number"] == "12345"
+        call_id = body["call_id"]
+        status, again = await stack.api(
+            "POST", "/api/agents/me/dial", token=token, json={"number": CITIZEN}
+        )
+        assert status == 409 and again["error"] == "busy", again
+        (call,) = await stack.wait_ended(1)
+        assert call.call_id == call_id
+        row = await stack.call_row(call_id)
+        assert row["outcome"] == "answered" and row["hangup_by"] == "agent"
+        assert row["tags"]["direction"] == "outbound"
+        (ring,) = stack.requests("POST", "/channels")
+        assert ring.params["endpoint"] == "PJSIP/8001"
+        assert ring.params["appArgs"] == f"agent,{call_id},1001"
+        (create,) = created(stack)
+        assert create.params["endpoint"] == f"PJSIP/{CITIZEN}@carrier"
+        assert ring.at <= create.at  # the seat first, the citizen once the agent answered
+        rows = await stack.db.fetch("SELECT actor FROM audit_log WHERE action = 'dial_refused'")
+        assert [r["actor"] for r in rows] == ["1001"]
+
+
+async def _missed_call(stack: Any) -> str:
+    """A caller overflows with nobody logged in: the key of their callback entry."""
+    stack.sim.place_call(CallerScript(number=CITIZEN, name="市民"))
+    (missed,) = await stack.wait_ended(1)
+    await stack.flushed()
+
+    async def listed() -> Any:
+        row = await stack.db.fetchrow("SELECT key FROM callback_entries WHERE number = $1", CITIZEN)
+        return row["key"] if row is not None else None
+
+    key: str = await eventually(listed, timeout=10)
+    stack.ended.clear()
+    return key + "|" + missed.call_id
+
+
+async def test_a_callback_called_from_the_list_reaches_the_citizen(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    patches = {"outbound.yaml": no_quiet_hours, "queues.yaml": short_wait}
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5, hangup_after=2.0)
+    async with running_stack(
+        tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options=citizen(answer_after=1.0)
+    ) as stack:
+        key, missed_id = (await _missed_call(stack)).split("|")
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api("POST", f"/api/callbacks/{key}/call", token=token)
+        assert status == 200, body
+        assert body["callback"] == key and body["number"] == CITIZEN
+        (call,) = await stack.wait_ended(1, timeout=30)
+        assert call.call_id == body["call_id"]
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered"
+        assert row["tags"]["callback"] == key and row["tags"]["missed_call_id"] == missed_id
+        kinds = [r["kind"] for r in await stack.timeline(call.call_id)]
+        assert "survey_started" in kinds or "not_rated" in kinds or "rated" in kinds
+
+        async def attempt() -> Any:
+            return await stack.db.fetchrow(
+                "SELECT e.status, a.outcome, a.agent, a.call_id FROM callback_entries e"
+                " JOIN callback_attempts a USING (key) WHERE key = $1",
+                key,
+            )
+
+        done = await eventually(attempt, timeout=10)
+        assert dict(done) == {
+            "status": "done", "outcome": "reached", "agent": "1001", "call_id": call.call_id,
+        }  # fmt: skip
+        tickets = stack.backend.tickets
+        await stack.backend.wait_until(
+            lambda: any(t.body["call_id"] == call.call_id for t in tickets.values()), timeout=15
+        )
+        (ticket,) = [t for t in tickets.values() if t.body["call_id"] == call.call_id]
+        assert ticket.body["kind"] == "callback"
+        assert ticket.body["tags"]["missed_call_id"] == missed_id
+        assert ticket.body["callback_number"] == CITIZEN
+
+
+async def test_a_busy_callback_keeps_the_entry_for_the_next_attempt(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    patches = {"outbound.yaml": no_quiet_hours, "queues.yaml": short_wait}
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5)
+    async with running_stack(
+        tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options=citizen(busy=True)
+    ) as stack:
+        key, _ = (await _missed_call(stack)).split("|")
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api("POST", f"/api/callbacks/{key}/call", token=token)
+        assert status == 200, body
+        (call,) = await stack.wait_ended(1, timeout=30)
+        assert (await stack.call_row(call.call_id))["outcome"] == "busy"
+
+        async def attempt() -> Any:
+            row = await stack.db.fetchrow(
+                "SELECT e.status, a.outcome FROM callback_entries e"
+                " JOIN callback_attempts a USING (key) WHERE key = $1",
+                key,
+            )
+            return row if row is not None and row["outcome"] is not None else None
+
+        assert dict(await eventually(attempt, timeout=10)) == {
+            "status": "pending",
+            "outcome": "busy",
+        }
