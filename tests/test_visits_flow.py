@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import acd
 import callbacks as cb
@@ -276,4 +278,65 @@ def test_a_leg_vanished_while_the_link_was_down_ends_the_visit_call() -> None:
     d.feed(sb.ChannelsVanished(frozenset({dial.leg})), 5.0)
     assert d.result().fallback == "hung_up"
     assert dial.leg not in d.board.channels()
+    d.assert_quiet()
+
+
+# Mostly answered calls (the interesting ones), then anything in any order.
+STEPS = st.tuples(
+    st.sampled_from([["answer"], ["answer", "playback"], []]),
+    st.lists(
+        st.sampled_from(
+            ["answer", "busy", "no_answer", "refused", "left", "key", "key", "playback",
+             "playback", "timer", "agent"]
+        ),
+        max_size=12,
+    ),
+).map(lambda pair: pair[0] + pair[1])  # fmt: skip
+# The survey's keys (1-3), the agent and refuse keys, and keys that mean nothing.
+KEYS = st.lists(st.sampled_from("1123099*5"), min_size=14, max_size=14)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps=STEPS, keys=KEYS)
+def test_whatever_happens_one_result_and_nothing_left_behind(
+    steps: list[str], keys: list[str]
+) -> None:
+    """Any order of the far end's, the media's and the clock's events (one dial verdict
+    at most, as the shell reports them): at most one result while the call lasts, exactly
+    one once it is over, and no timer, playback or leg left."""
+    d = Drive()
+    dial = d.due()
+    answered = False
+    for i, step in enumerate(steps):
+        match step:
+            case "answer" if not answered:
+                answered = True
+                d.feed(sb.OutboundAnswered(dial.leg, dial.call_id), 1.0)
+            case "busy" | "no_answer" | "refused" if answered:
+                pass  # the shell reports one verdict per dial (DialOuts): none after the answer
+            case "busy" | "no_answer":
+                status = sb.DialStatus.BUSY if step == "busy" else sb.DialStatus.NOANSWER
+                d.feed(sb.LegDialed(dial.leg, status), 1.0)
+            case "refused":
+                d.feed(sb.OriginateFailed(dial.leg, "refused"), 1.0)
+            case "left":
+                d.feed(sb.ChannelLeft(dial.leg), 1.0)
+            case "key":
+                d.feed(sb.DtmfReceived(dial.leg, keys[i]), 1.0)
+            case "playback" if d.plays():
+                d.feed(sb.PlaybackFinished(d.plays()[-1].playback), 1.0)
+            case "timer":
+                armed = [c for c in d.out if isinstance(c, sb.StartTimer)]
+                if armed:
+                    d.feed(sb.TimerFired(armed[-1].key, armed[-1].at), 1.0)
+            case "agent":
+                d.login("1001")
+        assert len(d.of(sb.RecordVisitResult)) <= 1
+    # The citizen hangs up at last; whoever is still talking to them ends too.
+    d.feed(sb.ChannelLeft(dial.leg), 1.0)
+    for offer in d.of(sb.OriginateAgent):
+        d.feed(sb.ChannelLeft(offer.leg), 1.0)
+    assert len(d.of(sb.RecordVisitResult)) == 1
+    assert d.board.revisits.lines == 0
+    assert not d.board.calls()
     d.assert_quiet()
