@@ -80,8 +80,8 @@ from cti.appkeys import (
 )
 from cti.ari.client import AriClient
 from cti.ari.errors import AriError
-from cti.availability import Availability
-from cti.availability import Role as AvailabilityRole
+from cti.availability import Availability, Role
+from cti.callbackdialler import ProgressiveDialler
 from cti.config import Config, ConfigManager, ConfigVersion
 from cti.engine import records
 from cti.engine.pbx import Pbx
@@ -275,11 +275,23 @@ async def _visit_sweeper(app: web.Application) -> AsyncIterator[None]:
     await sweeper.stop()
 
 
+async def _progressive_dialler(app: web.Application) -> AsyncIterator[None]:
+    """Callbacks of queues set ``progressive``: a free agent is rung, then the citizen."""
+
+    def active() -> bool:
+        return standby.role_of(app) in (standby.SINGLE, str(Role.ACTIVE))
+
+    dialler = ProgressiveDialler(app[DATABASE], app[agents_api.ENGINE], active=active)
+    dialler.start()
+    yield
+    await dialler.stop()
+
+
 async def _visit_dialler(app: web.Application) -> AsyncIterator[None]:
     """Automatic return visits that are due are dialled, within pacing, by the active engine."""
 
     def active() -> bool:
-        return AVAILABILITY not in app or app[AVAILABILITY].role is AvailabilityRole.ACTIVE
+        return standby.role_of(app) in (standby.SINGLE, str(Role.ACTIVE))
 
     dialler = VisitDialler(app[DATABASE], app[agents_api.ENGINE], active=active)
     app[VISIT_DIALLER] = dialler
@@ -459,6 +471,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         app.cleanup_ctx.append(figures_api.rebuild)  # today's figures, before calls are adopted
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_visit_sweeper)
+    app.cleanup_ctx.append(_progressive_dialler)
     app.cleanup_ctx.append(_softswitch)
     app.cleanup_ctx.append(_visit_dialler)
     app.router.add_get("/healthz", healthz)

@@ -263,3 +263,83 @@ async def test_a_busy_callback_keeps_the_entry_for_the_next_attempt(
             "status": "pending",
             "outcome": "busy",
         }
+
+
+async def test_a_progressive_queue_rings_a_free_agent_then_the_citizen(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    def progressive(data: Any) -> None:
+        no_quiet_hours(data)
+        data["queues"]["general"] = "progressive"
+
+    patches = {"outbound.yaml": progressive, "queues.yaml": short_wait}
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5, hangup_after=2.0)
+    async with running_stack(
+        tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options=citizen(answer_after=1.0)
+    ) as stack:
+        key, missed_id = (await _missed_call(stack)).split("|")
+        # Nobody asks: the free agent's phone rings, then the citizen's.
+        await stack.login("1001", "s01")
+        (call,) = await stack.wait_ended(1, timeout=30)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered" and row["first_agent"] == "1001"
+        assert row["tags"]["callback"] == key and row["tags"]["missed_call_id"] == missed_id
+        (ring,) = stack.requests("POST", "/channels")
+        assert ring.params["endpoint"] == "PJSIP/8001"
+        (create,) = created(stack)
+        assert ring.at <= create.at
+
+        async def attempt() -> Any:
+            return await stack.db.fetchrow(
+                "SELECT e.status, a.outcome, a.agent FROM callback_entries e"
+                " JOIN callback_attempts a USING (key) WHERE key = $1 AND a.outcome IS NOT NULL",
+                key,
+            )
+
+        done = await eventually(attempt, timeout=10)
+        assert dict(done) == {"status": "done", "outcome": "reached", "agent": "1001"}
+
+
+async def test_a_call_out_is_three_wayed_to_a_parallel_line_and_handed_over(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    line = RemoteScript(number="12319", trunk="hotline-12319", answer_after=0.5, hangup_after=20)
+    remotes = (RemoteScript(CITIZEN, trunk="carrier", answer_after=0.5), line)
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.3)
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[phone], sim_options={"remotes": remotes}
+    ) as stack:
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api(
+            "POST", "/api/agents/me/dial", token=token, json={"number": CITIZEN}
+        )
+        assert status == 200, body
+        call_id = body["call_id"]
+
+        def talking() -> bool:
+            view = stack.engine.calls.get(call_id)
+            return view is not None and view.public_state == "talking"
+
+        await stack.sim.wait_for(talking, timeout=10, what="the citizen answers")
+        view = stack.engine.calls[call_id]
+        path = f"/api/calls/{call_id}/transfer"
+        target = {"kind": "line", "ref": "city_management"}
+        status, started = await stack.api(
+            "POST", path, token=token, json={"mode": "three_way", "target": target}
+        )
+        assert status == 201, started
+        plan = stack.engine.transfers.latest(call_id)
+        await stack.sim.wait_for(lambda: plan.public_state == "conference", what="conference")
+        await stack.engine.drain()
+        status, left = await stack.api("POST", path + "/leave", token=token)
+        assert status == 200 and left["state"] == "handed_over", left
+        await stack.sim.wait_for(lambda: view.public_state == "handed_off", what="handed off")
+        await stack.engine.drain()
+        bridge = await stack.engine.pbx.ari.bridges.get(view.bridge_id)
+        assert set(bridge.channels) == {view.caller_channel, started["leg"]}
+        assert stack.engine.current_call_of("1001") is None
+        (call,) = await stack.wait_ended(1, timeout=30)
+        row = await stack.call_row(call.call_id)
+        assert row["tags"]["direction"] == "outbound" and row["first_agent"] == "1001"
+        kinds = [r["kind"] for r in await stack.timeline(call_id)]
+        assert "answered" in kinds and "ended" in kinds

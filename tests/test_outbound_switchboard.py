@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import replace
 
 import pytest
 
 import acd
+import callbacks as cb
 import switchboard as sb
 import transfer as tr
 from switchboard import commands as c
@@ -247,3 +249,20 @@ def test_a_call_out_can_be_transferred_blind_to_a_number() -> None:
     assert of(c.RefuseTransfer, out) == []
     (consultee,) = of(c.OriginateConsultee, out)
     assert consultee.dial == "PJSIP/83456789@carrier"
+
+
+def test_a_call_that_never_rang_the_citizen_gives_its_attempt_back() -> None:
+    policy = cb.CallbackPolicy()
+    at = dt.datetime(2026, 3, 11, 10, 0, tzinfo=dt.UTC)
+    miss = cb.Miss("c-missed", at, "12345", cb.Reason.OVERFLOWED, "general")
+    entry = cb.opened(CITIZEN, miss, policy)
+    dialling = cb.dial(entry, "1001", at, policy, "c-out")
+    assert dialling.status is cb.Status.DIALLING and len(dialling.attempts) == 1
+    assert cb.drop_attempt(dialling, "c-other") == dialling  # another call's: nothing
+    back = cb.drop_attempt(dialling, "c-out")
+    assert back.status is cb.Status.PENDING and back.attempts == ()
+    assert back.claimed_by is None
+    # A busy attempt is kept and counts.
+    busy = cb.record_outcome(dialling, cb.Outcome.BUSY, at, policy)
+    assert busy.status is cb.Status.PENDING and len(busy.attempts) == 1
+    assert cb.drop_attempt(busy, "c-out") == busy

@@ -469,6 +469,7 @@ function start() {
   $("transfer-close").addEventListener("click", closeTransfer);
   $("btn-callbacks").addEventListener("click", toggleCallbacks);
   $("callbacks-close").addEventListener("click", closeCallbacks);
+  $("dial-form").addEventListener("submit", dialNumber);
   document.addEventListener("keydown", onKey);
   setInterval(tick, 1000);
   const token = sessionStorage.getItem(TOKEN_KEY);

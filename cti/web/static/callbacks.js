@@ -1,7 +1,9 @@
-// The toolbar's callback panel (漏接回拨) and the work-order form opened on answer.
-// Keyboard: F7 opens or closes the panel; Tab moves between entries and their buttons,
-// Enter presses one; in the skip-reason and outcome menus a digit chooses; Esc closes
-// the open menu, then the panel.  Uses page, api(), act(), say() and show() of agent.js.
+// The toolbar's callback panel (漏接回拨), click-to-dial, and the work-order form opened
+// on answer.  Keyboard: F7 opens or closes the panel; Tab moves between entries and their
+// buttons, Enter presses one (Call on an entry I hold: my phone rings, then the citizen);
+// in the skip-reason and outcome menus a digit chooses; the number field below the lists
+// dials on Enter; Esc closes the open menu, then the panel.  Uses page, api(), act(),
+// say() and show() of agent.js.
 "use strict";
 
 const outbound = {
@@ -100,10 +102,13 @@ function renderCallbacks() {
       buttons.push(el("button", { type: "button", "data-act": "release",
         onclick: () => changeEntry(entry.key, "release") }, t("cb.release")));
     }
+    const call = el("button", { type: "button", "data-act": "call",
+      onclick: () => callEntry(entry) }, t("cb.call"));
     if (entry.status === "pending" || mine) {
       buttons.push(el("button", { type: "button", "data-act": "skip", "aria-haspopup": "menu",
         onclick: () => openCallbackMenu(entry.key, "skip") }, t("cb.skip")));
     }
+    if (mine && entry.status === "claimed") buttons.push(call);
     const holder = entry.claimed_by ? " · " + t("cb.claimed_by", entry.claimed_by) : "";
     const item = el("li", { "data-key": entry.key, "data-status": entry.status,
         class: entry.overdue ? "overdue" : "" },
@@ -180,6 +185,33 @@ async function changeEntry(key, what, body) {
   say(t("cb.done." + what, entry.number));
   await refreshCallbacks();
   focusEntry(key);
+}
+
+// Preview's Call: my phone rings; once I answer, the citizen is dialled.
+async function callEntry(entry) {
+  const path = "/api/callbacks/" + encodeURIComponent(entry.key) + "/call";
+  const started = await act("POST", path);
+  if (started) say(t("cb.calling", entry.number));
+  await refreshCallbacks();
+  focusEntry(entry.key);
+}
+
+// Click-to-dial: my phone rings; once I answer, the number is dialled.  A number the
+// dial rules refuse is answered in one line (and audited).
+async function dialNumber(event) {
+  if (event) event.preventDefault();
+  const field = $("dial-number");
+  const number = field.value.trim();
+  if (!number) {
+    field.focus();
+    return;
+  }
+  const started = await act("POST", "/api/agents/me/dial", { number });
+  if (started) {
+    say(t("dial.started", started.number, started.presented_number));
+    field.value = "";
+  }
+  field.focus();
 }
 
 function focusEntry(key) {
