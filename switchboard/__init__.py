@@ -152,7 +152,8 @@ from switchboard.phases import (
 )
 from switchboard.picture import STATE_VAR, CallPicture, PictureError
 from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
-from switchboard.revisit import Revisits, VisitCall, VisitPhase
+from switchboard.revisit import VisitCall, VisitPhase
+from switchboard.revisits import Revisits
 from switchboard.timers import CallTimer, CallTimerKind, TimerKey
 from switchboard.transfers import CallTransfers
 

@@ -40,7 +40,7 @@ from switchboard.inbound import InboundCall
 from switchboard.outbound import OutboundCall, Placement
 from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
-from switchboard.revisit import Revisits
+from switchboard.revisits import Revisits
 from switchboard.timers import CallTimer
 
 AcdCommand = acd.commands.Command
