@@ -95,6 +95,7 @@ async def test_a_citizen_answers_and_keys_the_survey(
         leg = f"{call_id}-v1"
         log = stack.sim.channel_log(leg)
         assert ("CALLERID(num)", "12345") in log.variables_set  # the presented number
+        assert ("CONNECTEDLINE(num,i)", "12345") in log.variables_set  # in From and PAI
         played = [m for m in log.media_played if m.startswith("sound:")]
         assert played[:2] == [NOTICE, QUESTION]
         assert "sound:hotline/zh/survey-thanks" in played
