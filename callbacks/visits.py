@@ -10,11 +10,19 @@ different request for the same ticket is refused.  A visit moves through
 
     pending --claim/dial--> calling --result--> pending | done | failed
     pending --window passed--> expired
+    calling --survey refused--> pending (an agent's visit from now on)
 
 ``calling`` is the one state in which the citizen is being called.  An
 attempt that did not reach them returns the visit to ``pending`` until the
 attempts are spent; reached (with its answers), wrong number or refused end
 it.  Nobody is called outside the window or in quiet hours.
+
+The automatic survey (the dialler) takes only visits that it may make:
+not ``person_required`` and not fallen back.  A citizen who refuses the
+survey (a configured key, no answer to the question) or asks for a person
+sends the visit to the agents (:func:`fall_back`): the attempt is kept, the
+visit waits in ``pending`` for an agent and is never dialled automatically
+again.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from callbacks.errors import IllegalTransition, Refusal
+from callbacks.errors import CallbacksError, IllegalTransition, Refusal
 from callbacks.policy import FINAL_OUTCOMES, CallbackPolicy, Outcome, VisitPolicy, aware
 
 
@@ -79,6 +87,8 @@ class Visit:
     results: tuple[VisitResult, ...] = ()
     calling_by: str | None = None
     calling_since: dt.datetime | None = None
+    fallback: str | None = None
+    """Why the automatic survey handed the visit to the agents (None: it did not)."""
 
     def __repr__(self) -> str:
         return f"<Visit {self.request.ticket_id} {self.status} tries={len(self.results)}>"
@@ -95,6 +105,15 @@ class Visit:
         if not (req.due_from <= aware(now) < req.due_until):
             return False
         return not self.results or self.results[-1].at + policy.spacing <= now
+
+    @property
+    def needs_person(self) -> bool:
+        """Only an agent may make this visit (asked so, or the survey was refused)."""
+        return self.request.person_required or self.fallback is not None
+
+    def automatic_due(self, now: dt.datetime, policy: VisitPolicy, quiet: CallbackPolicy) -> bool:
+        """May the dialler call the citizen for this visit at ``now``?"""
+        return not self.needs_person and self.due(now, policy, quiet)
 
 
 def _move(visit: Visit, target: VisitStatus, **changes: object) -> Visit:
@@ -168,6 +187,26 @@ def record_result(
     if len(results) >= policy.attempts:
         return _move(visit, VisitStatus.FAILED, **common)
     return _move(visit, VisitStatus.PENDING, **common)
+
+
+def fall_back(visit: Visit, result: VisitResult, reason: str) -> Visit:
+    """The automatic survey gave up on the citizen: the attempt kept, the visit to the agents.
+
+    The visit returns to ``pending`` whatever attempts were spent: an agent
+    still owes the citizen the visit (100% return visits).
+    """
+    if visit.status is not VisitStatus.CALLING:
+        raise Refusal("closed", f"the return visit is {visit.status}")
+    if not reason:
+        raise CallbacksError("a fallback needs its reason")
+    return _move(
+        visit,
+        VisitStatus.PENDING,
+        results=(*visit.results, result),
+        calling_by=None,
+        calling_since=None,
+        fallback=reason,
+    )
 
 
 def expire(visit: Visit, now: dt.datetime) -> Visit:

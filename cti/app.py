@@ -94,6 +94,8 @@ from cti.engine import records
 from cti.engine.pbx import Pbx
 from cti.errors import ConfigError, StoreError
 from cti.executor import Engine, restore_agents
+from cti.executor.dialler import VisitDialler
+from cti.executor.dialler import result_writer as visit_result_writer
 from cti.executor.nodes import Node, Nodes
 from cti.lease import Lease
 from cti.link import IllegalLinkTransition
@@ -221,6 +223,7 @@ def ticket_backoff(settings: Settings, config: Config) -> tuple[float, float]:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+VISIT_DIALLER = web.AppKey("visit_dialler", VisitDialler)
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -381,6 +384,19 @@ async def _progressive_dialler(app: web.Application) -> AsyncIterator[None]:
     await dialler.stop()
 
 
+async def _visit_dialler(app: web.Application) -> AsyncIterator[None]:
+    """Automatic return visits that are due are dialled, within pacing, by the active engine."""
+
+    def active() -> bool:
+        return standby.role_of(app) in (standby.SINGLE, str(Role.ACTIVE))
+
+    dialler = VisitDialler(app[DATABASE], app[agents_api.ENGINE], active=active)
+    app[VISIT_DIALLER] = dialler
+    dialler.start()
+    yield
+    await dialler.stop()
+
+
 async def _connect_with_retry(connect: Any, name: str, attempts: int = 30) -> None:
     delay = 0.2
     for attempt in range(1, attempts + 1):
@@ -518,6 +534,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
         "call_final", callback_store.call_final_follower(lambda: listing_rules(manager.current))
     )
     writer.follow("call", *callback_store.call_follower(lambda: listing_rules(manager.current)))
+    writer.register("visit_result", visit_result_writer())
     app[DATABASE] = db
     app[WRITER] = writer
     app[LINK_TASKS] = set()
@@ -602,6 +619,7 @@ def build_app(settings: Settings, manager: ConfigManager) -> web.Application:
     app.cleanup_ctx.append(_visit_sweeper)
     app.cleanup_ctx.append(_progressive_dialler)
     app.cleanup_ctx.append(_softswitch)
+    app.cleanup_ctx.append(_visit_dialler)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/healthz/active", standby.healthz_active)
     install_api(app)

@@ -22,7 +22,7 @@ from .channels import parse_caller_id
 from .errors import AriError
 from .model import Bridge, Channel, ChannelLog, Dialplan, Kind, Party
 from .pbx import DialplanOps
-from .scripts import CallerScript, PhoneScript, RemoteScript
+from .scripts import CallerScript, DigitPress, PhoneScript, RemoteScript
 
 _RING_DELAY = 0.02  # the far end's 180 Ringing, right after the INVITE
 
@@ -98,14 +98,9 @@ class PeerOps(DialplanOps):
         if channel.dial_timer is not None:
             self.cancel_dial_timeout(channel)
         script = channel.script
+        if isinstance(script, CallerScript | RemoteScript):
+            self._press_on_answer(channel, script.digits)
         if isinstance(script, CallerScript):
-            for press in script.digits:
-                if press.on_media is None:
-                    self.later(
-                        channel,
-                        press.at,
-                        lambda p=press: self.send_digits(channel, p.digits, p.duration_ms, p.gap),
-                    )
             if script.hangup_after_answer is not None:
                 self.later(
                     channel,
@@ -115,9 +110,18 @@ class PeerOps(DialplanOps):
         elif isinstance(script, PhoneScript | RemoteScript) and script.hangup_after is not None:
             self.later(channel, script.hangup_after, lambda: self.hangup(channel, source="remote"))
 
+    def _press_on_answer(self, channel: Channel, presses: tuple[DigitPress, ...]) -> None:
+        for press in presses:
+            if press.on_media is None:
+                self.later(
+                    channel,
+                    press.at,
+                    lambda p=press: self.send_digits(channel, p.digits, p.duration_ms, p.gap),
+                )
+
     def on_media(self, channel: Channel, uri: str) -> None:
         script = channel.script
-        if isinstance(script, CallerScript):
+        if isinstance(script, CallerScript | RemoteScript):
             for press in script.digits:
                 if press.on_media == uri:
                     self.later(

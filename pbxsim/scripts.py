@@ -138,6 +138,11 @@ class RemoteScript:
     hangup_after: float | None = None
     name: str = ""
     early_media: str | None = None
+    digits: tuple[DigitPress, ...] = ()
+    """Keys the far end presses once it answered (a citizen called back answering a survey)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digits", tuple(_digit(d) for d in self.digits))
 
 
 @dataclass(frozen=True)

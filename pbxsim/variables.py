@@ -39,6 +39,9 @@ class VariableOps(WorldBase):
             return
         func, _, arg = name[:-1].partition("(")
         func, arg = func.upper(), arg.strip().lower()
+        # CONNECTEDLINE(datatype,i): set without a protocol message (no event).
+        arg, _, option = arg.partition(",")
+        arg, inhibit = arg.strip(), option.strip() == "i"
         if func == "CALLERID" and arg in ("num", "number", "name"):
             if arg == "name":
                 channel.caller.name = value
@@ -56,7 +59,8 @@ class VariableOps(WorldBase):
                 channel.connected.name = value
             else:
                 channel.connected.number = value
-            self.emit_channel(channel, "ChannelConnectedLine")
+            if not inhibit:
+                self.emit_channel(channel, "ChannelConnectedLine")
             return
         if func == "REDIRECTING" and arg in ("from-num", "reason", "orig-num", "count"):
             channel.redirecting[arg] = value

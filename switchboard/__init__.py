@@ -85,6 +85,7 @@ from switchboard.commands import (
     ReadRedirecting,
     RecordBridge,
     RecordChannel,
+    RecordVisitResult,
     RefuseRequest,
     RefuseTransfer,
     RemoveFromBridge,
@@ -100,7 +101,7 @@ from switchboard.commands import (
     WriteFinal,
     WriteTimeline,
 )
-from switchboard.config import FlowConfig, QueueMedia, RouteKind, RoutePlan, Router
+from switchboard.config import FlowConfig, QueueMedia, RouteKind, RoutePlan, Router, VisitFlow
 from switchboard.controls import AgentControls
 from switchboard.events import (
     AgentLegAnswered,
@@ -137,6 +138,7 @@ from switchboard.events import (
     TransferAction,
     TransferRequested,
     TransferStep,
+    VisitDue,
 )
 from switchboard.ids import BridgeId, CallId, ChannelId, PlaybackId, RecordingName
 from switchboard.inbound import InboundCall
@@ -150,6 +152,8 @@ from switchboard.phases import (
 )
 from switchboard.picture import STATE_VAR, CallPicture, PictureError
 from switchboard.records import CallRecord, MenuStep, RatingRecord, Ticket
+from switchboard.revisit import VisitCall, VisitPhase
+from switchboard.revisits import Revisits
 from switchboard.timers import CallTimer, CallTimerKind, TimerKey
 from switchboard.transfers import CallTransfers
 
@@ -221,6 +225,7 @@ __all__ = [
     "ReadRedirecting",
     "RecordBridge",
     "RecordChannel",
+    "RecordVisitResult",
     "RecordingFailed",
     "RecordingFinished",
     "RecordingName",
@@ -229,6 +234,7 @@ __all__ = [
     "RefuseRequest",
     "RefuseTransfer",
     "RemoveFromBridge",
+    "Revisits",
     "RouteKind",
     "RoutePlan",
     "Router",
@@ -251,6 +257,10 @@ __all__ = [
     "TransferNotice",
     "TransferRequested",
     "TransferStep",
+    "VisitCall",
+    "VisitDue",
+    "VisitFlow",
+    "VisitPhase",
     "WriteAudit",
     "WriteCall",
     "WriteFinal",

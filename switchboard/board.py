@@ -40,6 +40,7 @@ from switchboard.inbound import InboundCall
 from switchboard.outbound import OutboundCall, Placement
 from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture, PictureError
+from switchboard.revisits import Revisits
 from switchboard.timers import CallTimer
 
 AcdCommand = acd.commands.Command
@@ -72,6 +73,8 @@ class Switchboard:
         self._calls: dict[CallId, InboundCall] = {}
         self._owner: dict[ChannelId, InboundCall] = {}
         self.figures = Figures()
+        self.revisits = Revisits()
+        """The automatic return-visit calls (:mod:`switchboard.revisit`)."""
         self._out: list[Command] = []
         self._now = 0.0
 
@@ -108,7 +111,7 @@ class Switchboard:
 
     def channels(self) -> frozenset[ChannelId]:
         """Every channel a call in progress owns (reconciliation compares them)."""
-        return frozenset(self._owner)
+        return frozenset(self._owner) | self.revisits.legs()
 
     def bridges(self) -> frozenset[BridgeId]:
         """Every bridge of a call in progress, its monitoring bridges included."""
@@ -145,9 +148,13 @@ class Switchboard:
         self._dispatch(event, now)
         out, self._out = self._out, []
         self._forget_ended(out)
+        out += self._out  # the result of a return visit whose call ended just now
+        self._out = []
         return _originates_first(out)
 
     def _dispatch(self, event: ev.Event, now: float) -> None:
+        if self._revisit(event, now):
+            return
         match event:
             case ev.CallerArrived():
                 if event.call_id in self._calls or event.channel in self._owner:
@@ -257,6 +264,54 @@ class Switchboard:
                 self.acd(acd.ConfigChanged(event.acd))
             case ev.DayRolled():
                 self.acd(acd.DayRolled())
+
+    def _revisit(self, event: ev.Event, now: float) -> bool:
+        """Route ``event`` to the return-visit call it concerns; whether one took it."""
+        visits = self.revisits
+        match event:
+            case ev.VisitDue():
+                visits.start(event, self._flow, now, self)
+                return True
+            case ev.ChannelLeft() | ev.LegDialed() | ev.OriginateFailed() | ev.DtmfReceived():
+                channel = event.leg if isinstance(event, ev.LegDialed | ev.OriginateFailed) else (
+                    event.channel
+                )  # fmt: skip
+                visit = visits.by_leg(channel)
+                if visit is None:
+                    return False
+                if isinstance(event, ev.ChannelLeft):
+                    visit.left(event.cause, now, self)
+                elif isinstance(event, ev.LegDialed):
+                    visit.not_reached(event.status, "", now, self)
+                elif isinstance(event, ev.OriginateFailed):
+                    visit.not_reached(None, event.reason or "dial_refused", now, self)
+                else:
+                    visit.digit(event.digit, now, self, self._take_over)
+            case ev.OutboundAnswered():
+                visit = visits.by_leg(event.leg)
+                if visit is None:
+                    return False
+                visit.answered(now, self)
+            case ev.PlaybackFinished():
+                visit = visits.by_call(CallId(event.playback.rsplit("-p", 1)[0]))
+                if visit is None:
+                    return False
+                visit.playback_finished(event.playback, now, self)
+            case ev.TimerFired() if isinstance(event.key, CallTimer):
+                visit = visits.by_call(event.key.call_id)
+                if visit is None:
+                    return False
+                visit.timer(event.key, event.at, now, self)
+            case _:
+                return False
+        visits.after(visit)
+        return True
+
+    def _take_over(self, call: InboundCall) -> None:
+        """A return visit's citizen asked for a person: the leg is an inbound call now."""
+        self._calls[call.call_id] = call
+        self._owner[call.facts.caller_channel] = call
+        self.figures.arrived += 1
 
     def _agent_asks(
         self,
@@ -426,6 +481,11 @@ class Switchboard:
         return None if view is None else view.seat
 
     def _vanished(self, event: ev.ChannelsVanished, now: float) -> None:
+        for channel in sorted(event.channels):
+            visit = self.revisits.by_leg(channel)
+            if visit is not None:
+                visit.left(None, now, self)
+                self.revisits.after(visit)
         callers = {c.facts.caller_channel for c in self._calls.values()}
         # Callers first: a call whose caller is gone ends, rather than its
         # agent's vanished leg sending a caller who is no more to the survey.
@@ -444,6 +504,7 @@ class Switchboard:
         for command in out:
             if not isinstance(command, WriteFinal):
                 continue
+            self.revisits.handed_ended(command.record, self._now, self)
             call = self._calls.get(command.record.call_id)
             if call is None or not call.ended:
                 continue

@@ -322,6 +322,29 @@ class AddCallback:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordVisitResult:
+    """One automatic return-visit call's result, for the backend (through the outbox, once).
+
+    ``outcome`` is a :class:`callbacks.Outcome` value; ``answers`` are
+    (question, answer) pairs in the order asked; ``fallback`` names why the
+    visit goes to the agents now (``refused``, ``no_input``, ``hung_up``,
+    ``asked_for_agent``), None when the result stands as it is.
+    """
+
+    call_id: CallId
+    ticket_id: str
+    outcome: str
+    at: float
+    answers: tuple[tuple[str, str], ...] = ()
+    agent: str | None = None
+    recording: str | None = None
+    note: str | None = None
+    fallback: str | None = None
+    attempts: int = 3
+    """The visit's attempts by the configuration the call was made under."""
+
+
+@dataclass(frozen=True, slots=True)
 class PublishAgentState:
     """An agent's status or state changed: the wallboard, the toolbar, ``agent_state_changes``."""
 
@@ -404,6 +427,7 @@ Command = (
     | WriteTimeline
     | WriteAudit
     | AddCallback
+    | RecordVisitResult
     | PublishAgentState
     | TransferNotice
     | RefuseTransfer

@@ -113,6 +113,28 @@ class QueueMedia:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitFlow:
+    """The automatic return visit (回访) as its calls see it (``outbound.yaml`` ``return_visits``).
+
+    ``dial_pattern`` has ``{number}`` for the citizen's number; ``caller_id``
+    is the number presented.  ``notice`` plays when the citizen answers,
+    then the survey; ``agent_key`` asks for a person (queued to
+    ``agent_queue`` with the ``callback`` tag), ``refuse_key`` refuses the
+    survey (``refused_prompts``, then the hang-up).
+    """
+
+    dial_pattern: str
+    caller_id: str
+    ring_s: int = 30
+    notice: tuple[str, ...] = ()
+    agent_key: str = "0"
+    refuse_key: str = "9"
+    agent_queue: str = "general"
+    refused_prompts: tuple[str, ...] = ()
+    attempts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class FlowConfig:
     """One configuration snapshot as the call flows see it.
 
@@ -149,6 +171,8 @@ class FlowConfig:
     dial_timeout_s: int = 30
     agent_ring_s: int = 20
     dial_refused_prompt: str | None = None
+    visits: VisitFlow | None = None
+    """Automatic return visits; None: the engine makes none."""
 
     def queue_media(self, queue: str | None) -> QueueMedia:
         """The media of ``queue``, or the defaults for a queue not listed."""

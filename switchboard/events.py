@@ -361,6 +361,23 @@ class ConfigLoaded:
 
 
 @dataclass(frozen=True, slots=True)
+class VisitDue:
+    """The dialler claimed an automatic return visit (回访): call the citizen now.
+
+    ``call_id`` is the identity the shell chose for the call; ``attempt`` is
+    1 for the first call of the visit.  The visit is ``calling`` in the store
+    until the switchboard's ``RecordVisitResult`` for it.
+    """
+
+    call_id: CallId
+    ticket_id: str
+    number: str
+    survey: str
+    summary: str = ""
+    attempt: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class DayRolled:
     """Local midnight: the ACD's "today" restarts."""
 
@@ -396,5 +413,6 @@ Event = (
     | CallsFound
     | StrayLegs
     | ConfigLoaded
+    | VisitDue
     | DayRolled
 )

@@ -83,10 +83,16 @@ def test_the_cause_of_a_dial_that_ended_unanswered(
     assert cause_verdict(cause) is status
 
 
-def test_the_presented_number_rides_in_callerid_variables() -> None:
-    assert caller_id_variables("12345") == {"CALLERID(num)": "12345"}
+def test_the_presented_number_rides_in_callerid_and_connected_line_variables() -> None:
+    # PJSIP's From and P-Asserted-Identity come from the connected line (tests/asterisk).
+    assert caller_id_variables("12345") == {
+        "CALLERID(num)": "12345",
+        "CONNECTEDLINE(num,i)": "12345",
+    }
     assert caller_id_variables('"南通12345" <12345>') == {
         "CALLERID(num)": "12345",
+        "CONNECTEDLINE(num,i)": "12345",
         "CALLERID(name)": "南通12345",
+        "CONNECTEDLINE(name,i)": "南通12345",
     }
     assert caller_id_variables("") == {}

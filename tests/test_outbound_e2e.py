@@ -69,6 +69,8 @@ async def test_a_seat_phone_calls_a_citizen_who_answers(tmp_path: Path, empty_ds
         assert create.params["appArgs"].startswith(f"outbound,{call.call_id},")
         leg = create.params["channelId"]
         assert create.body["variables"]["CALLERID(num)"] == "12345"
+        # What PJSIP puts in From and P-Asserted-Identity (tests/asterisk/test_outbound.py).
+        assert create.body["variables"]["CONNECTEDLINE(num,i)"] == "12345"
         (dial,) = stack.requests("POST", f"/channels/{leg}/dial")
         assert dial.params["timeout"] == "30"
         (recorded,) = [r for r in stack.requests("POST", "/bridges/") if r.path.endswith("/record")]

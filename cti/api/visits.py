@@ -59,6 +59,11 @@ class ReturnVisit(BaseModel):
     person_required: bool
     summary: str
     status: str = Field(description="pending | calling | done | failed | expired")
+    fallback: str | None = Field(
+        default=None,
+        description="why the automatic survey handed the visit to the agents (refused,"
+        " no_input, hung_up, asked_for_agent); null: it did not",
+    )
     calling_by: str | None
     results: list[VisitResultOut]
 
@@ -107,6 +112,7 @@ def visit_model(visit: cb.Visit, who: Principal) -> ReturnVisit:
         person_required=req.person_required,
         summary=req.summary,
         status=visit.status.value,
+        fallback=visit.fallback,
         calling_by=visit.calling_by,
         results=[
             VisitResultOut(

@@ -70,6 +70,7 @@ def cross_check(models: Models, report: Report) -> None:
         (("platform", "prompts", "menus"), _languages),
         (("menus", "survey", "calendar", "prompts", "queues", "agents"), _ivr),
         (("outbound", "queues"), _outbound),
+        (("outbound", "queues", "prompts", "survey"), _visits),
     ]
     for needs, check in checks:
         if all(name in models for name in needs):
@@ -389,3 +390,25 @@ def _outbound(report: Report, outbound: OutboundFile, queues: QueuesFile) -> Non
     for name in outbound.queues:
         if name not in queues.queues:
             report.add("outbound", ("queues", name), _unknown("queue", name, queues.queues))
+
+
+def _visits(
+    report: Report, outbound: OutboundFile, queues: QueuesFile, prompts: PromptsFile, survey: Any
+) -> None:
+    """The automatic return visit's queue, prompts and keys."""
+    spec = outbound.return_visits
+    at: Loc = ("return_visits",)
+    if spec.agent_queue is not None and spec.agent_queue not in queues.queues:
+        report.add(
+            "outbound", (*at, "agent_queue"), _unknown("queue", spec.agent_queue, queues.queues)
+        )
+    for field in ("notice_prompts", "refused_prompts"):
+        for i, prompt in enumerate(getattr(spec, field)):
+            if prompt not in prompts.prompts:
+                report.add("outbound", (*at, field, i), f"unknown prompt {prompt!r} (prompts.yaml)")
+    for field in ("agent_key", "refuse_key"):
+        key = getattr(spec, field)
+        if survey.level_for(key) is not None:
+            report.add(
+                "outbound", (*at, field), f"key {key!r} is a rating of survey.yaml: choose another"
+            )

@@ -43,7 +43,7 @@ import structlog
 from cti.engine.gate import PriorityGate
 from cti.engine.pbx import Pbx, PbxError
 from cti.engine.timers import Timers
-from cti.executor import rows
+from cti.executor import dialler, rows
 from cti.executor.lanes import CANCELLED, Lanes
 from cti.executor.ports import Listeners, Recordings, Sound, Writer
 from cti.executor.translate import DialOuts
@@ -61,17 +61,27 @@ REDIRECTING = "REDIRECTING(from-num)"
 def caller_id_variables(caller_id: str) -> dict[str, str]:
     """``"name" <number>`` (or a bare number) as the variables a created channel presents.
 
-    ``POST /channels/create`` and ``/dial`` take no caller id: Asterisk
-    presents what ``CALLERID(num)`` / ``CALLERID(name)`` say on the channel.
+    ``POST /channels/create`` and ``/dial`` take no caller id.  Asterisk's
+    PJSIP builds the ``From`` and ``P-Asserted-Identity`` of the INVITE from
+    the channel's *connected line*, which a dial without a calling channel
+    leaves empty (the far end then sees ``"Anonymous"
+    <sip:anonymous@anonymous.invalid>``): so the number is set as the
+    connected line (``CONNECTEDLINE(...,i)``: set without a protocol message
+    of its own) and as ``CALLERID`` (what the channel's events and records
+    show).
     """
     text = caller_id.strip()
     name, number = "", text
     if text.endswith(">") and "<" in text:
         head, _, tail = text.rpartition("<")
         name, number = head.strip().strip('"').strip(), tail[:-1].strip()
-    out = {"CALLERID(num)": number} if number else {}
+    out: dict[str, str] = {}
+    if number:
+        out["CALLERID(num)"] = number
+        out["CONNECTEDLINE(num,i)"] = number
     if name:
         out["CALLERID(name)"] = name
+        out["CONNECTEDLINE(name,i)"] = name
     return out
 
 
@@ -278,6 +288,8 @@ class Executor:
                 self.writer.submit("callback", rows.callback(command))
                 for on_callback in self.listeners.callbacks:
                     on_callback(command)
+            case c.RecordVisitResult():
+                self.writer.submit("visit_result", dialler.result_payload(command))
             case c.PublishAgentState():
                 self.writer.submit("agent_state", rows.agent_state(command))
                 for on_agent in self.listeners.agents:

@@ -13,7 +13,7 @@ import datetime as dt
 from cti.config import Config
 from cti.config.sections.queues import Queue
 from cti.logs import mask_number
-from switchboard import FlowConfig, QueueMedia, RouteKind, RoutePlan
+from switchboard import FlowConfig, QueueMedia, RouteKind, RoutePlan, VisitFlow
 from switchboard.config import DialVerdict
 
 # The originate of an agent leg outlives the ACD's ring time by this much:
@@ -121,4 +121,29 @@ def flow_config(config: Config, version: str) -> FlowConfig:
         dial_refused_prompt=(
             DIAL_REFUSED_PROMPT if DIAL_REFUSED_PROMPT in config.prompts.prompts else None
         ),
+        visits=visit_flow(config),
+    )
+
+
+def _main_queue(config: Config) -> str:
+    """The queue of the main number's route (else the first queue configured)."""
+    main = config.routing.routes.get(config.routing.main)
+    if main is not None and main.queue is not None:
+        return main.queue
+    return next(iter(config.queues.queues))
+
+
+def visit_flow(config: Config) -> VisitFlow:
+    """The automatic return visit's settings (``outbound.yaml``) as its calls take them."""
+    spec = config.outbound.return_visits
+    return VisitFlow(
+        dial_pattern=config.engine.outbound.dial_pattern,
+        caller_id=config.presented_number,
+        ring_s=spec.ring_seconds,
+        notice=tuple(spec.notice_prompts),
+        agent_key=spec.agent_key,
+        refuse_key=spec.refuse_key,
+        agent_queue=spec.agent_queue or _main_queue(config),
+        refused_prompts=tuple(spec.refused_prompts),
+        attempts=spec.attempts,
     )

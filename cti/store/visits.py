@@ -19,7 +19,7 @@ from cti.tickets import ReturnVisitResult, enqueue_return_visit_in
 
 _COLUMNS = (
     "ticket_id, number, due_from, due_until, survey, person_required, summary, status,"
-    " calling_by, calling_since, requested_at"
+    " calling_by, calling_since, requested_at, fallback"
 )
 
 
@@ -49,6 +49,7 @@ def _visit(row: Any, results: Sequence[Any]) -> cb.Visit:
         ),
         row["calling_by"],
         row["calling_since"],
+        row["fallback"],
     )
 
 
@@ -106,11 +107,12 @@ async def request(conn: asyncpg.Connection, req: cb.VisitRequest) -> tuple[cb.Vi
 async def _save(conn: asyncpg.Connection, visit: cb.Visit) -> None:
     await conn.execute(
         "UPDATE return_visits SET status = $2, calling_by = $3, calling_since = $4,"
-        " updated_at = now() WHERE ticket_id = $1",
+        " fallback = $5, updated_at = now() WHERE ticket_id = $1",
         visit.ticket_id,
         visit.status.value,
         visit.calling_by,
         visit.calling_since,
+        visit.fallback,
     )
 
 
@@ -148,20 +150,110 @@ async def record_result(
         changed = cb.record_result(visit, result, policy, quiet)
         n = len(changed.results)
         await _save(conn, changed)
-        await conn.execute(
-            "INSERT INTO return_visit_results (ticket_id, n, outcome, at, agent, answers,"
-            " recording, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            ticket_id,
-            n,
-            result.outcome.value,
-            result.at,
-            result.agent,
-            [{"question": q, "answer": a} for q, a in result.answers],
-            result.recording,
-            result.note,
-        )
-        await enqueue_return_visit_in(conn, ticket_id, n, _result_payload(changed, result, n))
+        await _insert_result(conn, changed, result, n, None)
         return changed
+
+
+async def _insert_result(
+    conn: asyncpg.Connection, visit: cb.Visit, result: cb.VisitResult, n: int, call_id: str | None
+) -> None:
+    await conn.execute(
+        "INSERT INTO return_visit_results (ticket_id, n, outcome, at, agent, answers,"
+        " recording, note, call_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        visit.ticket_id,
+        n,
+        result.outcome.value,
+        result.at,
+        result.agent,
+        [{"question": q, "answer": a} for q, a in result.answers],
+        result.recording,
+        result.note,
+        call_id,
+    )
+    await enqueue_return_visit_in(conn, visit.ticket_id, n, _result_payload(visit, result, n))
+
+
+async def claim_due(
+    conn: asyncpg.Connection,
+    now: dt.datetime,
+    limit: int,
+    policy: cb.VisitPolicy,
+    quiet: cb.CallbackPolicy,
+) -> list[cb.Visit]:
+    """Up to ``limit`` automatic visits due at ``now``, each moved to ``calling`` (no agent).
+
+    Rows are taken with ``SKIP LOCKED`` so two engines never call the same
+    citizen; the pure :meth:`callbacks.Visit.automatic_due` decides (window,
+    quiet hours, spacing), so what the database pre-selects is only a scan.
+    """
+    if limit <= 0:
+        return []
+    claimed: list[cb.Visit] = []
+    async with conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM return_visits WHERE status = 'pending'"
+            " AND NOT person_required AND fallback IS NULL AND due_from <= $1 AND due_until > $1"
+            " ORDER BY due_until, ticket_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+            now,
+            max(limit * 4, 20),
+        )
+        results = await _results(conn, [r["ticket_id"] for r in rows])
+        for row in rows:
+            visit = _visit(row, results.get(row["ticket_id"], []))
+            if not visit.automatic_due(now, policy, quiet):
+                continue
+            started = cb.start_call(visit, None, now, quiet)
+            await _save(conn, started)
+            claimed.append(started)
+            if len(claimed) >= limit:
+                break
+    return claimed
+
+
+async def automatic_result(
+    conn: asyncpg.Connection,
+    ticket_id: str,
+    result: cb.VisitResult,
+    *,
+    attempts: int,
+    fallback: str | None,
+    call_id: str,
+) -> cb.Visit | None:
+    """The result of one automatic call, or its hand-over to the agents, into the outbox.
+
+    Applied once: a visit no longer ``calling`` (the same result written
+    again after a retry, or a result an agent recorded meanwhile) is left
+    as it is and None returned.
+    """
+    async with conn.transaction():
+        visit = await load(conn, ticket_id, lock=True)
+        if visit is None or visit.status is not cb.VisitStatus.CALLING:
+            return None
+        if fallback is not None:
+            changed = cb.fall_back(visit, result, fallback)
+        else:
+            # Quiet hours guard calls that start; this one is over.
+            policy = cb.VisitPolicy(attempts=attempts)
+            changed = cb.record_result(visit, result, policy, cb.CallbackPolicy())
+        await _save(conn, changed)
+        await _insert_result(conn, changed, result, len(changed.results), call_id)
+        return changed
+
+
+async def release_stale(conn: asyncpg.Connection, before: dt.datetime) -> list[str]:
+    """Automatic calls started before ``before`` that no engine finished: back to ``pending``.
+
+    An engine that stopped in the middle of a call leaves its visit in
+    ``calling``; the attempt never reached a result, so the visit is simply
+    due again (no result, nothing told to the backend).
+    """
+    rows = await conn.fetch(
+        "UPDATE return_visits SET status = 'pending', calling_since = NULL, updated_at = now()"
+        " WHERE status = 'calling' AND calling_by IS NULL AND calling_since < $1"
+        " RETURNING ticket_id",
+        before,
+    )
+    return [r["ticket_id"] for r in rows]
 
 
 async def listing(
@@ -177,7 +269,8 @@ async def listing(
         clauses.append(f"status = ANY(${len(args)})")
     if person_required is not None:
         args.append(person_required)
-        clauses.append(f"person_required = ${len(args)}")
+        # A visit the automatic survey handed over is an agent's visit too.
+        clauses.append(f"(person_required OR fallback IS NOT NULL) = ${len(args)}")
     sql = f"SELECT {_COLUMNS} FROM return_visits"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)

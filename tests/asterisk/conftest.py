@@ -100,16 +100,19 @@ async def engine(
 ) -> AsyncIterator[EngineFactory]:
     """``await engine()`` starts ``hotline run`` against the session's Asterisk,
     with its own empty database and a copy of config/ (``tier_config``, or
-    ``config_dir=`` for a scenario that edits more); stopped afterwards."""
+    ``config_dir=`` for a scenario that edits more; ``tickets_url=`` for a
+    scenario with a work-order backend listening); stopped afterwards."""
     runners: list[EngineRunner] = []
 
-    async def start(config_dir: Path | None = None) -> EngineRunner:
+    async def start(config_dir: Path | None = None, tickets_url: str | None = None) -> EngineRunner:
         runner = EngineRunner(
             asterisk,
             config_dir or tier_config(tmp_path / "config"),
             tmp_path / "engine",
             empty_dsn,
         )
+        if tickets_url is not None:
+            runner.tickets_url = tickets_url
         runner.workdir.mkdir(parents=True, exist_ok=True)
         runners.append(runner)
         await runner.start()

@@ -61,6 +61,22 @@ async def call_record(dsn: str, timeout: float = 15.0, **where: Any) -> asyncpg.
         await conn.close()
 
 
+async def stored_recordings(dsn: str, call_id: str, timeout: float = 10.0) -> list[asyncpg.Record]:
+    """The call's recordings once none is still being recorded or fetched."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                rows = await conn.fetch(
+                    "SELECT * FROM recordings WHERE call_id = $1 ORDER BY segment", call_id
+                )
+                if rows and all(row["status"] in ("stored", "failed") for row in rows):
+                    return rows
+                await asyncio.sleep(0.2)  # fetched and hashed after the call ends
+    finally:
+        await conn.close()
+
+
 async def call_timeline(dsn: str, call_id: str) -> list[asyncpg.Record]:
     """The call's timeline rows (kind, at, agent, detail) in order."""
     conn = await asyncpg.connect(dsn)

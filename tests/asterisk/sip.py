@@ -9,7 +9,9 @@ started from a scenario template in ``tests/asterisk/sipp/`` (a
 * :class:`Phone` is a seat phone: it registers as its PJSIP endpoint with
   ``register.xml``, then a second SIPp on the same port answers, declines
   or ignores the INVITEs Asterisk sends it (``agent_*.xml``);
-* :func:`answering_peer` plays the 12319 centre behind its own trunk.
+* :func:`answering_peer` plays the 12319 centre behind its own trunk;
+* :func:`citizen_phone` is a citizen the hotline calls through the carrier
+  trunk (``citizen.xml``), answering and pressing keys as RFC 4733 events.
 
 SIPp's exit status says whether every call followed its scenario: 0 is
 success, 1 means at least one call failed.  Every run keeps its screen,
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import shutil
 import struct
 import wave
@@ -302,3 +305,94 @@ async def answering_peer(
     """A SIP peer at ``port`` that answers every INVITE at once (the 12319 centre)."""
     scenario = render("agent_answer.xml", workdir / f"{role}.xml", ring_ms=0, talk_ms=talk_ms)
     return await Sipp.start(role, workdir, scenario, "-p", str(port), "-aa", "-bind_local")
+
+
+DTMF_PCAPS = Path("/usr/share/sip-tester")  # SIPp's RTP telephone-event captures
+
+
+async def citizen_phone(
+    workdir: Path,
+    *,
+    port: int,
+    role: str = "citizen",
+    ring_ms: int = 1000,
+    wait_ms: int = 60_000,
+    then: str = "hangup",
+    digit: str = "1",
+    max_presses: int = 20,
+) -> Sipp:
+    """A citizen's phone at the carrier's ``port``, answering the hotline's calls.
+
+    See ``sipp/citizen.xml``: it rings ``ring_ms``, answers, and after
+    ``wait_ms`` hangs up (``then="hangup"``) or presses ``digit`` once a
+    second as RFC 4733 telephone events (``then="press"``).  It runs until
+    stopped: the trunk's qualify (OPTIONS, answered by ``-aa``) counts as a
+    call of SIPp's, so no call limit can say when it is done; wait for the
+    messages instead (:func:`hung_up_on`).
+    """
+    if then not in ("hangup", "press"):
+        raise ValueError(f"then must be 'hangup' or 'press', not {then!r}")
+    name = {"*": "star", "#": "pound"}.get(digit, digit)
+    pcap = DTMF_PCAPS / f"dtmf_2833_{name}.pcap"
+    if then == "press" and not pcap.is_file():
+        raise SippFailed(f"{pcap} missing: Debian's sip-tester ships the RFC 4733 captures")
+    scenario = render(
+        "citizen.xml",
+        workdir / f"{role}.xml",
+        ring_ms=ring_ms,
+        wait_ms=wait_ms,
+        then=then,
+        digit_pcap=pcap,
+        max_presses=max_presses,
+    )
+    return await Sipp.start(role, workdir, scenario, "-p", str(port), "-aa", "-bind_local")
+
+
+def answered_requests(sipp: Sipp, method: str) -> int:
+    """How many ``method`` requests (by their CSeq) ``sipp`` answered with a 200 it sent."""
+    count = 0
+    for block in sipp.messages().split("-" * 47 + " ")[1:]:
+        lines = block.split("\n")
+        if len(lines) > 1 and "message sent" in lines[1]:
+            message = "\n".join(lines[2:]).strip()
+            if message.startswith("SIP/2.0 200") and header(message, "CSeq").endswith(method):
+                count += 1
+    return count
+
+
+async def hung_up_on(sipp: Sipp, timeout: float) -> None:
+    """Wait until ``sipp`` received a BYE and answered it (the call ended by the far end)."""
+    await sipp.wait_for_received("BYE", count=1, timeout=timeout)
+    async with asyncio.timeout(5):
+        while True:
+            if answered_requests(sipp, "BYE"):
+                return
+            await asyncio.sleep(0.1)  # SIPp's message log is the only signal
+
+
+def first_message(sipp: Sipp, direction: str, first_line_prefix: str) -> tuple[dt.datetime, str]:
+    """When and what: the first message ``sipp`` logged as ``direction`` (``received`` or
+    ``sent``) whose start line begins with ``first_line_prefix``."""
+    for block in sipp.messages().split("-" * 47 + " ")[1:]:
+        lines = block.split("\n")
+        if len(lines) > 1 and f"message {direction}" in lines[1]:
+            message = "\n".join(lines[2:]).strip()
+            if message.startswith(first_line_prefix):
+                return dt.datetime.fromisoformat(lines[0].strip()), message
+    raise SippFailed(f"{sipp.role}: no {first_line_prefix} {direction}\n{sipp.diagnostics()}")
+
+
+def received_message(sipp: Sipp, first_line_prefix: str) -> str:
+    """The first message ``sipp`` received whose start line begins with ``first_line_prefix``."""
+    return first_message(sipp, "received", first_line_prefix)[1]
+
+
+def header(message: str, name: str) -> str:
+    """The value of the first header ``name`` (case-insensitive) of a SIP message."""
+    for line in message.split("\n")[1:]:
+        key, sep, value = line.partition(":")
+        if sep and key.strip().lower() == name.lower():
+            return value.strip()
+        if not line.strip():
+            break
+    raise AssertionError(f"no {name} header in:\n{message}")

@@ -8,40 +8,28 @@ drives it all over ARI and AMI, with its records in PostgreSQL.
 from __future__ import annotations
 
 import array
-import asyncio
 import hashlib
 import math
 import wave
 from pathlib import Path
 
-import asyncpg
 import pytest
 
 from tests.asterisk.conftest import EngineFactory, PhoneFactory
 from tests.asterisk.engine import AgentSession
 from tests.asterisk.pbx import SHIPPED_CONF, Asterisk
-from tests.asterisk.scenario import RING_TIMEOUT, call_events, call_record, prompt_seconds
+from tests.asterisk.scenario import (
+    RING_TIMEOUT,
+    call_events,
+    call_record,
+    prompt_seconds,
+    stored_recordings,
+)
 from tests.asterisk.sip import CALLER_NAME, CALLER_NUMBER, call, write_alaw_wav
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.usefixtures("no_leftovers")]
 
 TALK_S = 3
-
-
-async def stored_recordings(dsn: str, call_id: str, timeout: float = 10.0) -> list[asyncpg.Record]:
-    """The call's recordings once none is still being recorded or fetched."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                rows = await conn.fetch(
-                    "SELECT * FROM recordings WHERE call_id = $1 ORDER BY segment", call_id
-                )
-                if rows and all(row["status"] in ("stored", "failed") for row in rows):
-                    return rows
-                await asyncio.sleep(0.2)  # fetched and hashed after the call ends
-    finally:
-        await conn.close()
 
 
 def rms(path: Path) -> float:

@@ -128,6 +128,45 @@ class ReturnVisitSettings(Section):
         min_length=1,
         description="survey ids a request may name (satisfaction: the rating of survey.yaml)",
     )
+    automatic: Flag = Field(
+        default=True,
+        description="the engine dials the visits that need no person and plays the survey",
+    )
+    ring_seconds: Annotated[Int, Field(ge=5, le=120)] = Field(
+        default=30, description="how long the citizen's phone may ring for an automatic visit"
+    )
+    dial_every_seconds: Annotated[Int, Field(ge=1, le=3600)] = Field(
+        default=15, description="how often the dialler looks for visits that are due"
+    )
+    trunk_channels: Annotated[Int, Field(ge=1, le=100_000)] | None = Field(
+        default=None,
+        description="channels the carrier trunk carries at once (inbound and outbound);"
+        " the dialler never takes the last free ones beyond it (unset: not limited here)",
+    )
+    notice_prompts: tuple[Ident, ...] = Field(
+        default=(),
+        description="played when the citizen answers, before the survey (prompts.yaml)",
+    )
+    agent_key: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")] = Field(
+        default="0", description="the key that asks for a person (queued to an agent)"
+    )
+    refuse_key: Annotated[str, StringConstraints(pattern=r"^[0-9*#]$")] = Field(
+        default="9", description="the key that refuses the survey (an agent visits instead)"
+    )
+    agent_queue: Ident | None = Field(
+        default=None,
+        description="the queue a citizen who asks for a person waits in, in the callback"
+        " priority class (default: the queue of the main number's route)",
+    )
+    refused_prompts: tuple[Ident, ...] = Field(
+        default=(), description="played before hanging up on a refused survey"
+    )
+
+    @model_validator(mode="after")
+    def _keys(self) -> ReturnVisitSettings:
+        if self.agent_key == self.refuse_key:
+            raise ValueError("agent_key and refuse_key must differ")
+        return self
 
 
 class Style(StrEnum):
