@@ -32,6 +32,7 @@ PARAMS = {
     "alarm_id": "424242",
     "key": "13800138000@2026-01-01",
     "ticket_id": "WO-unknown-1",
+    "name": "node-unknown",
 }
 
 
