@@ -59,7 +59,16 @@ def channel_create(w: World, p: P, a: Args) -> Reply:
         reported=reported,
     )
     reply = ok(channel.to_json())
-    reply.after.append(lambda: w.start_created(channel, app, args))
+    delay = w.config.create_entry_delay
+    if delay > 0:
+        # Asterisk 22 answers before the channel has entered the application.
+        reply.after.append(
+            lambda: channel.timers.append(
+                w.clock.call_later(delay, lambda: w.start_created(channel, app, args))
+            )
+        )
+    else:
+        reply.after.append(lambda: w.start_created(channel, app, args))
     return reply
 
 

@@ -55,6 +55,11 @@ class SimConfig:
     dialplan: Path | None = None
     channelvars: tuple[str, ...] = ()
     originate_timeout: float = 30.0
+    create_entry_delay: float = 0.0
+    """How long a created channel (``POST /channels/create``) takes to enter the
+    application after the ``200``: Asterisk 22 answers the create before the
+    channel has entered Stasis, and refuses a dial in between (``409 Channel not
+    in Stasis application``).  0 enters at once, after the reply."""
     phones: tuple[PhoneScript, ...] = ()
     remotes: tuple[RemoteScript, ...] = ()
     default_remote: RemoteScript | None = field(

@@ -96,6 +96,24 @@ async def test_a_seat_phone_calls_a_citizen_who_answers(tmp_path: Path, empty_ds
         assert ticket.body["kind"] == "call" and ticket.body["tags"]["direction"] == "outbound"
 
 
+async def test_the_citizen_is_dialled_once_the_created_leg_entered_the_application(
+    tmp_path: Path, empty_dsn: str
+) -> None:
+    # Asterisk 22 answers the create before the channel entered the application, and
+    # refuses a dial in between (409): the engine waits for the leg's StasisStart.
+    sim = {**citizen(answer_after=1.0), "create_entry_delay": 0.5}
+    async with running_stack(tmp_path, empty_dsn, sim_options=sim) as stack:
+        await stack.login("1001", "s01")
+        stack.sim.place_seat_call(seat_call(hangup_after_bridged=2.0))
+        (call,) = await stack.wait_ended(1)
+        row = await stack.call_row(call.call_id)
+        assert row["outcome"] == "answered" and row["answered_at"] is not None
+        (create,) = created(stack)
+        leg = create.params["channelId"]
+        (dial,) = stack.requests("POST", f"/channels/{leg}/dial")
+        assert dial.status == 204, dial.response  # not 409: the leg was in the application
+
+
 @pytest.mark.parametrize(
     ("script", "outcome"),
     [({"busy": True}, "busy"), ({"answer_after": None}, "no_answer")],

@@ -251,3 +251,18 @@ async def test_continue_after_the_dial_runs_the_dialplan_the_application_still_h
         assert user["userevent"] == {"who": "engine"}
         for event in ari.events:
             assert validate_model("Message", event) == []
+
+
+async def test_a_dial_before_the_created_channel_entered_the_application_is_refused() -> None:
+    # Asterisk 22 answers the create before the channel has entered Stasis.
+    phones = (PhoneScript("8001", answer_after=0.5),)
+    async with running_sim(phones=phones, create_entry_delay=0.5) as sim, AriProbe(sim) as ari:
+        reply = await ari.request(
+            "POST", "/channels/create", endpoint="PJSIP/8001", app="hotline", channelId="out-9"
+        )
+        assert reply.status == 200, reply.body
+        early = await ari.request("POST", "/channels/out-9/dial")
+        assert (early.status, early.body) == (409, {"message": "Channel not in Stasis application"})
+        await ari.event("StasisStart", lambda e: e["channel"]["id"] == "out-9")
+        assert (await ari.request("POST", "/channels/out-9/dial")).status == 204
+        await ari.event("Dial", lambda e: e["dialstatus"] == "ANSWER")

@@ -56,6 +56,8 @@ from switchboard.timers import TimerKey
 log = structlog.get_logger("cti.executor")
 
 REDIRECTING = "REDIRECTING(from-num)"
+# How long a created channel may take to enter the application before it is dialled.
+CREATE_ENTRY_S = 10.0
 
 
 def caller_id_variables(caller_id: str) -> dict[str, str]:
@@ -378,6 +380,8 @@ class Executor:
                     variables=variables,
                 )
                 created = True
+                if not await self.dial_outs.in_application(command.leg, CREATE_ENTRY_S):
+                    raise PbxError("the created channel never entered the application")
                 await channels.dial(command.leg, timeout=command.timeout_s)
             except Exception as exc:
                 raise PbxError(str(exc)) from exc

@@ -23,7 +23,11 @@ any call's state: the switchboard decides what an event means to a call.
 A leg placed with ``DialOut`` (created into the application, then dialled)
 is followed by :class:`DialOuts` until its dial has a verdict
 (``create_then_dial_answer_busy_timeout.jsonl``): its ``StasisStart``
-comes at the create, before any dialling, and means nothing yet; ``Dial``
+comes after the create, before any dialling, and means nothing to the
+switchboard; but only from then on is the channel in the application: a
+dial sent as soon as the create answered can be refused ``409 Channel not
+in Stasis application`` (Asterisk 22 answers the create before the channel
+has entered), so the dial waits for it (:meth:`DialOuts.in_application`); ``Dial``
 ``ANSWER`` is ``OutboundAnswered``; ``Dial`` BUSY (and the other final
 statuses) is ``LegDialed``; a dial timeout says no ``Dial`` at all, only
 ``StasisEnd`` then ``ChannelDestroyed`` cause 19, so the verdict is read
@@ -32,6 +36,7 @@ from the cause of the ``ChannelDestroyed``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 import acd
@@ -158,6 +163,7 @@ class DialOuts:
 
     def __init__(self) -> None:
         self._open: dict[ChannelId, CallId] = {}
+        self._entered: dict[ChannelId, asyncio.Event] = {}
 
     def __repr__(self) -> str:
         return f"<DialOuts open={len(self._open)}>"
@@ -168,10 +174,34 @@ class DialOuts:
     def placed(self, leg: ChannelId, call_id: CallId) -> None:
         """A leg is about to be created; its dial's verdict is awaited from now on."""
         self._open[leg] = call_id
+        self._entered[leg] = asyncio.Event()
 
     def settled(self, leg: ChannelId) -> bool:
         """Stop following ``leg`` (its verdict was reported); True if it was followed."""
+        self._release(leg)
         return self._open.pop(leg, None) is not None
+
+    async def in_application(self, leg: ChannelId, timeout: float) -> bool:
+        """Wait until the created ``leg`` entered the application (its ``StasisStart``).
+
+        True once it did; also True, at once, for a leg no longer followed
+        (its verdict came meanwhile: the dial will say what is left of it);
+        False when ``timeout`` seconds passed without it.
+        """
+        entered = self._entered.get(leg)
+        if entered is None:
+            return True
+        try:
+            async with asyncio.timeout(timeout):
+                await entered.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _release(self, leg: ChannelId) -> None:
+        entered = self._entered.pop(leg, None)
+        if entered is not None:
+            entered.set()
 
     def concerns(self, event: ari.AriEvent) -> bool:
         """Whether ``event`` is about a followed leg (then :meth:`translate` reads it)."""
@@ -189,18 +219,24 @@ class DialOuts:
                 leg = ChannelId(event.peer.id)
                 status = (event.dialstatus or "").upper()
                 if status == "ANSWER":
+                    self._release(leg)
                     return ev.OutboundAnswered(leg, self._open.pop(leg))
                 verdict = _VERDICTS.get(status)
                 if verdict is None:
                     return None  # the dial string, RINGING, PROGRESS
+                self._release(leg)
                 self._open.pop(leg, None)
                 return ev.LegDialed(leg, verdict)
             case ari.ChannelDestroyed():
                 leg = ChannelId(event.channel.id)
+                self._release(leg)
                 self._open.pop(leg, None)
                 return ev.LegDialed(leg, cause_verdict(event.cause))
-        # The StasisStart of the create; the StasisEnd of a dial that timed out
-        # (its ChannelDestroyed, with the cause, follows).
+            case ari.StasisStart():
+                # The created channel is in the application: it may be dialled now.
+                self._release(ChannelId(event.channel.id))
+        # The StasisEnd of a dial that timed out (its ChannelDestroyed, with
+        # the cause, follows).
         return None
 
 
