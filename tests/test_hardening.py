@@ -19,6 +19,7 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -198,13 +199,23 @@ def _bad_inputs(tmp: Path, port: int) -> dict[str, list[list[str]]]:
     }
 
 
+def _run_all(argvs: list[list[str]], **options: Any) -> list[subprocess.CompletedProcess[str]]:
+    """Run every command line to its end, a few at a time (each is a process of its own),
+    and give the results in the order of ``argvs``."""
+    workers = max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(workers) as pool:
+        runs = [
+            pool.submit(subprocess.run, argv, capture_output=True, text=True, **options)
+            for argv in argvs
+        ]
+        return [run.result() for run in runs]
+
+
 def test_help_lists_only_commands_that_run() -> None:
     listed = _listed_commands()
     assert "simulate" in listed
-    for command in listed:
-        done = subprocess.run(
-            [HOTLINE, command, "--help"], capture_output=True, text=True, timeout=60
-        )
+    helps = _run_all([[HOTLINE, command, "--help"] for command in listed], timeout=60)
+    for command, done in zip(listed, helps, strict=True):
         assert done.returncode == 0, (command, done.stderr)
         assert "not available" not in done.stdout + done.stderr
         assert "Traceback" not in done.stdout + done.stderr
@@ -214,21 +225,21 @@ def test_every_command_refuses_bad_input_with_one_line(tmp_path: Path, busy_port
     listed = _listed_commands()
     cases = _bad_inputs(tmp_path, busy_port)
     assert sorted(cases) == sorted(listed), "every listed command needs its bad inputs here"
-    for command in listed:
-        for args in [["--no-such-option"], *cases[command]]:
-            done = subprocess.run(
-                [HOTLINE, command, *args],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-            )
-            shown = f"hotline {command} {' '.join(args)}"
-            assert done.returncode != 0, shown
-            assert "Traceback" not in done.stderr + done.stdout, (shown, done.stderr)
-            last = done.stderr.strip().splitlines()[-1]
-            assert last.startswith(("hotline", "render-asterisk-conf", "bench")), (shown, last)
+    runs = [
+        (command, args) for command in listed for args in [["--no-such-option"], *cases[command]]
+    ]
+    results = _run_all(
+        [[HOTLINE, command, *args] for command, args in runs],
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    for (command, args), done in zip(runs, results, strict=True):
+        shown = f"hotline {command} {' '.join(args)}"
+        assert done.returncode != 0, shown
+        assert "Traceback" not in done.stderr + done.stdout, (shown, done.stderr)
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(("hotline", "render-asterisk-conf", "bench")), (shown, last)
 
 
 # --- calendar coverage -------------------------------------------------------------------
@@ -403,7 +414,7 @@ def test_the_demo_runs_from_an_installed_wheel_in_any_directory(
     env = {**os.environ, "TMPDIR": str(demo_tmp)}
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
-        [str(venv / "bin" / "hotline"), *DEMO, "--duration", "20", "--json"],
+        [str(venv / "bin" / "hotline"), *DEMO, "--duration", "5", "--json"],
         cwd=demo_tmp,
         env=env,
         capture_output=True,
