@@ -231,51 +231,73 @@ def test_help_lists_simulate() -> None:
     assert "simulate" in done.stdout
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        (
-            "lines: {'12345': {share: 1}}\ntalk: {dist: lognormal, mean: 100}\ncalls: 10\ncurve: {'00:00': 1}\n",
-            ":2: talk: lognormal needs sd",
-        ),
-        (
-            "lines:\n  '12345': {intervals: {'08:10': 3}}\ntalk: {dist: fixed, value: 3}\n",
-            ":2: lines.12345.intervals: ",
-        ),
-        ("lines: [\n", ":2: YAML syntax"),
-        (
-            "lines: {'12345': {share: 1}}\ntalk: {dist: fixed, value: 3}\nsurvy: {}\n",
-            ":3: survy: unknown key",
-        ),
-    ],
-)
+BAD_PROFILES = [
+    (
+        "lines: {'12345': {share: 1}}\ntalk: {dist: lognormal, mean: 100}\ncalls: 10\ncurve: {'00:00': 1}\n",
+        ":2: talk: lognormal needs sd",
+    ),
+    (
+        "lines:\n  '12345': {intervals: {'08:10': 3}}\ntalk: {dist: fixed, value: 3}\n",
+        ":2: lines.12345.intervals: ",
+    ),
+    ("lines: [\n", ":2: YAML syntax"),
+    (
+        "lines: {'12345': {share: 1}}\ntalk: {dist: fixed, value: 3}\nsurvy: {}\n",
+        ":3: survy: unknown key",
+    ),
+]
+BAD_OPTIONS = [
+    (["--seats", "forty"], "--seats 'forty'"),
+    (["--target", "接通率>0.95"], "--target"),
+    (["--what-if", "colour=blue"], "--what-if 'colour'"),
+    (["--date", "2026-13-01"], "--date '2026-13-01'"),
+    (["--days", "0"], "--days"),
+]
+
+
+def _profile_file(folder: Path, content: str) -> Path:
+    """Where the refusals fixture wrote the bad profile ``content``."""
+    return folder / f"bad-{[c for c, _ in BAD_PROFILES].index(content)}.yaml"
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``hotline simulate`` run with every bad profile and every bad option of this module.
+
+    Each run is a process of its own; they go a few at a time, and each test
+    below reads the one it is about.
+    """
+    folder = tmp_path_factory.mktemp("bad-profiles")
+    runs: dict[str, list[str]] = {}
+    for content, _ in BAD_PROFILES:
+        bad = _profile_file(folder, content)
+        bad.write_text(content, encoding="utf-8")
+        runs[content] = ["--config", "config", "--traffic", str(bad), "--seats", "3"]
+    for args, _ in BAD_OPTIONS:
+        runs[" ".join(args)] = [
+            "--config", "config", "--traffic", "examples/traffic/nantong.yaml", *args,
+        ]  # fmt: skip
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+        done = {key: pool.submit(_hotline, "simulate", *argv) for key, argv in runs.items()}
+        return {"folder": folder} | {key: run.result() for key, run in done.items()}
+
+
+@pytest.mark.parametrize(("content", "expected"), BAD_PROFILES)
 def test_bad_profile_is_one_line_with_its_place(
-    tmp_path: Path, content: str, expected: str
+    refusals: dict[str, Any], content: str, expected: str
 ) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(content, encoding="utf-8")
+    bad = _profile_file(refusals["folder"], content)
     with pytest.raises(SimulateError, match=None) as caught:
         load_model(bad, Profile)
     assert expected in str(caught.value) and str(caught.value).startswith(str(bad))
-    done = _hotline("simulate", "--config", "config", "--traffic", str(bad), "--seats", "3")
+    done = refusals[content]
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and expected in done.stderr
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["--seats", "forty"], "--seats 'forty'"),
-        (["--target", "接通率>0.95"], "--target"),
-        (["--what-if", "colour=blue"], "--what-if 'colour'"),
-        (["--date", "2026-13-01"], "--date '2026-13-01'"),
-        (["--days", "0"], "--days"),
-    ],
-)
-def test_bad_options_are_one_line(args: list[str], expected: str) -> None:
-    done = _hotline(
-        "simulate", "--config", "config", "--traffic", "examples/traffic/nantong.yaml", *args
-    )
+@pytest.mark.parametrize(("args", "expected"), BAD_OPTIONS)
+def test_bad_options_are_one_line(refusals: dict[str, Any], args: list[str], expected: str) -> None:
+    done = refusals[" ".join(args)]
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1 and expected in done.stderr
 
