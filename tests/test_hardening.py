@@ -20,6 +20,7 @@ import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -342,12 +343,51 @@ def _wait_for_line(proc: subprocess.Popen[str], predicate: Callable[[str], bool]
     raise AssertionError(f"the demo ended first: {proc.wait(30)} {proc.stderr.read()}")  # type: ignore[union-attr]
 
 
-def test_the_demo_removes_its_folder_at_the_end_of_its_duration(demo_tmp: Path) -> None:
-    proc = _demo(demo_tmp, "--duration", "3", "--json")
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err
-    assert '"adds_up": true' in out
-    assert _left(demo_tmp) == []
+@dataclass(frozen=True)
+class Finished:
+    """A demo run to its end in a TMPDIR of its own."""
+
+    folder: Path
+    returncode: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="module")
+def finished_demos() -> Iterator[dict[str, Finished]]:
+    """The demos that run to their end (its duration; kept with ``--keep``), side by side.
+
+    Each is a process tree of its own (PostgreSQL, pbxsim, the engine) in its
+    own TMPDIR; the tests below read the one they are about.
+    """
+    runs = {"duration": ("--duration", "3", "--json"), "keep": ("--duration", "1", "--keep")}
+    folders = {name: Path(tempfile.mkdtemp(prefix="hotline-test-tmp-")) for name in runs}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for folder in folders.values():
+            folder.chmod(0o755)
+        procs.update((name, _demo(folders[name], *args)) for name, args in runs.items())
+        with ThreadPoolExecutor(len(procs)) as pool:
+            talks = {
+                name: pool.submit(proc.communicate, timeout=240) for name, proc in procs.items()
+            }
+            ended = {name: talk.result() for name, talk in talks.items()}
+        yield {name: Finished(folders[name], procs[name].returncode, *ended[name]) for name in runs}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_demo_removes_its_folder_at_the_end_of_its_duration(
+    finished_demos: dict[str, Finished],
+) -> None:
+    demo = finished_demos["duration"]
+    assert demo.returncode == 0, demo.err
+    assert '"adds_up": true' in demo.out
+    assert _left(demo.folder) == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -427,9 +467,8 @@ def test_the_demo_runs_from_an_installed_wheel_in_any_directory(
     assert _left(demo_tmp) == []
 
 
-def test_the_demo_keeps_its_folder_when_asked(demo_tmp: Path) -> None:
-    proc = _demo(demo_tmp, "--duration", "1", "--keep")
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err
-    kept = [p for p in _left(demo_tmp) if p.startswith("hotline-demo-")]
-    assert len(kept) == 1 and f"working folder kept: {demo_tmp / kept[0]}" in out
+def test_the_demo_keeps_its_folder_when_asked(finished_demos: dict[str, Finished]) -> None:
+    demo = finished_demos["keep"]
+    assert demo.returncode == 0, demo.err
+    kept = [p for p in _left(demo.folder) if p.startswith("hotline-demo-")]
+    assert len(kept) == 1 and f"working folder kept: {demo.folder / kept[0]}" in demo.out
