@@ -166,21 +166,54 @@ def test_erlang_a_without_impatience_is_erlang_c() -> None:
     assert a.mean_wait_s == pytest.approx(c.mean_wait_s, rel=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("config", "traffic", "seats"),
-    [
-        ("config", "examples/traffic/nantong.yaml", "40"),
-        ("examples/liyang", "examples/traffic/liyang.yaml", "15"),
-    ],
-)
+SHIPPED = [
+    ("config", "examples/traffic/nantong.yaml", "40"),
+    ("examples/liyang", "examples/traffic/liyang.yaml", "15"),
+]
+
+
+@pytest.fixture(scope="module")
+def day_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The module's whole-day runs of ``hotline simulate`` and ``hotline bench simulate``.
+
+    Each is a process of its own running for seconds; they go a few at a
+    time, and each test reads the one it is about (``folder`` holds their files).
+    """
+    folder = tmp_path_factory.mktemp("day-runs")
+    runs: dict[str, list[str]] = {}
+    for config, traffic, seats in SHIPPED:
+        report = folder / f"{Path(config).name}.html"
+        runs[config] = [
+            "simulate", "--config", config, "--traffic", traffic, "--seats", seats,
+            "--json", "--html", str(report), "--quiet",
+        ]  # fmt: skip
+    # Liyang's profile at a quarter of its calls: the search still runs some twenty
+    # days and staffs the night and the peak differently, in a quarter of the time.
+    yaml = YAML()
+    traffic = yaml.load((REPO / "examples/traffic/liyang.yaml").read_text(encoding="utf-8"))
+    traffic["calls"] = traffic["calls"] // 4
+    quarter = folder / "liyang-quarter.yaml"
+    with quarter.open("w", encoding="utf-8") as fh:
+        yaml.dump(traffic, fh)
+    runs["search"] = [
+        "simulate", "--config", "examples/liyang", "--traffic", str(quarter),
+        "--date", "2017-06-15", "--target", "接通率>=0.9", "--json", "--quiet",
+    ]  # fmt: skip
+    runs["bench"] = [
+        "bench", "simulate", "--json", "--skip-search", "--large-calls", "1500",
+        "--large-seats", "20",
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+        done = {key: pool.submit(_hotline, *argv) for key, argv in runs.items()}
+        return {"folder": folder} | {key: run.result() for key, run in done.items()}
+
+
+@pytest.mark.parametrize(("config", "traffic", "seats"), SHIPPED)
 def test_shipped_profiles_run_and_write_the_report(
-    tmp_path: Path, config: str, traffic: str, seats: str
+    day_runs: dict[str, Any], config: str, traffic: str, seats: str
 ) -> None:
-    report = tmp_path / "report.html"
-    done = _hotline(
-        "simulate", "--config", config, "--traffic", traffic, "--seats", seats,
-        "--json", "--html", str(report), "--quiet",
-    )  # fmt: skip
+    report = day_runs["folder"] / f"{Path(config).name}.html"
+    done = day_runs[config]
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     total = result["total"]
@@ -302,19 +335,8 @@ def test_bad_options_are_one_line(refusals: dict[str, Any], args: list[str], exp
     assert done.stderr.count("\n") == 1 and expected in done.stderr
 
 
-def test_staffing_search_meets_the_target(tmp_path: Path) -> None:
-    # Liyang's profile at a quarter of its calls: the search still runs some twenty
-    # days and staffs the night and the peak differently, in a quarter of the time.
-    yaml = YAML()
-    traffic = yaml.load((REPO / "examples/traffic/liyang.yaml").read_text(encoding="utf-8"))
-    traffic["calls"] = traffic["calls"] // 4
-    quarter = tmp_path / "liyang-quarter.yaml"
-    with quarter.open("w", encoding="utf-8") as fh:
-        yaml.dump(traffic, fh)
-    done = _hotline(
-        "simulate", "--config", "examples/liyang", "--traffic", str(quarter),
-        "--date", "2017-06-15", "--target", "接通率>=0.9", "--json", "--quiet",
-    )  # fmt: skip
+def test_staffing_search_meets_the_target(day_runs: dict[str, Any]) -> None:
+    done = day_runs["search"]
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["search"]["met"] is True and result["search"]["simulations"] > 1
@@ -410,17 +432,8 @@ async def test_from_history_reads_the_stored_calls(empty_dsn: str) -> None:
     assert done.stderr.startswith("hotline simulate: --from-history")
 
 
-def test_bench_simulate_prints_its_figures() -> None:
-    done = _hotline(
-        "bench",
-        "simulate",
-        "--json",
-        "--skip-search",
-        "--large-calls",
-        "1500",
-        "--large-seats",
-        "20",
-    )
+def test_bench_simulate_prints_its_figures(day_runs: dict[str, Any]) -> None:
+    done = day_runs["bench"]
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["nantong_day_s"] > 0 and figures["large_day_s"] > 0
