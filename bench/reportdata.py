@@ -1,10 +1,12 @@
 """Generated call records for the reports: a seeded month in Python, or millions in SQL.
 
 :func:`month` draws a month of calls (queues, lines, departments, agents,
-outcomes, waits, ratings), the matching agent state changes, callback-list
-entries and transfer / emergency events from ``random.Random(seed)``: the
-same seed gives the same records.  :func:`store` writes them through the
-engine's own tables.  :func:`fill_sql` makes ``n`` calls spread over a year
+outcomes, waits, ratings), the matching agent state changes, the callback
+list (漏接回拨: one entry per number per local day, listed by the engine's own
+rules and worked to an outcome by the pure :mod:`callbacks` package) and
+transfer / emergency events from ``random.Random(seed)``: the same seed gives
+the same records.  :func:`store` writes them through the engine's own tables
+(the callback list through :mod:`cti.store.callbacks`).  :func:`fill_sql` makes ``n`` calls spread over a year
 with ``generate_series`` inside PostgreSQL (seconds for millions), for
 ``hotline bench report``.
 """
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import callbacks as cb
+from cti.store import callbacks as callback_store
 from cti.store.db import Database
 
 QUEUES = ("general", "desk_12315", "desk_12333", "english")
@@ -29,20 +33,25 @@ LINES = (
 )
 AGENTS = tuple(f"10{n:02d}" for n in range(3, 13))
 OUTCOMES = ("answered",) * 14 + ("abandoned",) * 3 + ("overflowed", "voicemail", "callback")
+# What became of a listed number: still open, called back after so many hours,
+# three unanswered attempts, or the citizen got through on their own.
+FATES: tuple[float | str | None, ...] = (None, 2.0, 20.0, 20.0, 30.0, "failed", "cleared")
 
 
 @dataclass
 class Month:
     calls: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
+    callbacks: list[cb.Entry] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    policy: cb.CallbackPolicy = field(default_factory=cb.CallbackPolicy)
 
 
 def month(seed: int, first: dt.date, days: int, per_day: int, zone: dt.tzinfo) -> Month:
     """``days`` days from ``first`` of ``per_day`` calls each, 08:00-20:00 local time."""
     rnd = random.Random(seed)
-    out = Month()
+    out = Month(policy=cb.CallbackPolicy(timezone=str(zone)))
+    listed: dict[str, cb.Entry] = {}
     n = 0
     for d in range(days):
         day = first + dt.timedelta(days=d)
@@ -116,27 +125,46 @@ def month(seed: int, first: dt.date, days: int, per_day: int, zone: dt.tzinfo) -
                 row["outcome"] = None
             elif outcome != "answered":
                 row.update(ended_at=queued + dt.timedelta(seconds=wait), outcome=outcome)
-                if outcome == "callback" or (outcome == "abandoned" and rnd.random() < 0.3):
-                    requested = row["ended_at"]
-                    done = rnd.choice((None, 2.0, 20.0, 30.0))
-                    out.callbacks.append(
-                        {
-                            "call_id": row["call_id"],
-                            "caller_number": row["caller_number"],
-                            "queue": row["queue"],
-                            "requested_at": requested,
-                            "status": "open" if done is None else "done",
-                            "done_at": None
-                            if done is None
-                            else requested + dt.timedelta(hours=done),
-                        }
+                facts = cb.CallFacts(outcome, answered=False, waited_s=wait)
+                reason = cb.missed_reason(facts, out.policy)
+                if reason is not None:
+                    miss = cb.Miss(row["call_id"], arrived, dialled, reason, row["queue"])
+                    number = row["caller_number"]
+                    key = cb.entry_key(number, out.policy.local_day(arrived))
+                    known = listed.get(key)
+                    listed[key] = (
+                        cb.opened(number, miss, out.policy)
+                        if known is None
+                        else cb.add_miss(known, miss)
                     )
             out.calls.append(row)
         closing = opening + dt.timedelta(hours=12, minutes=30)
         for a in AGENTS:
             out.changes.append(_change(a, max(closing, free_at[a]), "logged_out", "offline"))
     out.changes.sort(key=lambda c: (c["at"], c["agent_id"]))
+    out.callbacks = [_worked(rnd, entry, out.policy) for entry in listed.values()]
     return out
+
+
+def _worked(rnd: random.Random, entry: cb.Entry, policy: cb.CallbackPolicy) -> cb.Entry:
+    """The entry after what :data:`FATES` draws for it, through the pure package's moves."""
+    fate = rnd.choice(FATES)
+    agent = rnd.choice(AGENTS)
+    start = entry.first_missed_at
+    if fate is None:
+        return entry
+    if fate == "cleared":
+        return cb.got_through(
+            entry, f"{entry.misses[-1].call_id}-again", start + dt.timedelta(hours=1)
+        )
+    if fate == "failed":
+        for hour in range(1, policy.attempts + 1):
+            at = start + dt.timedelta(hours=hour)
+            entry = cb.record_outcome(cb.claim(entry, agent, at), cb.Outcome.NO_ANSWER, at, policy)
+        return entry
+    assert isinstance(fate, float)
+    at = start + dt.timedelta(hours=fate)
+    return cb.record_outcome(cb.claim(entry, agent, at), cb.Outcome.REACHED, at, policy)
 
 
 def _change(agent: str, at: dt.datetime, status: str, state: str) -> dict[str, Any]:
@@ -173,12 +201,9 @@ async def store(db: Database, data: Month) -> None:
         "INSERT INTO agent_state_changes (agent_id, at, status, state) VALUES ($1, $2, $3, $4)",
         [[c["agent_id"], c["at"], c["status"], c["state"]] for c in data.changes],
     )
-    await db.executemany(
-        "INSERT INTO callbacks (call_id, caller_number, queue, requested_at, status, done_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        [[c["call_id"], c["caller_number"], c["queue"], c["requested_at"], c["status"],
-          c["done_at"]] for c in data.callbacks],
-    )  # fmt: skip
+    async with db.connection() as conn, conn.transaction():
+        for entry in data.callbacks:
+            await callback_store.save(conn, entry, data.policy)
     await db.executemany(
         "INSERT INTO call_events (call_id, at, kind, detail) VALUES ($1, $2, $3, $4)",
         [[e["call_id"], e["at"], e["kind"], e["detail"]] for e in data.events],

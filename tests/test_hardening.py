@@ -19,6 +19,8 @@ import sys
 import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -198,13 +200,23 @@ def _bad_inputs(tmp: Path, port: int) -> dict[str, list[list[str]]]:
     }
 
 
+def _run_all(argvs: list[list[str]], **options: Any) -> list[subprocess.CompletedProcess[str]]:
+    """Run every command line to its end, a few at a time (each is a process of its own),
+    and give the results in the order of ``argvs``."""
+    workers = max(2, os.cpu_count() or 2)
+    with ThreadPoolExecutor(workers) as pool:
+        runs = [
+            pool.submit(subprocess.run, argv, capture_output=True, text=True, **options)
+            for argv in argvs
+        ]
+        return [run.result() for run in runs]
+
+
 def test_help_lists_only_commands_that_run() -> None:
     listed = _listed_commands()
     assert "simulate" in listed
-    for command in listed:
-        done = subprocess.run(
-            [HOTLINE, command, "--help"], capture_output=True, text=True, timeout=60
-        )
+    helps = _run_all([[HOTLINE, command, "--help"] for command in listed], timeout=60)
+    for command, done in zip(listed, helps, strict=True):
         assert done.returncode == 0, (command, done.stderr)
         assert "not available" not in done.stdout + done.stderr
         assert "Traceback" not in done.stdout + done.stderr
@@ -214,21 +226,21 @@ def test_every_command_refuses_bad_input_with_one_line(tmp_path: Path, busy_port
     listed = _listed_commands()
     cases = _bad_inputs(tmp_path, busy_port)
     assert sorted(cases) == sorted(listed), "every listed command needs its bad inputs here"
-    for command in listed:
-        for args in [["--no-such-option"], *cases[command]]:
-            done = subprocess.run(
-                [HOTLINE, command, *args],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                cwd=tmp_path,
-                stdin=subprocess.DEVNULL,
-            )
-            shown = f"hotline {command} {' '.join(args)}"
-            assert done.returncode != 0, shown
-            assert "Traceback" not in done.stderr + done.stdout, (shown, done.stderr)
-            last = done.stderr.strip().splitlines()[-1]
-            assert last.startswith(("hotline", "render-asterisk-conf", "bench")), (shown, last)
+    runs = [
+        (command, args) for command in listed for args in [["--no-such-option"], *cases[command]]
+    ]
+    results = _run_all(
+        [[HOTLINE, command, *args] for command, args in runs],
+        timeout=120,
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+    )
+    for (command, args), done in zip(runs, results, strict=True):
+        shown = f"hotline {command} {' '.join(args)}"
+        assert done.returncode != 0, shown
+        assert "Traceback" not in done.stderr + done.stdout, (shown, done.stderr)
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith(("hotline", "render-asterisk-conf", "bench")), (shown, last)
 
 
 # --- calendar coverage -------------------------------------------------------------------
@@ -331,12 +343,51 @@ def _wait_for_line(proc: subprocess.Popen[str], predicate: Callable[[str], bool]
     raise AssertionError(f"the demo ended first: {proc.wait(30)} {proc.stderr.read()}")  # type: ignore[union-attr]
 
 
-def test_the_demo_removes_its_folder_at_the_end_of_its_duration(demo_tmp: Path) -> None:
-    proc = _demo(demo_tmp, "--duration", "3", "--json")
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err
-    assert '"adds_up": true' in out
-    assert _left(demo_tmp) == []
+@dataclass(frozen=True)
+class Finished:
+    """A demo run to its end in a TMPDIR of its own."""
+
+    folder: Path
+    returncode: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="module")
+def finished_demos() -> Iterator[dict[str, Finished]]:
+    """The demos that run to their end (its duration; kept with ``--keep``), side by side.
+
+    Each is a process tree of its own (PostgreSQL, pbxsim, the engine) in its
+    own TMPDIR; the tests below read the one they are about.
+    """
+    runs = {"duration": ("--duration", "3", "--json"), "keep": ("--duration", "1", "--keep")}
+    folders = {name: Path(tempfile.mkdtemp(prefix="hotline-test-tmp-")) for name in runs}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    try:
+        for folder in folders.values():
+            folder.chmod(0o755)
+        procs.update((name, _demo(folders[name], *args)) for name, args in runs.items())
+        with ThreadPoolExecutor(len(procs)) as pool:
+            talks = {
+                name: pool.submit(proc.communicate, timeout=240) for name, proc in procs.items()
+            }
+            ended = {name: talk.result() for name, talk in talks.items()}
+        yield {name: Finished(folders[name], procs[name].returncode, *ended[name]) for name in runs}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_demo_removes_its_folder_at_the_end_of_its_duration(
+    finished_demos: dict[str, Finished],
+) -> None:
+    demo = finished_demos["duration"]
+    assert demo.returncode == 0, demo.err
+    assert '"adds_up": true' in demo.out
+    assert _left(demo.folder) == []
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -403,7 +454,7 @@ def test_the_demo_runs_from_an_installed_wheel_in_any_directory(
     env = {**os.environ, "TMPDIR": str(demo_tmp)}
     env.pop("PYTHONPATH", None)
     done = subprocess.run(
-        [str(venv / "bin" / "hotline"), *DEMO, "--duration", "20", "--json"],
+        [str(venv / "bin" / "hotline"), *DEMO, "--duration", "5", "--json"],
         cwd=demo_tmp,
         env=env,
         capture_output=True,
@@ -416,9 +467,8 @@ def test_the_demo_runs_from_an_installed_wheel_in_any_directory(
     assert _left(demo_tmp) == []
 
 
-def test_the_demo_keeps_its_folder_when_asked(demo_tmp: Path) -> None:
-    proc = _demo(demo_tmp, "--duration", "1", "--keep")
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err
-    kept = [p for p in _left(demo_tmp) if p.startswith("hotline-demo-")]
-    assert len(kept) == 1 and f"working folder kept: {demo_tmp / kept[0]}" in out
+def test_the_demo_keeps_its_folder_when_asked(finished_demos: dict[str, Finished]) -> None:
+    demo = finished_demos["keep"]
+    assert demo.returncode == 0, demo.err
+    kept = [p for p in _left(demo.folder) if p.startswith("hotline-demo-")]
+    assert len(kept) == 1 and f"working folder kept: {demo.folder / kept[0]}" in demo.out

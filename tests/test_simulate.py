@@ -20,6 +20,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -165,21 +166,54 @@ def test_erlang_a_without_impatience_is_erlang_c() -> None:
     assert a.mean_wait_s == pytest.approx(c.mean_wait_s, rel=1e-6)
 
 
-@pytest.mark.parametrize(
-    ("config", "traffic", "seats"),
-    [
-        ("config", "examples/traffic/nantong.yaml", "40"),
-        ("examples/liyang", "examples/traffic/liyang.yaml", "15"),
-    ],
-)
+SHIPPED = [
+    ("config", "examples/traffic/nantong.yaml", "40"),
+    ("examples/liyang", "examples/traffic/liyang.yaml", "15"),
+]
+
+
+@pytest.fixture(scope="module")
+def day_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The module's whole-day runs of ``hotline simulate`` and ``hotline bench simulate``.
+
+    Each is a process of its own running for seconds; they go a few at a
+    time, and each test reads the one it is about (``folder`` holds their files).
+    """
+    folder = tmp_path_factory.mktemp("day-runs")
+    runs: dict[str, list[str]] = {}
+    for config, traffic, seats in SHIPPED:
+        report = folder / f"{Path(config).name}.html"
+        runs[config] = [
+            "simulate", "--config", config, "--traffic", traffic, "--seats", seats,
+            "--json", "--html", str(report), "--quiet",
+        ]  # fmt: skip
+    # Liyang's profile at a quarter of its calls: the search still runs some twenty
+    # days and staffs the night and the peak differently, in a quarter of the time.
+    yaml = YAML()
+    traffic = yaml.load((REPO / "examples/traffic/liyang.yaml").read_text(encoding="utf-8"))
+    traffic["calls"] = traffic["calls"] // 4
+    quarter = folder / "liyang-quarter.yaml"
+    with quarter.open("w", encoding="utf-8") as fh:
+        yaml.dump(traffic, fh)
+    runs["search"] = [
+        "simulate", "--config", "examples/liyang", "--traffic", str(quarter),
+        "--date", "2017-06-15", "--target", "接通率>=0.9", "--json", "--quiet",
+    ]  # fmt: skip
+    runs["bench"] = [
+        "bench", "simulate", "--json", "--skip-search", "--large-calls", "1500",
+        "--large-seats", "20",
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+        done = {key: pool.submit(_hotline, *argv) for key, argv in runs.items()}
+        return {"folder": folder} | {key: run.result() for key, run in done.items()}
+
+
+@pytest.mark.parametrize(("config", "traffic", "seats"), SHIPPED)
 def test_shipped_profiles_run_and_write_the_report(
-    tmp_path: Path, config: str, traffic: str, seats: str
+    day_runs: dict[str, Any], config: str, traffic: str, seats: str
 ) -> None:
-    report = tmp_path / "report.html"
-    done = _hotline(
-        "simulate", "--config", config, "--traffic", traffic, "--seats", seats,
-        "--json", "--html", str(report), "--quiet",
-    )  # fmt: skip
+    report = day_runs["folder"] / f"{Path(config).name}.html"
+    done = day_runs[config]
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     total = result["total"]
@@ -210,7 +244,9 @@ def test_more_seats_answer_more_calls() -> None:
         value: float = json.loads(done.stdout)["total"]["connection_rate"]
         return value
 
-    assert rate("6") < rate("20")
+    with ThreadPoolExecutor(2) as pool:  # two processes of their own, side by side
+        few, many = pool.map(rate, ["6", "20"])
+    assert few < many
 
 
 def test_text_tables_and_what_if() -> None:
@@ -228,63 +264,82 @@ def test_help_lists_simulate() -> None:
     assert "simulate" in done.stdout
 
 
-@pytest.mark.parametrize(
-    ("content", "expected"),
-    [
-        (
-            "lines: {'12345': {share: 1}}\ntalk: {dist: lognormal, mean: 100}\ncalls: 10\ncurve: {'00:00': 1}\n",
-            ":2: talk: lognormal needs sd",
-        ),
-        (
-            "lines:\n  '12345': {intervals: {'08:10': 3}}\ntalk: {dist: fixed, value: 3}\n",
-            ":2: lines.12345.intervals: ",
-        ),
-        ("lines: [\n", ":2: YAML syntax"),
-        (
-            "lines: {'12345': {share: 1}}\ntalk: {dist: fixed, value: 3}\nsurvy: {}\n",
-            ":3: survy: unknown key",
-        ),
-    ],
-)
+BAD_PROFILES = [
+    (
+        "lines: {'12345': {share: 1}}\ntalk: {dist: lognormal, mean: 100}\ncalls: 10\ncurve: {'00:00': 1}\n",
+        ":2: talk: lognormal needs sd",
+    ),
+    (
+        "lines:\n  '12345': {intervals: {'08:10': 3}}\ntalk: {dist: fixed, value: 3}\n",
+        ":2: lines.12345.intervals: ",
+    ),
+    ("lines: [\n", ":2: YAML syntax"),
+    (
+        "lines: {'12345': {share: 1}}\ntalk: {dist: fixed, value: 3}\nsurvy: {}\n",
+        ":3: survy: unknown key",
+    ),
+]
+BAD_OPTIONS = [
+    (["--seats", "forty"], "--seats 'forty'"),
+    (["--target", "接通率>0.95"], "--target"),
+    (["--what-if", "colour=blue"], "--what-if 'colour'"),
+    (["--date", "2026-13-01"], "--date '2026-13-01'"),
+    (["--days", "0"], "--days"),
+]
+
+
+def _profile_file(folder: Path, content: str) -> Path:
+    """Where the refusals fixture wrote the bad profile ``content``."""
+    return folder / f"bad-{[c for c, _ in BAD_PROFILES].index(content)}.yaml"
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``hotline simulate`` run with every bad profile and every bad option of this module.
+
+    Each run is a process of its own; they go a few at a time, and each test
+    below reads the one it is about.
+    """
+    folder = tmp_path_factory.mktemp("bad-profiles")
+    runs: dict[str, list[str]] = {}
+    for content, _ in BAD_PROFILES:
+        bad = _profile_file(folder, content)
+        bad.write_text(content, encoding="utf-8")
+        runs[content] = ["--config", "config", "--traffic", str(bad), "--seats", "3"]
+    for args, _ in BAD_OPTIONS:
+        runs[" ".join(args)] = [
+            "--config", "config", "--traffic", "examples/traffic/nantong.yaml", *args,
+        ]  # fmt: skip
+    with ThreadPoolExecutor(max(2, os.cpu_count() or 2)) as pool:
+        done = {key: pool.submit(_hotline, "simulate", *argv) for key, argv in runs.items()}
+        return {"folder": folder} | {key: run.result() for key, run in done.items()}
+
+
+@pytest.mark.parametrize(("content", "expected"), BAD_PROFILES)
 def test_bad_profile_is_one_line_with_its_place(
-    tmp_path: Path, content: str, expected: str
+    refusals: dict[str, Any], content: str, expected: str
 ) -> None:
-    bad = tmp_path / "bad.yaml"
-    bad.write_text(content, encoding="utf-8")
+    bad = _profile_file(refusals["folder"], content)
     with pytest.raises(SimulateError, match=None) as caught:
         load_model(bad, Profile)
     assert expected in str(caught.value) and str(caught.value).startswith(str(bad))
-    done = _hotline("simulate", "--config", "config", "--traffic", str(bad), "--seats", "3")
+    done = refusals[content]
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and expected in done.stderr
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (["--seats", "forty"], "--seats 'forty'"),
-        (["--target", "接通率>0.95"], "--target"),
-        (["--what-if", "colour=blue"], "--what-if 'colour'"),
-        (["--date", "2026-13-01"], "--date '2026-13-01'"),
-        (["--days", "0"], "--days"),
-    ],
-)
-def test_bad_options_are_one_line(args: list[str], expected: str) -> None:
-    done = _hotline(
-        "simulate", "--config", "config", "--traffic", "examples/traffic/nantong.yaml", *args
-    )
+@pytest.mark.parametrize(("args", "expected"), BAD_OPTIONS)
+def test_bad_options_are_one_line(refusals: dict[str, Any], args: list[str], expected: str) -> None:
+    done = refusals[" ".join(args)]
     assert done.returncode == 1, done.stdout
     assert done.stderr.count("\n") == 1 and expected in done.stderr
 
 
-def test_staffing_search_meets_the_target() -> None:
-    done = _hotline(
-        "simulate", "--config", "examples/liyang", "--traffic", "examples/traffic/liyang.yaml",
-        "--date", "2017-06-15", "--target", "接通率>=0.9", "--json", "--quiet",
-    )  # fmt: skip
+def test_staffing_search_meets_the_target(day_runs: dict[str, Any]) -> None:
+    done = day_runs["search"]
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    assert result["search"]["met"] is True
+    assert result["search"]["met"] is True and result["search"]["simulations"] > 1
     assert result["total"]["connection_rate"] >= 0.9
     assert min(i["agents"] for i in result["intervals"]) >= 1
     assert max(i["agents"] for i in result["intervals"]) > min(
@@ -377,17 +432,8 @@ async def test_from_history_reads_the_stored_calls(empty_dsn: str) -> None:
     assert done.stderr.startswith("hotline simulate: --from-history")
 
 
-def test_bench_simulate_prints_its_figures() -> None:
-    done = _hotline(
-        "bench",
-        "simulate",
-        "--json",
-        "--skip-search",
-        "--large-calls",
-        "1500",
-        "--large-seats",
-        "20",
-    )
+def test_bench_simulate_prints_its_figures(day_runs: dict[str, Any]) -> None:
+    done = day_runs["bench"]
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
     assert figures["nantong_day_s"] > 0 and figures["large_day_s"] > 0

@@ -156,8 +156,10 @@ async def gather_crowd(
 
 
 def end_the_crowd(sim: PbxSim, crowd: Crowd) -> None:
-    """The talking agents hang up and answer at once from now on, so everyone finishes."""
-    for n in range(1, crowd.bridged + 1):
+    """Every agent answers at once from now on, so everyone finishes: the talking agents
+    hang up, and the silent ones turn down the rings they were letting run (a caller
+    waits for a free agent, not for a ring timeout of the crowd's config)."""
+    for n in range(1, crowd.bridged + crowd.ringing + 1):
         sim.set_phone(PhoneScript(f"80{n:02d}", answer_after=0.2, hangup_after=1.0))
         sim.hangup_phone(f"80{n:02d}")
 
