@@ -105,3 +105,25 @@ async def bridged_call(asterisk: Asterisk, timeout: float, parties: int = 2) -> 
                 await asyncio.sleep(0.1)  # polling Asterisk, the truth about calls
     finally:
         await watcher.close()
+
+
+async def trunk_reachable(asterisk: Asterisk, endpoint: str) -> None:
+    """Make Asterisk see a trunk's far end now that a SIPp listens there.
+
+    The trunk is qualified every 60 s and PJSIP does not dial a contact it last
+    found unreachable; a qualify on demand (CLI) refreshes it.  The state read
+    just after a qualify may still be an earlier SIPp's verdict, and a qualify
+    sent while no SIPp listened comes back "unreachable" at once: only three
+    "online" readings in a row, each after a qualify of its own, count.
+    """
+    watcher = asterisk.ari(app="watcher")
+    online_in_a_row = 0
+    try:
+        async with asyncio.timeout(20):
+            while online_in_a_row < 3:
+                asterisk.cli(f"pjsip qualify {endpoint}")
+                await asyncio.sleep(0.3)  # the qualify's answer arrives on Asterisk's side
+                state = (await watcher.endpoints.get("PJSIP", endpoint)).state
+                online_in_a_row = online_in_a_row + 1 if state == "online" else 0
+    finally:
+        await watcher.close()

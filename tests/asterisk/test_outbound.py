@@ -19,7 +19,6 @@ number (outbound.yaml ``presented_number``) in ``From`` and
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import wave
@@ -38,6 +37,7 @@ from tests.asterisk.scenario import (
     prompt_seconds,
     stored_recordings,
     tier_config,
+    trunk_reachable,
 )
 from tests.asterisk.sip import (
     Sipp,
@@ -55,24 +55,6 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.outbound, pytest.mark.usefixture
 CITIZEN = "13812345678"
 PRESENTED = "12345"  # config/outbound.yaml presented_number
 TICKET_TOKEN = "tier-token"  # what tests.asterisk.engine gives the engine
-
-
-async def trunk_reachable(asterisk: Asterisk, endpoint: str = "carrier") -> None:
-    """Make Asterisk see the trunk's far end now that a SIPp listens there.
-
-    The trunk is qualified every 60 s and PJSIP does not dial a contact it
-    last found unreachable; a qualify on demand (CLI) refreshes it.
-    """
-    watcher = asterisk.ari(app="watcher")
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                asterisk.cli(f"pjsip qualify {endpoint}")
-                if (await watcher.endpoints.get("PJSIP", endpoint)).state == "online":
-                    return
-                await asyncio.sleep(0.2)  # the qualify's answer arrives on Asterisk's side
-    finally:
-        await watcher.close()
 
 
 def assert_presented(citizen: Sipp, asterisk: Asterisk) -> None:
@@ -98,7 +80,7 @@ async def test_click_to_dial_rings_the_seat_then_the_citizen_through_the_trunk(
     await agent.login()
     citizen = await citizen_phone(tmp_path, port=asterisk.ports.carrier, ring_ms=1000)
     try:
-        await trunk_reachable(asterisk)
+        await trunk_reachable(asterisk, "carrier")
         placed = await agent.post("/api/agents/me/dial", {"number": CITIZEN})
         assert placed["number"] == CITIZEN and placed["presented_number"] == PRESENTED
         call_id = str(placed["call_id"])
@@ -191,7 +173,7 @@ async def test_an_automatic_return_visit_answered_with_dtmf(
             max_presses=20,
         )
         try:
-            await trunk_reachable(asterisk)
+            await trunk_reachable(asterisk, "carrier")
             now = dt.datetime.now(dt.UTC)
             await ask_for_visit(
                 runner,

@@ -13,7 +13,6 @@ others ask the engine to do it, through the agent's HTTP API.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,7 +23,13 @@ from cti.ids import BridgeId, ChannelId
 from tests.asterisk.conftest import EngineFactory, PhoneFactory
 from tests.asterisk.engine import AgentSession
 from tests.asterisk.pbx import Asterisk
-from tests.asterisk.scenario import bridged_call, call_events, call_record, prompt_seconds
+from tests.asterisk.scenario import (
+    bridged_call,
+    call_events,
+    call_record,
+    prompt_seconds,
+    trunk_reachable,
+)
 from tests.asterisk.sip import CALLER_NUMBER, Phone, Sipp, answering_peer, call
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.usefixtures("no_leftovers")]
@@ -45,20 +50,10 @@ async def centre_reachable(asterisk: Asterisk, workdir: Path, talk_ms: int) -> S
 
     The trunk is qualified (OPTIONS every 60 s) and PJSIP does not dial a
     contact it last found unreachable, which is what the centre was while no
-    SIPp listened; a qualify on demand (CLI) refreshes it.
+    SIPp listened (:func:`trunk_reachable`).
     """
     centre = await answering_peer(workdir, port=asterisk.ports.hotline_12319, talk_ms=talk_ms)
-    watcher = asterisk.ari(app="watcher")
-    try:
-        async with asyncio.timeout(10):
-            while True:
-                asterisk.cli("pjsip qualify hotline-12319")
-                endpoint = await watcher.endpoints.get("PJSIP", "hotline-12319")
-                if endpoint.state == "online":
-                    break
-                await asyncio.sleep(0.2)  # the qualify's answer arrives on Asterisk's side
-    finally:
-        await watcher.close()
+    await trunk_reachable(asterisk, "hotline-12319")
     return centre
 
 
