@@ -14,7 +14,7 @@ import pytest
 
 from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
 from tests.support.crowd import live_calls, until_no_calls, until_states
-from tests.support.nodes import node_names, nodes_environment, nodes_patch
+from tests.support.nodes import calls_by_node, node_names, nodes_environment, nodes_patch
 from tests.support.pair import engine_pair, until_role
 from tests.support.stack import SECRET
 
@@ -47,12 +47,6 @@ def _patches() -> dict[str, object]:
         data["max_attempts"] = 1  # type: ignore[index]
 
     return {"queues.yaml": queues, "survey.yaml": survey}
-
-
-async def _node_of_calls(http: aiohttp.ClientSession, url: str) -> Counter[str]:
-    async with http.get(f"{url}/healthz") as reply:
-        body = await reply.json()
-    return Counter({n["name"]: n["calls"] for n in body.get("nodes", [])})
 
 
 async def test_standby_takes_over_the_calls_of_both_nodes(tmp_path: Path, empty_dsn: str) -> None:
@@ -100,7 +94,7 @@ async def test_standby_takes_over_the_calls_of_both_nodes(tmp_path: Path, empty_
                 sim.place_call(CallerScript(number=f"13{k}10000000"))
             want = {"talking": TALKING, "waiting": WAITING}
             await until_states(http, a.url, SUPERVISOR, want, 60)
-            assert await _node_of_calls(http, a.url) == Counter({"ast-a": 4, "ast-b": 4})
+            assert await calls_by_node(http, a.url) == Counter({"ast-a": 4, "ast-b": 4})
             assert not [r for s in sims.values() for r in s.requests if r.client == b.client], (
                 "the standby spoke to a node before it held the lease"
             )
@@ -111,7 +105,7 @@ async def test_standby_takes_over_the_calls_of_both_nodes(tmp_path: Path, empty_
             assert len(await live_calls(http, b.url, SUPERVISOR)) == TALKING + WAITING
 
             async def both_nodes_adopted() -> bool:
-                return await _node_of_calls(http, b.url) == Counter({"ast-a": 4, "ast-b": 4})
+                return await calls_by_node(http, b.url) == Counter({"ast-a": 4, "ast-b": 4})
 
             async with asyncio.timeout(30):
                 while not await both_nodes_adopted():  # noqa: ASYNC110

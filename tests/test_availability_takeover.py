@@ -2,9 +2,10 @@
 with 50 calls in progress and the standby takes every call over.
 
 30 calls are bridged, 10 wait in the queue, 5 walk a menu and 5 ring an agent
-who does not answer.  Both engines run as their own processes (``hotline run``
-with ``availability:``) against one pbxsim and one PostgreSQL.  The standby
-sends nothing to Asterisk until it holds the lease; after the kill it takes the
+who does not answer, spread over two Asterisk nodes (two pbxsim, ``nodes:``).
+Both engines run as their own processes (``hotline run`` with
+``availability:``) against the two nodes and one PostgreSQL.  The standby
+sends nothing to either node until it holds the lease; after the kill it takes the
 lease once it expires, adopts every call from Asterisk's channels, the agents'
 tokens from the first engine keep working on it, and every call record ends
 complete.
@@ -12,6 +13,7 @@ complete.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -29,11 +31,12 @@ from tests.support.crowd import (
     until_no_calls,
     until_states,
 )
+from tests.support.nodes import calls_by_node, node_names, nodes_environment, nodes_patch
 from tests.support.pair import LEASE_SECONDS, engine_pair, until_role
+from tests.support.stack import SECRET
 
 pytestmark = pytest.mark.availability
 
-SECRET = "standby-secret"
 SUPERVISOR = "standby-supervisor"
 FIFTY = Crowd(bridged=30, ringing=5, queued=10, menu=5)
 
@@ -53,17 +56,30 @@ async def _lease_left(dsn: str) -> float:
 async def test_standby_takes_over_fifty_calls_when_the_active_engine_is_killed(
     tmp_path: Path, empty_dsn: str
 ) -> None:
-    sim = PbxSim(SimConfig(user="hotline", secret=SECRET, phones=FIFTY.phones(), time_scale=0.2))
-    await sim.start()
+    sims: dict[str, PbxSim] = {}
+    for name in node_names(2):
+        sims[name] = PbxSim(
+            SimConfig(
+                user="hotline",
+                secret=SECRET,
+                phones=FIFTY.phones(),
+                time_scale=0.2,
+                system_name=name,
+                system_name_in_ids=True,
+            )
+        )
+        await sims[name].start()
+    nodes = list(sims.values())
     try:
         async with (
             engine_pair(
                 tmp_path,
                 empty_dsn,
-                sim,
-                fifty_patches(),
+                nodes[0],
+                {**fifty_patches(), "engine.yaml": nodes_patch(sims, lost_after=5.0)},
                 HOTLINE_SUPERVISOR_TOKEN=SUPERVISOR,
                 HOTLINE_TICKETS_RETRY_CAP="2",
+                **nodes_environment(sims),
             ) as (a, b),
             aiohttp.ClientSession() as http,
         ):
@@ -76,9 +92,11 @@ async def test_standby_takes_over_fifty_calls_when_the_active_engine_is_killed(
                 assert refused.status == 503
                 assert (await refused.json())["active"] == a.url
 
-            tokens = await gather_crowd(sim, http, a.url, SUPERVISOR, FIFTY)
-            assert not [r for r in sim.requests if r.client == b.client], (
-                "the standby spoke to Asterisk before it held the lease"
+            tokens = await gather_crowd(nodes, http, a.url, SUPERVISOR, FIFTY)
+            on_nodes = await calls_by_node(http, a.url)
+            assert sum(on_nodes.values()) == FIFTY.calls and len(+on_nodes) == 2, on_nodes
+            assert not [r for sim in nodes for r in sim.requests if r.client == b.client], (
+                "the standby spoke to a node before it held the lease"
             )
 
             a.proc.kill()
@@ -88,6 +106,9 @@ async def test_standby_takes_over_fifty_calls_when_the_active_engine_is_killed(
             active_s = time.monotonic() - killed
             await until_states(http, b.url, SUPERVISOR, FIFTY.states, 30)
             back_s = time.monotonic() - killed
+            async with asyncio.timeout(30):
+                while await calls_by_node(http, b.url) != on_nodes:  # noqa: ASYNC110
+                    await asyncio.sleep(0.2)
             print(
                 f"lease ({LEASE_SECONDS} s) expired {left:.2f} s after SIGKILL; the standby was "
                 f"active {active_s - left:.2f} s and had adopted every call "
@@ -103,10 +124,11 @@ async def test_standby_takes_over_fifty_calls_when_the_active_engine_is_killed(
                     assert (await me.json())["agent"] == agent
 
             # Everyone finishes on the new active engine.
-            end_the_crowd(sim, FIFTY)
+            end_the_crowd(nodes, FIFTY)
             await until_no_calls(http, b.url, SUPERVISOR, 240)
     finally:
-        await sim.stop()
+        for sim in nodes:
+            await sim.stop()
 
     await assert_every_call_answered_and_complete(empty_dsn, FIFTY)
     conn = await asyncpg.connect(empty_dsn)

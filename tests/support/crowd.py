@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +52,11 @@ class Crowd:
         ]
         return tuple(talking + silent)
 
-    def ringing_now(self, sim: PbxSim) -> int:
-        """Agent phones of the crowd ringing unanswered right now."""
+    def ringing_now(self, sims: Sequence[PbxSim]) -> int:
+        """Agent phones of the crowd ringing unanswered right now, on any node."""
         return sum(
             1
+            for sim in sims
             for n in range(self.bridged + 1, self.bridged + self.ringing + 1)
             for log in sim.phone_logs(f"80{n:02d}")
             if not log.destroyed and not log.answered
@@ -123,13 +125,24 @@ async def until_no_calls(http: aiohttp.ClientSession, url: str, token: str, time
             await asyncio.sleep(0.5)
 
 
+def nodes_of(sim: PbxSim | Sequence[PbxSim]) -> list[PbxSim]:
+    """One pbxsim, or several nodes, as a list."""
+    return [sim] if isinstance(sim, PbxSim) else list(sim)
+
+
 async def gather_crowd(
-    sim: PbxSim, http: aiohttp.ClientSession, url: str, token: str, crowd: Crowd
+    sim: PbxSim | Sequence[PbxSim],
+    http: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    crowd: Crowd,
 ) -> dict[str, str]:
-    """Log the agents in, place the crowd's calls and wait until all are in place.
+    """Log the agents in, place the crowd's calls (taking turns among the nodes when
+    there are several) and wait until all are in place.
 
     Returns each agent's session token.
     """
+    sims = nodes_of(sim)
     tokens: dict[str, str] = {}
 
     async def login(agent: str, seat: str) -> None:
@@ -142,26 +155,28 @@ async def gather_crowd(
     seats = [f"s{n:02d}" for n in range(1, len(crowd.agents) + 1)]
     await asyncio.gather(*(login(a, s) for a, s in zip(crowd.agents, seats, strict=True)))
     for n in range(crowd.bridged):
-        sim.place_call(CallerScript(number=f"1380000{n:04d}"))
+        sims[n % len(sims)].place_call(CallerScript(number=f"1380000{n:04d}"))
     await until_states(http, url, token, {"talking": crowd.bridged}, 60)
     for n in range(crowd.ringing + crowd.queued):
-        sim.place_call(CallerScript(number=f"1390000{n:04d}"))
+        sims[n % len(sims)].place_call(CallerScript(number=f"1390000{n:04d}"))
     for n in range(crowd.menu):
-        sim.place_call(CallerScript(number=f"1370000{n:04d}", dialled=MENU_NUMBER))
+        caller = CallerScript(number=f"1370000{n:04d}", dialled=MENU_NUMBER)
+        sims[n % len(sims)].place_call(caller)
     await until_states(http, url, token, crowd.states, 60)
     async with asyncio.timeout(30):
-        while crowd.ringing_now(sim) < crowd.ringing:  # noqa: ASYNC110
+        while crowd.ringing_now(sims) < crowd.ringing:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
     return tokens
 
 
-def end_the_crowd(sim: PbxSim, crowd: Crowd) -> None:
+def end_the_crowd(sim: PbxSim | Sequence[PbxSim], crowd: Crowd) -> None:
     """Every agent answers at once from now on, so everyone finishes: the talking agents
     hang up, and the silent ones turn down the rings they were letting run (a caller
     waits for a free agent, not for a ring timeout of the crowd's config)."""
-    for n in range(1, crowd.bridged + crowd.ringing + 1):
-        sim.set_phone(PhoneScript(f"80{n:02d}", answer_after=0.2, hangup_after=1.0))
-        sim.hangup_phone(f"80{n:02d}")
+    for node in nodes_of(sim):
+        for n in range(1, crowd.bridged + crowd.ringing + 1):
+            node.set_phone(PhoneScript(f"80{n:02d}", answer_after=0.2, hangup_after=1.0))
+            node.hangup_phone(f"80{n:02d}")
 
 
 async def assert_every_call_answered_and_complete(dsn: str, crowd: Crowd) -> None:

@@ -9,6 +9,7 @@ to the phone registered there.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ class NodesStack:
     def node_of(self, channel_id: str) -> str:
         """The node a channel id of pbxsim belongs to (its system name prefix)."""
         return channel_id.rpartition("-")[0]
+
+
+async def calls_by_node(http: aiohttp.ClientSession, url: str) -> Counter[str]:
+    """Calls in progress on each node, as the engine at ``url`` counts them."""
+    async with http.get(f"{url}/healthz") as reply:
+        body = await reply.json()
+    return Counter({n["name"]: n["calls"] for n in body.get("nodes", [])})
 
 
 def node_names(count: int) -> list[str]:
