@@ -138,3 +138,36 @@ async def test_a_return_visit_call_that_may_not_be_made_is_refused_in_one_line(
             return rows or None
 
         assert [r["actor"] for r in await eventually(audited, timeout=10)] == ["1001"]
+
+
+def short_ring(data: Any) -> None:
+    data["outbound"]["originate_timeout"] = 5
+
+
+async def test_a_call_whose_agent_never_answers_gives_the_visit_back_without_an_attempt(
+    tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = role_env(monkeypatch)["supervisor"]
+    phone = PhoneScript(SEAT_PHONE, answer_after=None)
+    patches = {"outbound.yaml": settings, "engine.yaml": short_ring}
+    async with running_stack(tmp_path, empty_dsn, patches=patches, phones=[phone]) as stack:
+        await ask(stack, sup, "WO-6")
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api("POST", "/api/return-visits/WO-6/call", token=token)
+        assert status == 200, body
+        (call,) = await stack.wait_ended(1, timeout=30)
+        assert (await stack.call_row(call.call_id))["outcome"] == "agent_unreached"
+        assert stack.requests("POST", "/channels/create") == []  # the citizen never rang
+
+        async def pending() -> Any:
+            return await visit_status(stack, "WO-6") == "pending" or None
+
+        await eventually(pending, timeout=10)
+        row = await stack.db.fetchrow(
+            "SELECT calling_by, (SELECT count(*) FROM return_visit_results) AS results"
+            " FROM return_visits WHERE ticket_id = 'WO-6'"
+        )
+        assert dict(row) == {"calling_by": None, "results": 0}
+        assert "WO-6" not in stack.backend.return_visits
+        status, again = await stack.api("POST", "/api/return-visits/WO-6/call", token=token)
+        assert status == 200, again
