@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -129,6 +130,12 @@ async def test_a_return_visit_call_that_may_not_be_made_is_refused_in_one_line(
         status, body = await stack.api("POST", "/api/return-visits/WO-8/call", token=sup)
         assert status == 403, body
 
+        status, doc = await stack.api("GET", "/api/openapi.json")
+        assert status == 200
+        op = doc["paths"]["/api/return-visits/{ticket_id}/call"]["post"]
+        assert op["operationId"] == "return_visits_call"
+        assert {"403", "404", "409"} <= set(op["responses"])
+
         # Nothing was dialled, and both visits wait as they were.
         assert stack.requests("POST", "/channels") == []
         assert [await visit_status(stack, t) for t in ("WO-8", "WO-9")] == ["pending", "pending"]
@@ -171,3 +178,28 @@ async def test_a_call_whose_agent_never_answers_gives_the_visit_back_without_an_
         assert "WO-6" not in stack.backend.return_visits
         status, again = await stack.api("POST", "/api/return-visits/WO-6/call", token=token)
         assert status == 200, again
+
+
+async def test_no_return_visit_call_in_quiet_hours(
+    tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sup = role_env(monkeypatch)["supervisor"]
+    local = dt.datetime.now(ZoneInfo("Asia/Shanghai"))  # calendar.yaml's time zone
+
+    def quiet_now(data: Any) -> None:
+        settings(data)
+        start, end = local - dt.timedelta(hours=2), local + dt.timedelta(hours=2)
+        data["callbacks"]["quiet_hours"] = {
+            "start": start.strftime("%H:%M"),
+            "end": end.strftime("%H:%M"),
+        }
+
+    phone = PhoneScript(SEAT_PHONE, answer_after=0.5)
+    patches = {"outbound.yaml": quiet_now}
+    async with running_stack(tmp_path, empty_dsn, patches=patches, phones=[phone]) as stack:
+        await ask(stack, sup, "WO-4")
+        token = await stack.login("1001", "s01")
+        status, body = await stack.api("POST", "/api/return-visits/WO-4/call", token=token)
+        assert status == 409 and body["error"] == "quiet_hours", body
+        assert stack.requests("POST", "/channels") == []
+        assert await visit_status(stack, "WO-4") == "pending"
