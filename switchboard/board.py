@@ -413,6 +413,7 @@ class Switchboard:
             queue=event.queue or self._home_queue(event.agent),
             callback=event.callback,
             missed_call_id=event.missed_call_id,
+            visit=event.visit,
         )
         verdict = self._dial_verdict(event.agent, event.number)
         if not verdict.allowed:

@@ -328,7 +328,10 @@ class RecordVisitResult:
     ``outcome`` is a :class:`callbacks.Outcome` value; ``answers`` are
     (question, answer) pairs in the order asked; ``fallback`` names why the
     visit goes to the agents now (``refused``, ``no_input``, ``hung_up``,
-    ``asked_for_agent``), None when the result stands as it is.
+    ``asked_for_agent``), None when the result stands as it is.  An agent's
+    call for the visit that never reached the citizen's phone (the agent did
+    not answer, or hung up first) has ``outcome`` ``""``: no attempt, the
+    visit is offered again.
     """
 
     call_id: CallId

@@ -126,7 +126,8 @@ class DialRequested:
     """Click-to-dial: ring ``agent``'s seat, then dial ``number`` once the agent answers.
 
     ``callback`` is the key of the callback entry (漏接回拨) the call works,
-    ``missed_call_id`` the missed call it answers; ``queue`` the queue whose
+    ``missed_call_id`` the missed call it answers; ``visit`` the ticket id
+    of the return visit (回访) the call makes; ``queue`` the queue whose
     work it is (the agent's first queue when None).  ``role`` is what the
     audit log records of the agent.
     """
@@ -138,6 +139,7 @@ class DialRequested:
     missed_call_id: str | None = None
     queue: str | None = None
     role: str = "agent"
+    visit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

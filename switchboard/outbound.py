@@ -35,14 +35,18 @@ ends it as ``cancelled``.
 Every call out is tagged ``direction: outbound`` (with the ``agent``); a
 call that works a callback entry also carries ``callback`` (the entry's
 key) and ``missed_call_id``, and an answered one hands a ticket of kind
-``callback``.  After the conversation only a callback goes to the survey;
+``callback``.  A call that makes a return visit (回访) for an agent carries
+``return_visit`` (the ticket id) and ``kind: return_visit``; when it ends,
+its result (reached with the agent and the recording, busy or no answer)
+is the visit's attempt (``RecordVisitResult``, as for a visit the survey
+handed to a person).  After the conversation only a callback goes to the survey;
 any other call out hangs up the citizen when the agent leaves.  A call out
 keeps no picture on its channels: after a restart it is not taken back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import acd
 from switchboard.callstate import Offer, OfferOutcome
@@ -55,6 +59,7 @@ from switchboard.commands import (
     HangUp,
     OriginateAgent,
     RecordBridge,
+    RecordVisitResult,
     RefuseTransfer,
     WriteAudit,
 )
@@ -76,6 +81,15 @@ _VERDICT = {
     DialStatus.CHANUNAVAIL: "unreachable",
     DialStatus.CONGESTION: "unreachable",
 }
+VISIT_KIND = "return_visit"
+_VISIT_OUTCOME = {
+    "answered": "reached",
+    "busy": "busy",
+    "no_answer": "no_answer",
+    "unreachable": "no_answer",
+    "failed": "no_answer",
+}
+"""A visit call's outcome as the visit's attempt; any other: the citizen was never rung."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +104,7 @@ class Placement:
     queue: str | None = None
     callback: str | None = None
     missed_call_id: str | None = None
+    visit: str | None = None  # the ticket id of the return visit the call makes
     seat_channel: ChannelId | None = None  # the seat phone's own channel (from the seat)
 
     @property
@@ -187,6 +202,10 @@ class OutboundCall(InboundCall):
             f.ticket_kind = "callback"
         if placement.missed_call_id is not None:
             f.tags["missed_call_id"] = placement.missed_call_id
+        if placement.visit is not None:
+            f.tags["return_visit"] = placement.visit
+            f.tags["kind"] = VISIT_KIND
+        self._visit_told = False
         f.queue = placement.queue
         f.first_agent = placement.agent
 
@@ -344,6 +363,26 @@ class OutboundCall(InboundCall):
         self.finalize(now, out)
 
     # ------------------------------------------------------------ how it differs from inbound
+
+    def finalize(self, now: float, out: Outbox) -> None:
+        super().finalize(now, out)
+        ticket_id = self.placement.visit
+        if ticket_id is None or self._visit_told:
+            return
+        self._visit_told = True
+        f = self.facts
+        outcome = _VISIT_OUTCOME.get(f.outcome or "", "")
+        reached = outcome == "reached"
+        record = f.record()
+        result = RecordVisitResult(
+            self.call_id, ticket_id, outcome, now,
+            agent=record.last_agent or self.placement.agent,
+            recording=record.recording_ref if reached else None,
+            note=f.outcome,
+        )  # fmt: skip
+        if self.config.visits is not None:
+            result = replace(result, attempts=self.config.visits.attempts)
+        out.emit(result)
 
     def persist(self, out: Outbox) -> None:
         """A call out keeps no picture: it is not taken back after a restart."""

@@ -16,7 +16,7 @@ from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.outbound, pytest.mark.browser]
 
-FIRST, SECOND = "13800138000", "13900139000"
+FIRST, SECOND, VISITED = "13800138000", "13900139000", "13700137001"
 
 
 def no_quiet_hours(data: Any) -> None:
@@ -125,11 +125,13 @@ async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
         assert entry["skips"][0]["reason"] == "citizen_asked_later"
 
         # The return visit, below the callbacks: its summary shown; Tab past the entry's
-        # buttons to Record result, a digit for the outcome.
+        # buttons and the visit's Call to Record result, a digit for the outcome.
         row = "document.querySelector('#rv-list li[data-ticket=\"WO-77\"]')"
         assert "路灯不亮，已修复" in await page.evaluate(f"{row}.textContent")
         await page.wait_for(f"{active('act')} === 'claim'")
         await press(page, "Tab")
+        await press(page, "Tab")
+        assert await page.evaluate(f"{active('act')}") == "visit-call"
         await press(page, "Tab")
         assert await page.evaluate(f"{active('act')}") == "visit-result"
         await press(page, "Enter")
@@ -186,11 +188,16 @@ async def tab_to(page: Chromium, condition: str, limit: int = 30) -> None:
 
 
 async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
-    tmp_path: Path, empty_dsn: str
+    tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    tokens = role_env(monkeypatch)
     patches = {"outbound.yaml": no_quiet_hours, "queues.yaml": short_wait}
     phone = PhoneScript("8001", answer_after=0.5, hangup_after=2.0)
-    remotes = (RemoteScript(FIRST, answer_after=0.5), RemoteScript(SECOND, answer_after=0.5))
+    remotes = (
+        RemoteScript(FIRST, answer_after=0.5),
+        RemoteScript(SECOND, answer_after=0.5),
+        RemoteScript(VISITED, answer_after=0.5),
+    )
     async with (
         running_stack(
             tmp_path, empty_dsn, patches=patches, phones=[phone], sim_options={"remotes": remotes}
@@ -200,6 +207,18 @@ async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
         stack.sim.place_call(CallerScript(number=FIRST, name="甲"))
         await stack.wait_ended(1)
         await stack.flushed()
+        now = dt.datetime.now(dt.UTC)
+        visit = {
+            "ticket_id": "WO-78",
+            "number": VISITED,
+            "due_from": (now - dt.timedelta(hours=1)).isoformat(),
+            "due_until": (now + dt.timedelta(days=1)).isoformat(),
+            "survey": "satisfaction",
+            "person_required": True,
+            "summary": "噪声扰民，已处理",
+        }
+        status, _ = await stack.api("POST", "/api/return-visits", token=tokens["admin"], json=visit)
+        assert status == 201
 
         await page.goto(stack.url + "/agent")
         await page.wait_for("document.activeElement.id === 'login-agent'")
@@ -224,6 +243,18 @@ async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
         row = await stack.call_row(called.call_id)
         assert row["tags"]["callback"].startswith(FIRST) and row["outcome"] == "answered"
 
+        # The return visit's Call: my phone, then the citizen; the call is the visit's attempt.
+        await page.wait_for("!!document.querySelector('#rv-list li[data-ticket=\"WO-78\"]')", 10)
+        await tab_to(page, f"{active('act')} === 'visit-call'")
+        await press(page, "Enter")
+        await page.wait_for("document.getElementById('message').textContent.includes('WO-78')", 10)
+        visited = (await stack.wait_ended(3, timeout=30))[2]
+        row = await stack.call_row(visited.call_id)
+        assert row["tags"]["return_visit"] == "WO-78" and row["caller_number"] == VISITED
+        assert row["outcome"] == "answered"
+        await stack.backend.wait_until(lambda: "WO-78" in stack.backend.return_visits)
+        assert stack.backend.return_visits["WO-78"][0]["call_id"] == visited.call_id
+
         # Click-to-dial: the number field below the lists, Enter dials; a refused number
         # is said in one line.
         await tab_to(page, "document.activeElement.id === 'dial-number'")
@@ -238,7 +269,7 @@ async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
         await page.type(SECOND)
         await press(page, "Enter")
         await page.wait_for("document.getElementById('message').textContent.includes('12345')", 10)
-        (_, _, dialled) = await stack.wait_ended(3, timeout=30)
+        dialled = (await stack.wait_ended(4, timeout=30))[3]
         row = await stack.call_row(dialled.call_id)
         assert row["caller_number"] == SECOND and row["tags"]["direction"] == "outbound"
         assert row["outcome"] == "answered"

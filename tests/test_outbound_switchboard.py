@@ -268,3 +268,48 @@ def test_a_call_that_never_rang_the_citizen_gives_its_attempt_back() -> None:
     busy = cb.record_outcome(dialling, cb.Outcome.BUSY, at, policy)
     assert busy.status is cb.Status.PENDING and len(busy.attempts) == 1
     assert cb.drop_attempt(busy, "c-out") == busy
+
+
+def test_a_return_visit_call_tells_the_visit_its_attempt_with_the_agent_and_recording() -> None:
+    b = board()
+    (ring,) = of(c.OriginateAgent, click(b, visit="WO-5"))
+    out = b.handle(ev.AgentLegAnswered(ring.leg, sb.CallId("c-click"), acd.AgentId("1001")), 3)
+    (dial,) = of(c.DialOut, out)
+    b.handle(ev.OutboundAnswered(dial.leg, sb.CallId("c-click")), START + 8)
+    out = b.handle(ev.ChannelLeft(ring.leg), START + 30)
+    assert of(c.Play, out) == []  # no survey: the agent asks the visit's questions
+    out += b.handle(ev.ChannelLeft(dial.leg), START + 30.2)
+    (final,) = of(c.WriteFinal, out)
+    assert final.record.tags["return_visit"] == "WO-5"
+    assert final.record.tags["kind"] == "return_visit"
+    (result,) = of(c.RecordVisitResult, out)
+    assert (result.call_id, result.ticket_id, result.outcome) == ("c-click", "WO-5", "reached")
+    assert result.agent == "1001" and result.recording == final.record.recording_ref
+    assert result.recording is not None and result.answers == ()
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [(ev.DialStatus.BUSY, "busy"), (ev.DialStatus.NOANSWER, "no_answer")],
+)
+def test_a_return_visit_call_that_reached_nobody_is_an_attempt(
+    status: ev.DialStatus, outcome: str
+) -> None:
+    b = board()
+    (ring,) = of(c.OriginateAgent, click(b, visit="WO-5"))
+    out = b.handle(ev.AgentLegAnswered(ring.leg, sb.CallId("c-click"), acd.AgentId("1001")), 3)
+    (dial,) = of(c.DialOut, out)
+    (result,) = of(c.RecordVisitResult, b.handle(ev.LegDialed(dial.leg, status), START + 20))
+    assert (result.outcome, result.agent, result.recording) == (outcome, "1001", None)
+
+
+def test_a_return_visit_call_whose_agent_never_answered_is_no_attempt() -> None:
+    b = board()
+    (ring,) = of(c.OriginateAgent, click(b, visit="WO-5"))
+    out = b.handle(ev.LegDialed(ring.leg, ev.DialStatus.NOANSWER), START + 16)
+    (result,) = of(c.RecordVisitResult, out)
+    assert (result.ticket_id, result.outcome, result.agent) == ("WO-5", "", "1001")
+    # A call out that makes no visit tells none.
+    b = board()
+    (ring,) = of(c.OriginateAgent, click(b))
+    assert of(c.RecordVisitResult, b.handle(ev.LegDialed(ring.leg, ev.DialStatus.BUSY), 20)) == []

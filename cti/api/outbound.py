@@ -176,6 +176,9 @@ class DialStarted(BaseModel):
     number: str = Field(description="the number as it is dialled")
     presented_number: str = Field(description="the number the citizen sees")
     callback: str | None = Field(default=None, description="the callback entry the call works")
+    return_visit: str | None = Field(
+        default=None, description="the ticket id of the return visit the call makes"
+    )
 
 
 class OutboundSettings(BaseModel):
@@ -452,7 +455,7 @@ async def dial_check(request: web.Request) -> web.Response:
     )
 
 
-def _dial_refused(request: web.Request, exc: TransferRefused) -> ApiError:
+def dial_refused(request: web.Request, exc: TransferRefused) -> ApiError:
     if exc.code == "dial_refused":
         mark_audited(request)  # the switchboard wrote the audit row
     return ApiError(exc.status, exc.code, exc.message)
@@ -466,7 +469,7 @@ async def dial(request: web.Request) -> web.Response:
     try:
         call_id = request.app[ENGINE].dial(who.id, body.number, role=who.role.value)
     except TransferRefused as exc:
-        raise _dial_refused(request, exc) from None
+        raise dial_refused(request, exc) from None
     verdict = config.may_dial(who.id, body.number)
     log.info("click_to_dial", agent=who.id, number=mask_number(verdict.number), call_id=call_id)
     return reply(
@@ -508,7 +511,7 @@ async def call_entry(request: web.Request) -> web.Response:
     except TransferRefused as exc:
         async with db.connection() as conn:
             await entries.act(conn, key, lambda e: cb.drop_attempt(e, call_id), policy)
-        raise _dial_refused(request, exc) from None
+        raise dial_refused(request, exc) from None
     log.info("callback_call", by=who.id, caller=mask_number(entry.number), call_id=call_id)
     return reply(
         DialStarted(

@@ -6,6 +6,15 @@ again answers ``200`` with the same visit, a different one for the same
 ticket ``409``.  A result recorded with
 ``POST /api/return-visits/{ticket_id}/result`` goes back to the backend
 through the ticket outbox, exactly once.
+
+An agent makes a visit that needs a person like a callback in preview:
+``POST /api/return-visits/{ticket_id}/call`` puts the visit in ``calling``
+(within its window, never in quiet hours), rings the agent's seat, then the
+citizen (:mod:`switchboard.outbound`, the call tagged with the ticket id).
+When the call ends its result is the visit's attempt, with the call, the
+agent and the recording, the way the automatic dialler writes one
+(:func:`cti.executor.dialler.result_writer`); the agent may still record
+answers or a different outcome with the result operation.
 """
 
 from __future__ import annotations
@@ -18,11 +27,24 @@ from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field
 
 import callbacks as cb
+from cti.api.agents import ENGINE
 from cti.api.auth import Principal, Role
 from cti.api.http import ApiError, bad_request, body_of, path_of, principal, query_of
-from cti.api.outbound import BACKEND, NUMBER, TAG, VIEWERS, Input, config_of, now_of, refused_error
+from cti.api.outbound import (
+    BACKEND,
+    NUMBER,
+    TAG,
+    VIEWERS,
+    DialStarted,
+    Input,
+    config_of,
+    dial_refused,
+    now_of,
+    refused_error,
+)
 from cti.api.spec import Operation, register, reply
 from cti.appkeys import DATABASE
+from cti.executor import TransferRefused
 from cti.logs import mask_number
 from cti.store import visits
 
@@ -193,6 +215,43 @@ async def visit_result(request: web.Request) -> web.Response:
     return reply(visit_model(visit, who))
 
 
+async def call_visit(request: web.Request) -> web.Response:
+    """An agent's Call for a return visit: my seat rings, then the citizen.
+
+    The visit is ``calling`` (by me) before the call starts, so the call's
+    end always finds it; when the engine refuses the call it is ``pending``
+    again.
+    """
+    who = principal(request, Role.AGENT)
+    ticket_id = path_of(request, VisitPath).ticket_id
+    config, now = config_of(request), now_of(request)
+    engine = request.app[ENGINE]
+    call_id = engine.executor.new_call_id()
+    db = request.app[DATABASE]
+    try:
+        async with db.connection() as conn:
+            visit = await visits.start_call(conn, ticket_id, who.id, now, config.callback_policy())
+    except cb.Refusal as exc:
+        raise refused_error(exc) from None
+    number = visit.request.number
+    try:
+        engine.dial(who.id, number, role=who.role.value, call_id=call_id, visit=ticket_id)
+    except TransferRefused as exc:
+        async with db.connection() as conn:
+            await visits.release_call(conn, ticket_id, who.id)
+        raise dial_refused(request, exc) from None
+    log.info("return_visit_call", by=who.id, ticket_id=ticket_id, call_id=call_id,
+             caller=mask_number(number))  # fmt: skip
+    return reply(
+        DialStarted(
+            call_id=call_id,
+            number=number,
+            presented_number=config.presented_number,
+            return_visit=ticket_id,
+        )
+    )
+
+
 def add_routes(app: web.Application) -> None:
     ops = [
         Operation("POST", "/api/return-visits", request_visit, "return_visits_request",
@@ -207,6 +266,11 @@ def add_routes(app: web.Application) -> None:
                   "Record a return visit's result; it goes to the backend exactly once", TAG,
                   VIEWERS, path_params=VisitPath, body=VisitResultBody, response=ReturnVisit,
                   errors=(404, 409, 503)),
+        Operation("POST", "/api/return-visits/{ticket_id}/call", call_visit,
+                  "return_visits_call",
+                  "Call the visit's citizen (like a callback's Call): my seat rings, then the"
+                  " number; the call's result is the visit's attempt", TAG, (Role.AGENT,),
+                  path_params=VisitPath, response=DialStarted, errors=(403, 404, 409, 503)),
     ]  # fmt: skip
     for op in ops:
         register(app, op)

@@ -194,6 +194,10 @@ def result_writer() -> Callable[[asyncpg.Connection, dict[str, Any]], Awaitable[
     """The writer's handler of kind ``visit_result``: the store and the outbox, once."""
 
     async def write(conn: asyncpg.Connection, payload: dict[str, Any]) -> None:
+        if not payload["outcome"]:  # an agent's call that never rang the citizen
+            if await visits.release_call(conn, payload["ticket_id"], payload.get("agent") or ""):
+                log.info("return_visit_call_released", ticket_id=payload["ticket_id"])
+            return
         result = cb.VisitResult(
             cb.Outcome(payload["outcome"]),
             payload["at"],

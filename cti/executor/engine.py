@@ -204,8 +204,12 @@ class Engine:
         missed_call_id: str | None = None,
         queue: str | None = None,
         call_id: CallId | None = None,
+        visit: str | None = None,
     ) -> CallId:
         """Click-to-dial: ring ``agent``'s seat, then ``number``; the new call's id.
+
+        ``callback`` ties the call to a callback entry, ``visit`` to the
+        return visit of that ticket id.
 
         Raises :class:`~cti.executor.requests.TransferRefused` with the HTTP
         status when the switchboard refuses (403 a number the dial rules
@@ -215,7 +219,7 @@ class Engine:
         made = call_id or self.executor.new_call_id()
         request = ev.DialRequested(
             made, acd.AgentId(agent), number, callback=callback,
-            missed_call_id=missed_call_id, queue=queue, role=role,
+            missed_call_id=missed_call_id, queue=queue, role=role, visit=visit,
         )  # fmt: skip
         for command in self.feed(request):
             if isinstance(command, c.RefuseTransfer):

@@ -116,7 +116,9 @@ async def _save(conn: asyncpg.Connection, visit: cb.Visit) -> None:
     )
 
 
-def _result_payload(visit: cb.Visit, result: cb.VisitResult, n: int) -> dict[str, Any]:
+def _result_payload(
+    visit: cb.Visit, result: cb.VisitResult, n: int, call_id: str | None
+) -> dict[str, Any]:
     return ReturnVisitResult.model_validate(
         {
             "ticket_id": visit.ticket_id,
@@ -131,6 +133,7 @@ def _result_payload(visit: cb.Visit, result: cb.VisitResult, n: int) -> dict[str
             "answers": [{"question": q, "answer": a} for q, a in result.answers],
             "recording": result.recording,
             "note": result.note,
+            "call_id": call_id,
         }
     ).body()
 
@@ -170,7 +173,9 @@ async def _insert_result(
         result.note,
         call_id,
     )
-    await enqueue_return_visit_in(conn, visit.ticket_id, n, _result_payload(visit, result, n))
+    await enqueue_return_visit_in(
+        conn, visit.ticket_id, n, _result_payload(visit, result, n, call_id)
+    )
 
 
 async def claim_due(
@@ -238,6 +243,31 @@ async def automatic_result(
         await _save(conn, changed)
         await _insert_result(conn, changed, result, len(changed.results), call_id)
         return changed
+
+
+async def release_call(conn: asyncpg.Connection, ticket_id: str, agent: str) -> bool:
+    """An agent's call for the visit that never rang the citizen: back to ``pending``."""
+    changed = await conn.fetchval(
+        "UPDATE return_visits SET status = 'pending', calling_by = NULL, calling_since = NULL,"
+        " updated_at = now() WHERE ticket_id = $1 AND status = 'calling' AND calling_by = $2"
+        " RETURNING ticket_id",
+        ticket_id,
+        agent,
+    )
+    return changed is not None
+
+
+async def start_call(
+    conn: asyncpg.Connection, ticket_id: str, agent: str, now: dt.datetime, quiet: cb.CallbackPolicy
+) -> cb.Visit:
+    """An agent calls the citizen for the visit: ``calling`` (window and quiet hours checked)."""
+    async with conn.transaction():
+        visit = await load(conn, ticket_id, lock=True)
+        if visit is None:
+            raise cb.Refusal("unknown", f"ticket_id: no return visit for ticket {ticket_id!r}")
+        started = cb.start_call(visit, agent, now, quiet)
+        await _save(conn, started)
+        return started
 
 
 async def release_stale(conn: asyncpg.Connection, before: dt.datetime) -> list[str]:

@@ -44,6 +44,9 @@ class ReturnVisitResult(BaseModel):
     answers: list[VisitAnswer] = Field(default_factory=list)
     recording: str | None = Field(default=None, description="the recording's reference")
     note: str | None = Field(default=None, max_length=2000)
+    call_id: str | None = Field(
+        default=None, description="the engine's call of this attempt; null: none (recorded by hand)"
+    )
 
     def body(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -1,6 +1,7 @@
 // The toolbar's callback panel (漏接回拨), click-to-dial, and the work-order form opened
 // on answer.  Keyboard: F7 opens or closes the panel; Tab moves between entries and their
-// buttons, Enter presses one (Call on an entry I hold: my phone rings, then the citizen);
+// buttons, Enter presses one (Call on an entry I hold or on a return visit: my phone
+// rings, then the citizen);
 // in the skip-reason and outcome menus a digit chooses; the number field below the lists
 // dials on Enter; Esc closes the open menu, then the panel.  Uses page, api(), act(),
 // say() and show() of agent.js.
@@ -55,7 +56,8 @@ async function refreshCallbacks() {
   renderVisits();
 }
 
-// Return visits (回访) an agent makes: the ticket's summary, the window, Record result.
+// Return visits (回访) an agent makes: the ticket's summary, the window, Call (my phone
+// rings, then the citizen; the call's end is the visit's attempt), Record result.
 function renderVisits() {
   const list = $("rv-list");
   list.replaceChildren();
@@ -71,6 +73,8 @@ function renderVisits() {
         (visit.person_required ? " · " + t("rv.person") : "") }),
       el("span", { class: "misses", text: visit.summary || "—" }),
       el("span", { class: "tries", text: t("cb.tries", visit.results.length) }),
+      el("button", { type: "button", "data-act": "visit-call",
+        onclick: () => callVisit(visit) }, t("rv.call")),
       el("button", { type: "button", "data-act": "visit-result", "aria-haspopup": "menu",
         onclick: () => openCallbackMenu(visit.ticket_id, "visit") }, t("cb.outcome"))));
   }
@@ -194,6 +198,15 @@ async function callEntry(entry) {
   if (started) say(t("cb.calling", entry.number));
   await refreshCallbacks();
   focusEntry(entry.key);
+}
+
+// A return visit's Call: my phone rings, then the citizen; the call is tied to the ticket.
+async function callVisit(visit) {
+  const path = "/api/return-visits/" + encodeURIComponent(visit.ticket_id) + "/call";
+  const started = await act("POST", path);
+  if (started) say(t("rv.calling", visit.ticket_id, started.number));
+  await refreshCallbacks();
+  focusEntry(visit.ticket_id);
 }
 
 // Click-to-dial: my phone rings; once I answer, the number is dialled.  A number the

@@ -84,6 +84,8 @@ const STRINGS = {
   "rv.window": "{0} 至 {1}",
   "rv.person": "须人工回访",
   "rv.done": "已记录工单 {0} 的回访结果",
+  "rv.call": "回访",
+  "rv.calling": "正在回访工单 {0}（{1}）：请先接听话机",
   "pause.title": "选择示忙原因（按数字键）",
   "pause.minutes": "（限 {0} 分钟）",
 
