@@ -21,8 +21,6 @@ that is away is waited out; the next pass catches up.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -36,6 +34,7 @@ from cti.config import Config
 from cti.errors import CtiError
 from cti.executor import TransferRefused
 from cti.logs import mask_number
+from cti.periodic import Periodic
 from cti.store import Database
 from cti.store import callbacks as entries
 
@@ -57,7 +56,10 @@ class ProgressiveDialler:
         self._engine = engine
         self._every_s = every_s
         self._active = active
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "progressive-dialler", self.dial_due, lambda: self._every_s, expected=(CtiError,),
+            event="progressive_pass",
+        )  # fmt: skip
         self.started = 0
 
     def __repr__(self) -> str:
@@ -156,22 +158,7 @@ class ProgressiveDialler:
         return str(call_id)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="progressive-dialler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.dial_due()
-            except CtiError as exc:
-                log.warning("progressive_pass_failed", error=str(exc))
-            except Exception:
-                log.exception("progressive_pass_error")
-            await asyncio.sleep(self._every_s)  # the pace of passes, not a wait for an outcome
+        await self._loop.stop()

@@ -9,14 +9,13 @@ waited out; the next pass catches up.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Callable
 
 import structlog
 
 from cti.errors import StoreError
+from cti.periodic import Periodic
 from cti.store import Database, visits
 
 log = structlog.get_logger("cti.visitsweep")
@@ -33,7 +32,10 @@ class VisitSweeper:
         self._db = db
         self._every_s = every_s
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "visit-sweeper", self.sweep, lambda: self._every_s, expected=(StoreError,),
+            event="return_visit_sweep",
+        )  # fmt: skip
         self.expired = 0
 
     def __repr__(self) -> str:
@@ -49,22 +51,7 @@ class VisitSweeper:
         return found
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="visit-sweeper")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except StoreError as exc:
-                log.warning("return_visit_sweep_failed", error=str(exc))
-            except Exception:  # a defect: keep sweeping, say so
-                log.exception("return_visit_sweep_error")
-            await asyncio.sleep(self._every_s)  # the sweep's period, not synchronisation
+        await self._loop.stop()

@@ -27,8 +27,6 @@ due again at the next start (:func:`cti.store.visits.release_stale`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +39,7 @@ import callbacks as cb
 from cti.config import Config
 from cti.errors import StoreError
 from cti.logs import mask_number
+from cti.periodic import Periodic
 from cti.store import Database, visits
 from switchboard import RecordVisitResult, Switchboard, VisitDue
 
@@ -102,7 +101,10 @@ class VisitDialler:
         self._every_s = every_s or (
             lambda: float(engine.config.outbound.return_visits.dial_every_seconds)
         )
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            "visit-dialler", self.tick, self._every_s, expected=(StoreError,),
+            event="return_visit_dial",
+        )  # fmt: skip
         self._released = False
         self.started = 0
 
@@ -153,25 +155,10 @@ class VisitDialler:
         return started
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="visit-dialler")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.tick()
-            except StoreError as exc:
-                log.warning("return_visit_dial_failed", error=str(exc))
-            except Exception:  # a defect: keep dialling, say so
-                log.exception("return_visit_dial_error")
-            await asyncio.sleep(self._every_s())  # the dialler's period, not synchronisation
+        await self._loop.stop()
 
 
 def result_payload(command: RecordVisitResult) -> dict[str, Any]:
