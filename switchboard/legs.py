@@ -206,20 +206,26 @@ class AgentLegs:
     # ------------------------------------------------------------ leg events
 
     def answered(self, leg: ChannelId, agent: acd.AgentId, now: float, out: Outbox) -> None:
-        call = self._call
-        f = call.facts
-        offer = f.offer_of(leg)
-        if offer is None or offer.outcome is not OC.RINGING or offer.hung_up or f.ended:
-            # A leg that answered too late (the caller left, or the offer was
-            # cancelled): hang it up so no agent sits on a dead line.
-            out.emit(HangUp(call.call_id, leg, "normal"))
-            if offer is not None:
-                if offer.outcome is OC.RINGING:
-                    self._finish(offer, OC.CANCELLED, now, out)
-                offer.hung_up = True
+        offer = self.answerable(leg, now, out)
+        if offer is None:
             return
         offer.outcome = OC.ANSWERED
-        out.acd(acd.OfferAnswered(acd.CallId(call.call_id), agent))
+        out.acd(acd.OfferAnswered(acd.CallId(self._call.call_id), agent))
+
+    def answerable(self, leg: ChannelId, now: float, out: Outbox) -> Offer | None:
+        """The ringing offer ``leg`` answers; ``None`` for a leg that answered too late
+        (the caller left, or the offer was cancelled): it is hung up so that no agent
+        sits on a dead line."""
+        f = self._call.facts
+        offer = f.offer_of(leg)
+        if offer is not None and offer.outcome is OC.RINGING and not offer.hung_up and not f.ended:
+            return offer
+        out.emit(HangUp(self._call.call_id, leg, "normal"))
+        if offer is not None:
+            if offer.outcome is OC.RINGING:
+                self._finish(offer, OC.CANCELLED, now, out)
+            offer.hung_up = True
+        return None
 
     def dialed(self, leg: ChannelId, status: DialStatus, now: float, out: Outbox) -> None:
         """A dial verdict without an answer; no ``StasisStart`` follows, the leg is gone."""

@@ -123,12 +123,8 @@ class OutboundLegs(AgentLegs):
     def answered(self, leg: ChannelId, agent: acd.AgentId, now: float, out: Outbox) -> None:
         """The agent answered their seat (click-to-dial): now the citizen is dialled."""
         call = self._out_call
-        f = call.facts
-        offer = f.offer_of(leg)
-        if offer is None or offer.outcome is not OC.RINGING or offer.hung_up or f.ended:
-            out.emit(HangUp(call.call_id, leg, "normal"))
-            if offer is not None:
-                offer.hung_up = True
+        offer = self.answerable(leg, now, out)
+        if offer is None:
             return
         offer.outcome = OC.ANSWERED
         call.note("agent_answered", now, out, {"seat": offer.seat}, agent=agent)
