@@ -2,9 +2,10 @@
 resumes (SIGCONT) with timers due and events unread.  It must find out that it lost the
 lease before it sends anything that changes a call, and step down to standby.
 
-pbxsim logs every ARI request with the ``User-Agent`` of the engine that sent it;
-after the standby's first request, not one ``POST``/``PUT``/``DELETE`` of the old
-active engine may reach it.
+The calls are spread over two Asterisk nodes (two pbxsim, ``nodes:``).  pbxsim
+logs every ARI request with the ``User-Agent`` of the engine that sent it; after
+the standby's first request, not one ``POST``/``PUT``/``DELETE`` of the old
+active engine may reach either node.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import asyncpg
 import pytest
 
 from pbxsim import CallerScript, PbxSim, SimConfig
+from pbxsim.sim import RequestRecord
 from tests.support.crowd import Crowd, until_states
+from tests.support.nodes import node_names, nodes_environment, nodes_patch
 from tests.support.pair import engine_pair, until_role
+from tests.support.stack import SECRET
 
 pytestmark = pytest.mark.availability
 
-SECRET = "split-secret"
 SUPERVISOR = "split-supervisor"
 CROWD = Crowd(bridged=3, ringing=3, queued=4)
 BRIDGED, RINGING, QUEUED = CROWD.bridged, CROWD.ringing, CROWD.queued
@@ -45,12 +48,33 @@ def _patches() -> dict[str, Any]:
 async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps_down(
     tmp_path: Path, empty_dsn: str
 ) -> None:
-    sim = PbxSim(SimConfig(user="hotline", secret=SECRET, phones=CROWD.phones(), time_scale=0.2))
-    await sim.start()
+    sims: dict[str, PbxSim] = {}
+    for name in node_names(2):
+        sims[name] = PbxSim(
+            SimConfig(
+                user="hotline",
+                secret=SECRET,
+                phones=CROWD.phones(),
+                time_scale=0.2,
+                system_name=name,
+                system_name_in_ids=True,
+            )
+        )
+        await sims[name].start()
+    nodes = list(sims.values())
+
+    def requests() -> list[RequestRecord]:
+        return [r for sim in nodes for r in sim.requests]
+
     try:
         async with (
             engine_pair(
-                tmp_path, empty_dsn, sim, _patches(), HOTLINE_SUPERVISOR_TOKEN=SUPERVISOR
+                tmp_path,
+                empty_dsn,
+                nodes[0],
+                {**_patches(), "engine.yaml": nodes_patch(sims, lost_after=5.0)},
+                HOTLINE_SUPERVISOR_TOKEN=SUPERVISOR,
+                **nodes_environment(sims),
             ) as (a, b),
             aiohttp.ClientSession() as http,
         ):
@@ -65,10 +89,10 @@ async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps
                 ) as r:
                     assert r.status == 200, await r.text()
             for n in range(BRIDGED):
-                sim.place_call(CallerScript(number=f"1380000{n:04d}"))
+                nodes[n % 2].place_call(CallerScript(number=f"1380000{n:04d}"))
             await until_states(http, a.url, SUPERVISOR, {"talking": BRIDGED}, 60)
             for n in range(RINGING + QUEUED):
-                sim.place_call(CallerScript(number=f"1390000{n:04d}"))
+                nodes[n % 2].place_call(CallerScript(number=f"1390000{n:04d}"))
             await until_states(
                 http, a.url, SUPERVISOR, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 60
             )
@@ -79,7 +103,7 @@ async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps
             await until_states(
                 http, b.url, SUPERVISOR, {"talking": BRIDGED, "waiting": RINGING + QUEUED}, 30
             )
-            took_over = min(r.at for r in sim.requests if r.client == b.client)
+            took_over = min(r.at for r in requests() if r.client == b.client)
             # The freeze itself outlasts the ring timeout, so that the old engine resumes
             # with timers due (agent legs to cancel) as well as unread events.
             await asyncio.sleep(max(0.0, frozen_at + RING_TIMEOUT + 1 - time.monotonic()))
@@ -92,16 +116,19 @@ async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps
 
             late = [
                 (r.method, r.path)
-                for r in sim.requests
+                for r in requests()
                 if r.client == a.client and r.at >= took_over and r.method in MUTATING
             ]
             assert late == [], late
-            fences = {r.fence for r in sim.requests if r.method in MUTATING}
-            assert {r.fence for r in sim.requests if r.client == a.client and r.fence} == {"1"}
+            fences = {r.fence for r in requests() if r.method in MUTATING}
+            assert {r.fence for r in requests() if r.client == a.client and r.fence} == {"1"}
             assert "2" in fences
-            assert sim.connected_apps == {"hotline"}
+            for sim in nodes:
+                assert sim.connected_apps == {"hotline"}
+                assert [r for r in sim.requests if r.client == b.client], "a node left out"
     finally:
-        await sim.stop()
+        for sim in nodes:
+            await sim.stop()
 
     log = (tmp_path / "node-a.log").read_text(encoding="utf-8", errors="replace")
     assert "engine_deposed" in log
