@@ -12,11 +12,15 @@ import aiohttp
 import asyncpg
 import pytest
 
-from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
+from pbxsim import CallerScript, PhoneScript
 from tests.support.crowd import live_calls, until_no_calls, until_states
-from tests.support.nodes import calls_by_node, node_names, nodes_environment, nodes_patch
+from tests.support.nodes import (
+    calls_by_node,
+    nodes_environment,
+    nodes_patch,
+    started_nodes,
+)
 from tests.support.pair import engine_pair, until_role
-from tests.support.stack import SECRET
 
 pytestmark = pytest.mark.availability
 
@@ -50,19 +54,7 @@ def _patches() -> dict[str, object]:
 
 
 async def test_standby_takes_over_the_calls_of_both_nodes(tmp_path: Path, empty_dsn: str) -> None:
-    sims: dict[str, PbxSim] = {}
-    for name in node_names(2):
-        sims[name] = PbxSim(
-            SimConfig(
-                user="hotline",
-                secret=SECRET,
-                phones=_phones(hang_up=False),
-                time_scale=0.2,
-                system_name=name,
-                system_name_in_ids=True,
-            )
-        )
-        await sims[name].start()
+    sims = await started_nodes(2, _phones(hang_up=False), time_scale=0.2)
     first = sims["ast-a"]
     try:
         async with (

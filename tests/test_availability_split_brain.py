@@ -19,12 +19,11 @@ import aiohttp
 import asyncpg
 import pytest
 
-from pbxsim import CallerScript, PbxSim, SimConfig
+from pbxsim import CallerScript
 from pbxsim.sim import RequestRecord
 from tests.support.crowd import Crowd, until_states
-from tests.support.nodes import node_names, nodes_environment, nodes_patch
+from tests.support.nodes import nodes_environment, nodes_patch, started_nodes
 from tests.support.pair import engine_pair, until_role
-from tests.support.stack import SECRET
 
 pytestmark = pytest.mark.availability
 
@@ -48,19 +47,7 @@ def _patches() -> dict[str, Any]:
 async def test_a_frozen_active_engine_sends_nothing_after_the_takeover_and_steps_down(
     tmp_path: Path, empty_dsn: str
 ) -> None:
-    sims: dict[str, PbxSim] = {}
-    for name in node_names(2):
-        sims[name] = PbxSim(
-            SimConfig(
-                user="hotline",
-                secret=SECRET,
-                phones=CROWD.phones(),
-                time_scale=0.2,
-                system_name=name,
-                system_name_in_ids=True,
-            )
-        )
-        await sims[name].start()
+    sims = await started_nodes(2, CROWD.phones(), time_scale=0.2)
     nodes = list(sims.values())
 
     def requests() -> list[RequestRecord]:

@@ -21,7 +21,6 @@ import aiohttp
 import asyncpg
 import pytest
 
-from pbxsim import PbxSim, SimConfig
 from tests.support.crowd import (
     Crowd,
     assert_every_call_answered_and_complete,
@@ -31,9 +30,13 @@ from tests.support.crowd import (
     until_no_calls,
     until_states,
 )
-from tests.support.nodes import calls_by_node, node_names, nodes_environment, nodes_patch
+from tests.support.nodes import (
+    calls_by_node,
+    nodes_environment,
+    nodes_patch,
+    started_nodes,
+)
 from tests.support.pair import LEASE_SECONDS, engine_pair, until_role
-from tests.support.stack import SECRET
 
 pytestmark = pytest.mark.availability
 
@@ -56,19 +59,7 @@ async def _lease_left(dsn: str) -> float:
 async def test_standby_takes_over_fifty_calls_when_the_active_engine_is_killed(
     tmp_path: Path, empty_dsn: str
 ) -> None:
-    sims: dict[str, PbxSim] = {}
-    for name in node_names(2):
-        sims[name] = PbxSim(
-            SimConfig(
-                user="hotline",
-                secret=SECRET,
-                phones=FIFTY.phones(),
-                time_scale=0.2,
-                system_name=name,
-                system_name_in_ids=True,
-            )
-        )
-        await sims[name].start()
+    sims = await started_nodes(2, FIFTY.phones(), time_scale=0.2)
     nodes = list(sims.values())
     try:
         async with (

@@ -76,6 +76,38 @@ def nodes_patch(sims: Mapping[str, PbxSim], lost_after: float) -> Patch:
     return engine
 
 
+async def started_nodes(
+    count: int,
+    phones: Iterable[PhoneScript],
+    *,
+    time_scale: float,
+    recordings: Path | None = None,
+    late: Iterable[str] = (),
+) -> dict[str, PbxSim]:
+    """``count`` pbxsim nodes by name, each an Asterisk with its ``systemname`` in its
+    channel ids; those named in ``late`` get their ports but are not started."""
+    sims: dict[str, PbxSim] = {}
+    late = set(late)
+    for name in node_names(count):
+        ports = {"ari_port": free_port(), "ami_port": free_port()} if name in late else {}
+        folder = {"recordings_dir": recordings / f"{name}-recordings"} if recordings else {}
+        sims[name] = PbxSim(
+            SimConfig(
+                user="hotline",
+                secret=SECRET,
+                time_scale=time_scale,
+                phones=tuple(phones),
+                system_name=name,
+                system_name_in_ids=True,
+                **folder,
+                **ports,
+            )
+        )
+        if name not in late:
+            await sims[name].start()
+    return sims
+
+
 @asynccontextmanager
 async def running_nodes(
     tmp_path: Path,
@@ -93,24 +125,7 @@ async def running_nodes(
     The nodes named in ``late`` get their ports but are not started: the test
     starts them (``await sims[name].start()``) once the engine runs without them.
     """
-    sims: dict[str, PbxSim] = {}
-    late = set(late)
-    for name in node_names(count):
-        ports = {"ari_port": free_port(), "ami_port": free_port()} if name in late else {}
-        sims[name] = PbxSim(
-            SimConfig(
-                user="hotline",
-                secret=SECRET,
-                time_scale=time_scale,
-                phones=tuple(phones),
-                recordings_dir=tmp_path / f"{name}-recordings",
-                system_name=name,
-                system_name_in_ids=True,
-                **ports,
-            )
-        )
-        if name not in late:
-            await sims[name].start()
+    sims = await started_nodes(count, phones, time_scale=time_scale, recordings=tmp_path, late=late)
     everything = dict(patches or {})
     own_engine = everything.pop("engine.yaml", None)
 
