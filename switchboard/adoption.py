@@ -22,6 +22,12 @@ reports them with :class:`CallsFound`, legs without a call with
 * **survey**: the survey starts again;
 * anything else (closing, voicemail, a transfer): the caller is hung up.
 
+A call out (``direction: outbound`` in its picture) is taken back as an
+:class:`~switchboard.outbound.OutboundCall`: a conversation as above (its
+ACD handle only when it counts in a queue), and after it a callback's
+citizen still gets the survey; a dial that was still ringing ends as
+``failed`` (``engine_restart``), its legs hung up, and the agent dials again.
+
 Every agent leg not taken back is hung up, so no phone is left on a dead
 line.  Agents come back first, as ``AgentRequest(AgentLogin)`` (and a pause),
 so adopted conversations find their agents at their seats.
@@ -38,8 +44,9 @@ from switchboard.callstate import Offer, OfferOutcome
 from switchboard.commands import HangUp, ReadRedirecting
 from switchboard.config import FlowConfig
 from switchboard.events import CallerArrived, FoundCall, FoundLeg
-from switchboard.ids import BridgeId, CallId, RecordingName
+from switchboard.ids import BridgeId, CallId, ChannelId, RecordingName
 from switchboard.inbound import InboundCall
+from switchboard.outbound import DIRECTION, OutboundCall, Placement
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
 from switchboard.picture import CallPicture
@@ -61,9 +68,15 @@ def adopt(
     ``place`` registers the call with the switchboard before it acts, so the
     ACD's answers about it find it.
     """
-    call = _rebuild(found, picture, config, now)
+    if picture.tags.get("direction") == DIRECTION:
+        call: InboundCall = _rebuild_out(found, picture, config, seat_of, now)
+    else:
+        call = _rebuild(found, picture, config, now)
     place(call)
-    _set_going(call, found, picture, config, seat_of, now, out)
+    if isinstance(call, OutboundCall) and picture.phase == P.QUEUED.value:
+        _end_dial(call, found, picture, now, out)
+    else:
+        _set_going(call, found, picture, config, seat_of, now, out)
     # Its record as taken back, and the new incarnation on the channel.
     call.write(out)
     return call
@@ -103,6 +116,8 @@ def _set_going(
                 Offer(leg.agent, seat, leg.channel, answered, 0.0, OfferOutcome.ANSWERED)
             )
             _hang_up(call, legs, out)
+            if isinstance(call, OutboundCall) and f.queue is None:
+                return  # a call out that counts in no queue: the ACD never had it
             out.acd(
                 acd.CallAdopted(
                     acd.CallId(f.call_id),
@@ -149,6 +164,47 @@ def _set_going(
         call.hang_up_caller(now, out)
 
 
+def _end_dial(
+    call: OutboundCall, found: FoundCall, picture: CallPicture, now: float, out: Outbox
+) -> None:
+    """A call out whose dial rang on when the engine went: its legs are hung up, and
+    it ends as ``failed`` when the citizen's leg is gone (as any call whose caller left)."""
+    f = call.facts
+    call.note("adopted", now, out, {"phase": picture.phase})
+    legs = list(found.legs)
+    if picture.agent_leg and all(leg.channel != picture.agent_leg for leg in legs):
+        out.emit(HangUp(call.call_id, ChannelId(picture.agent_leg)))
+    _hang_up(call, legs, out)
+    f.phase = P.QUEUED  # placed, not moved: the dial was under way
+    f.outcome, f.end_reason = "failed", "engine_restart"
+    f.hangup_by = "engine"
+    out.emit(HangUp(call.call_id, f.caller_channel, "normal"))
+
+
+def _rebuild_out(
+    found: FoundCall,
+    picture: CallPicture,
+    config: FlowConfig,
+    seat_of: Callable[[acd.AgentId], acd.SeatId | None],
+    now: float,
+) -> OutboundCall:
+    tags = picture.tags
+    agent = acd.AgentId(tags.get("agent") or picture.agent or "") or None
+    placement = Placement(
+        call_id=CallId(picture.call_id),
+        agent=agent,
+        seat=seat_of(agent) if agent is not None else None,
+        number=picture.caller_number,
+        queue=picture.queue,
+        callback=tags.get("callback"),
+        missed_call_id=tags.get("missed_call_id"),
+        visit=tags.get("return_visit"),
+    )
+    call = OutboundCall(placement, found.channel, config, picture.arrived_at or now)
+    _restore(call, picture, config)
+    return call
+
+
 def _rebuild(found: FoundCall, picture: CallPicture, config: FlowConfig, now: float) -> InboundCall:
     arrived = CallerArrived(
         CallId(picture.call_id),
@@ -158,6 +214,12 @@ def _rebuild(found: FoundCall, picture: CallPicture, config: FlowConfig, now: fl
         picture.caller_name,
     )
     call = InboundCall(arrived, config, picture.arrived_at or now)
+    _restore(call, picture, config)
+    return call
+
+
+def _restore(call: InboundCall, picture: CallPicture, config: FlowConfig) -> None:
+    """The facts of ``picture`` on the rebuilt ``call``."""
     f = call.facts
     f.original_number = picture.original_number
     f.department = picture.department
@@ -172,7 +234,6 @@ def _rebuild(found: FoundCall, picture: CallPicture, config: FlowConfig, now: fl
     f.stamps = dict(picture.stamps)
     f.config_version = picture.config_version or config.version
     f.incarnation = picture.incarnation + 1
-    return call
 
 
 def _hang_up(call: InboundCall, legs: list[FoundLeg], out: Outbox) -> None:

@@ -40,8 +40,16 @@ key) and ``missed_call_id``, and an answered one hands a ticket of kind
 its result (reached with the agent and the recording, busy or no answer)
 is the visit's attempt (``RecordVisitResult``, as for a visit the survey
 handed to a person).  After the conversation only a callback goes to the survey;
-any other call out hangs up the citizen when the agent leaves.  A call out
-keeps no picture on its channels: after a restart it is not taken back.
+any other call out hangs up the citizen when the agent leaves.
+
+A call out keeps its picture on the citizen's leg like an inbound call
+(:mod:`switchboard.adoption`): the dial carries the picture of the dialling
+call, and once the citizen answers the picture follows the call.  After a
+restart a conversation is taken back as it stands (:mod:`switchboard.adoption`);
+a dial still ringing is ended, its legs hung up, as ``failed`` with the
+reason ``engine_restart``: the agent dials again.  The agent's leg carries
+``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` (set on the seat's own channel for a
+call from the seat), so the restarted switchboard finds it.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from switchboard.commands import (
     RecordBridge,
     RecordVisitResult,
     RefuseTransfer,
+    SetChannelVar,
     WriteAudit,
 )
 from switchboard.config import DialVerdict, FlowConfig
@@ -70,6 +79,7 @@ from switchboard.inbound import InboundCall
 from switchboard.legs import AgentLegs
 from switchboard.outbox import Outbox
 from switchboard.phases import CallPhase
+from switchboard.picture import STATE_VAR, CallPicture
 
 P = CallPhase
 OC = OfferOutcome
@@ -232,6 +242,9 @@ class OutboundCall(InboundCall):
         offer = Offer(placement.agent, placement.seat, seat_channel, now, 0.0, OC.ANSWERED)
         call.facts.offers.append(offer)
         call.note("seat_dialled", now, out, {"seat": placement.seat}, agent=placement.agent)
+        # The seat's channel is the agent's leg: marked as one, a restart finds it.
+        out.emit(SetChannelVar(call.call_id, seat_channel, "HOTLINE_CALL_ID", call.call_id))
+        out.emit(SetChannelVar(call.call_id, seat_channel, "HOTLINE_AGENT", placement.agent))
         call.dial_citizen(seat_channel, now, out)
         return call
 
@@ -300,6 +313,7 @@ class OutboundCall(InboundCall):
         f.stamps.pop("queued_at", None)
         self.write(out)
         leg = f.caller_channel
+        picture = CallPicture.of(f, None).to_json()  # the dialling call, for a restart
         out.emit(
             DialOut(
                 call_id=self.call_id,
@@ -308,7 +322,7 @@ class OutboundCall(InboundCall):
                 caller_id=self.config.presented_number,
                 timeout_s=self.config.dial_timeout_s,
                 app_args=(DIRECTION, self.call_id, leg),
-                variables=(("HOTLINE_CALL_ID", self.call_id),),
+                variables=(("HOTLINE_CALL_ID", self.call_id), (STATE_VAR, picture)),
                 originator=agent_leg,
             )
         )
@@ -351,7 +365,7 @@ class OutboundCall(InboundCall):
         f = self.facts
         if f.ended or f.phase is not P.QUEUED:
             return
-        f.outcome = outcome
+        f.outcome = f.outcome or outcome  # a dial ended on adoption keeps its ``failed``
         f.hangup_by = f.hangup_by or "engine"
         self.note("dial_ended", now, out, {"outcome": outcome, "status": status})
         # A busy created leg stays in the application until it is hung up.
@@ -381,7 +395,10 @@ class OutboundCall(InboundCall):
         out.emit(result)
 
     def persist(self, out: Outbox) -> None:
-        """A call out keeps no picture: it is not taken back after a restart."""
+        """The picture follows the call once the citizen's leg is up (the dial carried
+        the dialling call's: before, the leg may not exist yet)."""
+        if "answered_at" in self.facts.stamps:
+            super().persist(out)
 
     @property
     def works_callback(self) -> bool:

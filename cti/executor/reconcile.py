@@ -6,7 +6,8 @@ switchboard knows with what Asterisk lists (:class:`cti.ari.Reconciled`);
 this module reads what the switchboard needs of the channels it does not
 know: each caller's picture (``HOTLINE_STATE``) and the agent legs carrying
 ``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` (ringing legs too, which are not
-in the application yet).  The switchboard decides what becomes of them
+in the application yet), and the citizens' legs of automatic return visits
+(``HOTLINE_TICKET_ID``), which are hung up.  The switchboard decides what becomes of them
 (:mod:`switchboard.adoption`).
 """
 
@@ -35,13 +36,24 @@ async def pbx_startup(pbx: Pbx) -> str | None:
     return str(status.get("startup_time") or "") or None
 
 
-async def _leg(pbx: Pbx, channel: Channel, legs: dict[str, list[ev.FoundLeg]]) -> None:
+async def _leg(
+    pbx: Pbx,
+    channel: Channel,
+    legs: dict[str, list[ev.FoundLeg]],
+    visits: dict[str, list[ChannelId]],
+) -> None:
     leg = ChannelId(channel.id)
     call_id = await pbx.get_var(leg, "HOTLINE_CALL_ID")
+    if not call_id:
+        return
     agent = await pbx.get_var(leg, "HOTLINE_AGENT")
-    if call_id and agent:
+    if agent:
         found = ev.FoundLeg(leg, acd.AgentId(agent), channel.state == "Up")
         legs.setdefault(call_id, []).append(found)
+    elif await pbx.get_var(leg, "HOTLINE_TICKET_ID"):
+        # An automatic return visit's citizen: nobody takes it back (the visit is
+        # due again), so the leg is hung up rather than left silent.
+        visits.setdefault(call_id, []).append(leg)
 
 
 def _call_of(picture: str) -> str:
@@ -59,6 +71,7 @@ async def found_calls(
     unknown = report.channels.unknown
     pictures: list[tuple[ChannelId, str]] = []
     legs: dict[str, list[ev.FoundLeg]] = {}
+    visits: dict[str, list[ChannelId]] = {}
     for channel_id in sorted(unknown):
         channel = listed.get(channel_id)
         if channel is None:
@@ -67,10 +80,10 @@ async def found_calls(
         if picture:
             pictures.append((channel_id, picture))
         else:
-            await _leg(pbx, channel, legs)
+            await _leg(pbx, channel, legs, visits)
     for channel in listed.values():
         if channel.id not in unknown and channel.id not in known and channel.state in _RINGING:
-            await _leg(pbx, channel, legs)
+            await _leg(pbx, channel, legs, visits)
     calls = [
         ev.FoundCall(channel_id, picture, tuple(legs.pop(_call_of(picture), [])))
         for channel_id, picture in pictures
@@ -79,4 +92,5 @@ async def found_calls(
         ev.StrayLegs(CallId(call_id), tuple(leg.channel for leg in call_legs))
         for call_id, call_legs in legs.items()
     ]
+    strays += [ev.StrayLegs(CallId(call_id), tuple(chans)) for call_id, chans in visits.items()]
     return ev.CallsFound(tuple(calls)), strays
