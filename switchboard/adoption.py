@@ -14,13 +14,18 @@ reports them with :class:`CallsFound`, legs without a call with
   leg and its bridge are taken as they are and the ACD is told
   (``CallAdopted``); without its agent leg the conversation is over and the
   caller is offered the survey;
+* **handed_off** (the caller talks to a party outside the centre, 110 or a
+  parallel hotline) with that party's leg up: the conversation goes on in
+  its bridge, and when the party leaves the caller is offered the survey;
+  without it, the survey at once;
 * **queued**: a ringing agent leg is hung up and the caller re-enters the
   queue with its waiting time, so it keeps its place;
 * **menu**: the menu session is restored from its snapshot and resumes at
   its node;
 * **arrived / announcing**: the route is taken again from its start;
 * **survey**: the survey starts again;
-* anything else (closing, voicemail, a transfer): the caller is hung up.
+* anything else (closing, voicemail, a transfer still ringing): the caller
+  is hung up.
 
 A call out (``direction: outbound`` in its picture) is taken back as an
 :class:`~switchboard.outbound.OutboundCall`: a conversation as above (its
@@ -100,7 +105,8 @@ def _set_going(
             (
                 lg
                 for lg in legs
-                if lg.channel == picture.agent_leg or (lg.up and lg.agent == picture.agent)
+                if not lg.outside
+                and (lg.channel == picture.agent_leg or (lg.up and lg.agent == picture.agent))
             ),
             None,
         )
@@ -128,6 +134,18 @@ def _set_going(
                     talked_s=max(0.0, now - answered),
                 )
             )
+            return
+        _hang_up(call, legs, out)
+        call.to_survey(now, out)
+        return
+    if phase == P.HANDED_OFF.value:
+        f.phase = P.HANDED_OFF  # placed: the hand-off was done
+        party = next((lg for lg in legs if lg.outside and lg.up), None)
+        if party is not None and picture.bridge:
+            legs.remove(party)
+            f.bridge = BridgeId(picture.bridge)
+            call.transfers.adopt_party(party.channel)
+            _hang_up(call, legs, out)
             return
         _hang_up(call, legs, out)
         call.to_survey(now, out)

@@ -471,6 +471,8 @@ class Switchboard:
             call = adopt(found, picture, self._flow, self._seat_of, now, self, self._place)
             if call.facts.agent_leg is not None:
                 self._owner[call.facts.agent_leg] = call
+            for leg in call.transfers.legs_up():
+                self._owner[leg] = call
 
     def _place(self, call: InboundCall) -> None:
         self._calls[call.call_id] = call

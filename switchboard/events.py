@@ -319,11 +319,14 @@ class ChannelsVanished:
 
 @dataclass(frozen=True, slots=True)
 class FoundLeg:
-    """An agent leg the shell found with ``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT``."""
+    """A leg of a call the shell found: an agent's (``HOTLINE_CALL_ID`` and
+    ``HOTLINE_AGENT``), or a transfer's (``HOTLINE_LEG``: a party outside the
+    centre or a colleague consulted; ``outside``, with no agent)."""
 
     channel: ChannelId
     agent: acd.AgentId
     up: bool
+    outside: bool = False
 
 
 @dataclass(frozen=True, slots=True)

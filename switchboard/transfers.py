@@ -153,11 +153,20 @@ class CallTransfers:
         if self._legs.pop(leg, None) is False:
             self._feed(tr.ConsulteeFailed(tr.FailReason.FAILED), now, out)
 
+    def adopt_party(self, leg: ChannelId) -> None:
+        """The party a hand-off left the caller with, taken back after a restart (no plan:
+        when the party leaves, the caller goes to the survey as after any hand-off)."""
+        self._legs[leg] = True
+
     def left(self, leg: ChannelId, cause: int | None, now: float, out: Outbox) -> None:
         answered = self._legs.pop(leg, None)
         if answered is None:
             return
-        if answered:
+        call = self._call
+        if answered and self._plan is None and call.facts.phase is P.HANDED_OFF:
+            call.note("party_left", now, out, {"leg": leg, "cause": cause})
+            call.to_survey(now, out)
+        elif answered:
             self._feed(tr.ConsulteeGone(), now, out)
         else:
             self._feed(

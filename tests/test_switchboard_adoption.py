@@ -125,3 +125,56 @@ def test_a_call_taken_back_numbers_its_legs_afresh_under_a_new_incarnation() -> 
     assert sb.CallPicture.from_json(states[-1]).incarnation == 1
     # A late verdict about the previous process's leg changes nothing.
     assert board.handle(sb.LegDialed(LEG, sb.DialStatus.NOANSWER), START + 31) == []
+
+
+def handed_off_picture() -> str:
+    """A caller left talking to 110 by a hand-off: no agent, the bridge with the party."""
+    return sb.CallPicture(
+        call_id=CALL,
+        phase="handed_off",
+        dialled="12345",
+        caller_number="13800138000",
+        queue="general",
+        first_agent="1001",
+        bridge="br-c-1",
+        arrived_at=START,
+        stamps={"queued_at": START + 1, "answered_at": START + 5},
+        tags={"emergency": "110"},
+    ).to_json()
+
+
+PARTY = sb.ChannelId("c-1-t1")
+
+
+def test_a_caller_handed_off_to_110_keeps_talking_and_is_surveyed_when_110_leaves() -> None:
+    board = restarted("1001")
+    party = sb.FoundLeg(PARTY, acd.AgentId(""), up=True, outside=True)
+    commands = board.handle(
+        sb.CallsFound((sb.FoundCall(CALLER, handed_off_picture(), (party,)),)), START + 60
+    )
+    assert not [c for c in commands if isinstance(c, sb.HangUp | sb.DestroyBridge)]
+    call = board.call(CALL)
+    assert call is not None and call.phase is sb.CallPhase.HANDED_OFF
+    assert call.facts.bridge == "br-c-1" and PARTY in board.channels()
+    view = board.distributor.agent_view(acd.AgentId("1001"))
+    assert view is not None and view.state is acd.AgentState.IDLE  # no agent of ours on it
+    commands = board.handle(sb.ChannelLeft(PARTY, 16), START + 90)
+    assert call.phase is sb.CallPhase.SURVEY
+    assert any(isinstance(c, sb.Play) and c.media == ("survey_question",) for c in commands)
+
+
+def test_a_caller_handed_off_who_hangs_up_ends_the_call_and_the_party_leg() -> None:
+    board = restarted()
+    party = sb.FoundLeg(PARTY, acd.AgentId(""), up=True, outside=True)
+    board.handle(sb.CallsFound((sb.FoundCall(CALLER, handed_off_picture(), (party,)),)), START + 60)
+    commands = board.handle(sb.ChannelLeft(CALLER, 16), START + 70)
+    assert sb.HangUp(CALL, PARTY, "normal") in commands
+    (final,) = [c for c in commands if isinstance(c, sb.WriteFinal)]
+    assert final.record.outcome == "answered" and final.record.tags["emergency"] == "110"
+
+
+def test_a_handed_off_caller_whose_party_is_gone_goes_to_the_survey() -> None:
+    board = restarted()
+    board.handle(sb.CallsFound((sb.FoundCall(CALLER, handed_off_picture()),)), START + 60)
+    call = board.call(CALL)
+    assert call is not None and call.phase is sb.CallPhase.SURVEY

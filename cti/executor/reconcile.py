@@ -4,9 +4,9 @@ Asterisk keeps the application's channels when the engine goes away
 (``engine_ws_drop_and_return.jsonl``).  The ARI client compares what the
 switchboard knows with what Asterisk lists (:class:`cti.ari.Reconciled`);
 this module reads what the switchboard needs of the channels it does not
-know: each caller's picture (``HOTLINE_STATE``) and the agent legs carrying
-``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` (ringing legs too, which are not
-in the application yet), and the citizens' legs of automatic return visits
+know: each caller's picture (``HOTLINE_STATE``), the agent legs carrying
+``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` and the transfers' legs carrying
+``HOTLINE_LEG`` (ringing legs too, which are not in the application yet), and the citizens' legs of automatic return visits
 (``HOTLINE_TICKET_ID``), which are hung up.  The switchboard decides what becomes of them
 (:mod:`switchboard.adoption`).
 """
@@ -47,9 +47,11 @@ async def _leg(
     if not call_id:
         return
     agent = await pbx.get_var(leg, "HOTLINE_AGENT")
+    up = channel.state == "Up"
     if agent:
-        found = ev.FoundLeg(leg, acd.AgentId(agent), channel.state == "Up")
-        legs.setdefault(call_id, []).append(found)
+        legs.setdefault(call_id, []).append(ev.FoundLeg(leg, acd.AgentId(agent), up))
+    elif await pbx.get_var(leg, "HOTLINE_LEG"):
+        legs.setdefault(call_id, []).append(ev.FoundLeg(leg, acd.AgentId(""), up, outside=True))
     elif await pbx.get_var(leg, "HOTLINE_TICKET_ID"):
         # An automatic return visit's citizen: nobody takes it back (the visit is
         # due again), so the leg is hung up rather than left silent.
