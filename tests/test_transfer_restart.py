@@ -1,10 +1,12 @@
-"""A citizen handed off to 110 keeps talking through a restart of the engine.
+"""Transfers and monitoring across a restart of the engine.
 
 Over real sockets: the agent hands the caller to 110 with one key, 110
 answers, and the engine restarts.  The new engine finds the caller's
 picture (``handed_off``) and 110's leg (``HOTLINE_LEG``), and leaves the two
 talking in their bridge; when the caller hangs up, the call ends with one
 record that still marks the emergency hand-off, and 110's leg is hung up.
+A supervisor listening in when the engine restarts is hung up (nobody could
+stop the monitoring any more); the conversation goes on.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pbxsim import CallerScript, RemoteScript
 from switchboard import CallPhase
 from tests.faces_support import eventually
 from tests.support.stack import running_stack
-from tests.test_transfer_handoff_e2e import AGENT_PHONE
+from tests.test_transfer_handoff_e2e import AGENT_PHONE, SUPERVISOR_PHONE, SUPERVISOR_TOKEN
 from tests.transfer_support import CALLER, PATCHES, connected_call, members, rows
 
 pytestmark = pytest.mark.transfer
@@ -64,3 +66,44 @@ async def test_a_caller_handed_off_to_110_keeps_talking_through_a_restart(
         assert row["outcome"] == "answered" and row["tags"]["emergency"] == "110"
         kinds = [r["kind"] for r in await rows(stack, call_id)]
         assert "adopted" in kinds and kinds[-1] == "ended"
+
+
+async def test_a_supervisor_listening_at_a_restart_is_hung_up_and_the_call_goes_on(
+    tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTLINE_SUPERVISOR_TOKEN", f"张敏:{SUPERVISOR_TOKEN}")
+    async with running_stack(
+        tmp_path, empty_dsn, phones=[AGENT_PHONE, SUPERVISOR_PHONE], patches=PATCHES
+    ) as stack:
+        call, handle, _ = await connected_call(stack, "1003", "s01", CallerScript(CALLER))
+        call_id, caller, agent_leg = call.call_id, call.caller_channel, call.agent_channel
+        status, started = await stack.api(
+            "POST",
+            f"/api/calls/{call_id}/monitor",
+            token=SUPERVISOR_TOKEN,
+            json={"mode": "listen", "seat": "s37"},
+        )
+        assert status == 201, started
+        plan = stack.engine.monitors.session_of(call_id, "张敏").plan
+        await stack.sim.wait_for(lambda: plan.snoop is not None, what="the snoop is bridged")
+        supervisor = stack.sim.channel_log(plan.leg)
+        await stack.flushed()
+
+        await stack.restart_engine()
+
+        # The conversation is taken back; the supervisor's leg, which nobody could
+        # manage any more, is hung up rather than left listening unmanaged.
+        await stack.sim.wait_for(lambda: supervisor.destroyed, 15, "the supervisor hung up")
+        assert supervisor.hangup_by == "api"
+
+        async def taken_back() -> Any:
+            found = stack.engine.board.call(call_id)
+            return found if found is not None and found.phase is CallPhase.CONNECTED else None
+
+        adopted = await eventually(taken_back, 15)
+        await stack.engine.drain()
+        assert await members(stack, adopted.facts.bridge) == {caller, agent_leg}
+        stack.sim.hangup_call(handle)
+        (ended,) = await stack.wait_ended(1)
+        row = await stack.call_row(ended.call_id)
+        assert row["outcome"] == "answered"

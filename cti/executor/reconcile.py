@@ -6,8 +6,9 @@ switchboard knows with what Asterisk lists (:class:`cti.ari.Reconciled`);
 this module reads what the switchboard needs of the channels it does not
 know: each caller's picture (``HOTLINE_STATE``), the agent legs carrying
 ``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` and the transfers' legs carrying
-``HOTLINE_LEG`` (ringing legs too, which are not in the application yet), and the citizens' legs of automatic return visits
-(``HOTLINE_TICKET_ID``), which are hung up.  The switchboard decides what becomes of them
+``HOTLINE_LEG`` (ringing legs too, which are not in the application yet), and the legs nobody takes back, which are hung up:
+the citizens' legs of automatic return visits (``HOTLINE_TICKET_ID``) and the
+supervisors' monitoring legs (``HOTLINE_MONITOR``).  The switchboard decides what becomes of them
 (:mod:`switchboard.adoption`).
 """
 
@@ -40,7 +41,7 @@ async def _leg(
     pbx: Pbx,
     channel: Channel,
     legs: dict[str, list[ev.FoundLeg]],
-    visits: dict[str, list[ChannelId]],
+    strays: dict[str, list[ChannelId]],
 ) -> None:
     leg = ChannelId(channel.id)
     call_id = await pbx.get_var(leg, "HOTLINE_CALL_ID")
@@ -52,10 +53,11 @@ async def _leg(
         legs.setdefault(call_id, []).append(ev.FoundLeg(leg, acd.AgentId(agent), up))
     elif await pbx.get_var(leg, "HOTLINE_LEG"):
         legs.setdefault(call_id, []).append(ev.FoundLeg(leg, acd.AgentId(""), up, outside=True))
-    elif await pbx.get_var(leg, "HOTLINE_TICKET_ID"):
-        # An automatic return visit's citizen: nobody takes it back (the visit is
-        # due again), so the leg is hung up rather than left silent.
-        visits.setdefault(call_id, []).append(leg)
+    elif await pbx.get_var(leg, "HOTLINE_TICKET_ID") or await pbx.get_var(leg, "HOTLINE_MONITOR"):
+        # An automatic return visit's citizen (the visit is due again) or a
+        # supervisor's monitoring leg (they listen again if they wish): nobody
+        # takes them back, so they are hung up rather than left on a silent line.
+        strays.setdefault(call_id, []).append(leg)
 
 
 def _call_of(picture: str) -> str:
@@ -73,7 +75,7 @@ async def found_calls(
     unknown = report.channels.unknown
     pictures: list[tuple[ChannelId, str]] = []
     legs: dict[str, list[ev.FoundLeg]] = {}
-    visits: dict[str, list[ChannelId]] = {}
+    loose: dict[str, list[ChannelId]] = {}
     for channel_id in sorted(unknown):
         channel = listed.get(channel_id)
         if channel is None:
@@ -82,10 +84,10 @@ async def found_calls(
         if picture:
             pictures.append((channel_id, picture))
         else:
-            await _leg(pbx, channel, legs, visits)
+            await _leg(pbx, channel, legs, loose)
     for channel in listed.values():
         if channel.id not in unknown and channel.id not in known and channel.state in _RINGING:
-            await _leg(pbx, channel, legs, visits)
+            await _leg(pbx, channel, legs, loose)
     calls = [
         ev.FoundCall(channel_id, picture, tuple(legs.pop(_call_of(picture), [])))
         for channel_id, picture in pictures
@@ -94,5 +96,5 @@ async def found_calls(
         ev.StrayLegs(CallId(call_id), tuple(leg.channel for leg in call_legs))
         for call_id, call_legs in legs.items()
     ]
-    strays += [ev.StrayLegs(CallId(call_id), tuple(chans)) for call_id, chans in visits.items()]
+    strays += [ev.StrayLegs(CallId(call_id), tuple(chans)) for call_id, chans in loose.items()]
     return ev.CallsFound(tuple(calls)), strays
