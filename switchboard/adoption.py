@@ -18,14 +18,16 @@ reports them with :class:`CallsFound`, legs without a call with
   parallel hotline) with that party's leg up: the conversation goes on in
   its bridge, and when the party leaves the caller is offered the survey;
   without it, the survey at once;
+* **transferring** (a blind transfer still ringing): its target is hung up
+  and the caller goes back to its queue with its waiting time, as when a
+  transfer fails;
 * **queued**: a ringing agent leg is hung up and the caller re-enters the
   queue with its waiting time, so it keeps its place;
 * **menu**: the menu session is restored from its snapshot and resumes at
   its node;
 * **arrived / announcing**: the route is taken again from its start;
 * **survey**: the survey starts again;
-* anything else (closing, voicemail, a transfer still ringing): the caller
-  is hung up.
+* anything else (closing, voicemail): the caller is hung up.
 
 A call out (``direction: outbound`` in its picture) is taken back as an
 :class:`~switchboard.outbound.OutboundCall`: a conversation as above (its
@@ -137,6 +139,14 @@ def _set_going(
             return
         _hang_up(call, legs, out)
         call.to_survey(now, out)
+        return
+    if phase == P.TRANSFERRING.value and f.queue:
+        # A blind transfer still ringing: its target is hung up, and the caller goes
+        # back to its queue with the wait it had, as when a transfer fails.
+        f.phase = P.TRANSFERRING  # placed: the agent had left
+        f.bridge = BridgeId(picture.bridge) if picture.bridge else None
+        _hang_up(call, legs, out)
+        call.transfers.requeue(now, out)
         return
     if phase == P.HANDED_OFF.value:
         f.phase = P.HANDED_OFF  # placed: the hand-off was done

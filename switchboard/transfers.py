@@ -294,7 +294,7 @@ class CallTransfers:
                 self._back_to_queue(command.queue, now, out)
                 out.acd(acd.CallTransferredToQueue(acd.CallId(cid), acd.QueueId(command.queue)))
             case tr.Requeue():
-                self._requeue(now, out)
+                self.requeue(now, out)
             case tr.HandOver():
                 if f.phase is not P.HANDED_OFF:
                     f.move(P.HANDED_OFF, now)
@@ -345,8 +345,9 @@ class CallTransfers:
             StartMoh(f.call_id, f.caller_channel, call.config.queue_media(queue).music_on_hold)
         )
 
-    def _requeue(self, now: float, out: Outbox) -> None:
-        """A blind transfer failed: back to the call's queue, with the wait already done."""
+    def requeue(self, now: float, out: Outbox) -> None:
+        """A blind transfer failed (or was cut by a restart): back to the call's queue,
+        with the wait already done."""
         call = self._call
         f = call.facts
         if f.ended:

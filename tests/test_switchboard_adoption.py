@@ -178,3 +178,19 @@ def test_a_handed_off_caller_whose_party_is_gone_goes_to_the_survey() -> None:
     board.handle(sb.CallsFound((sb.FoundCall(CALLER, handed_off_picture()),)), START + 60)
     call = board.call(CALL)
     assert call is not None and call.phase is sb.CallPhase.SURVEY
+
+
+def test_a_caller_whose_blind_transfer_still_rang_goes_back_to_its_queue() -> None:
+    text = handed_off_picture().replace('"p":"handed_off"', '"p":"transferring"')
+    board = restarted("1002")
+    ringing = sb.FoundLeg(PARTY, acd.AgentId(""), up=False, outside=True)
+    commands = board.handle(sb.CallsFound((sb.FoundCall(CALLER, text, (ringing,)),)), START + 60)
+    assert sb.HangUp(CALL, PARTY, "normal") in commands
+    assert sb.DestroyBridge(CALL, sb.BridgeId("br-c-1")) in commands
+    assert sb.HangUp(CALL, CALLER, "normal") not in commands
+    (offer,) = [c for c in commands if isinstance(c, sb.OriginateAgent)]
+    assert offer.agent == "1002"
+    call = board.call(CALL)
+    assert call is not None and call.phase is sb.CallPhase.QUEUED
+    (waiting,) = board.distributor.call_views()
+    assert waiting.since == pytest.approx(START + 56)  # it keeps the 4 s it waited
