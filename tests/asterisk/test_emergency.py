@@ -5,16 +5,20 @@ Emergency services call the person in danger back, so the INVITE that reaches
 ``P-Asserted-Identity`` (the trunk template sends PAI: ``send_pai = yes``).
 Here 110 is reached through the second trunk of the tier (a SIPp at the
 ``hotline-12319`` port) so that it is a peer of its own, apart from the
-carrier's SIPp that places the citizen's call.
+carrier's SIPp that places the citizen's call.  The hand-off also holds
+through an engine killed and restarted while the citizen talks to 110.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from pathlib import Path
 
 import pytest
 
+from switchboard.picture import STATE_VAR
 from tests.asterisk.conftest import EngineFactory, PhoneFactory
 from tests.asterisk.engine import AgentSession, edit_yaml
 from tests.asterisk.pbx import Asterisk
@@ -23,6 +27,8 @@ from tests.asterisk.sip import CALLER_NUMBER, call
 from tests.asterisk.test_threeway import centre_reachable
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.hardening, pytest.mark.usefixtures("no_leftovers")]
+
+POLICE_TALK_S = 20  # long enough to kill and restart the engine while 110 talks
 
 
 def _invite_headers(messages: str) -> dict[str, str]:
@@ -81,3 +87,68 @@ async def test_a_hand_off_to_110_presents_the_citizens_number(
     record = await call_record(empty_dsn, dialled="12345")
     assert record["tags"]["emergency"] == "110"
     assert record["tags"]["emergency_presented"] == CALLER_NUMBER
+
+
+async def _handed_off(asterisk: Asterisk, timeout: float) -> str:
+    """The caller's channel once its picture says ``handed_off`` (read as an outside app)."""
+    watcher = asterisk.ari(app="watcher")
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                for channel in await watcher.channels.list():
+                    with contextlib.suppress(Exception):
+                        state = await watcher.channels.get_variable(channel.id, STATE_VAR)
+                        if '"p":"handed_off"' in (state or ""):
+                            return channel.id
+                await asyncio.sleep(0.2)  # polling Asterisk under a deadline
+    finally:
+        await watcher.close()
+
+
+async def test_a_citizen_handed_off_to_110_keeps_talking_through_an_engine_kill(
+    asterisk: Asterisk,
+    engine: EngineFactory,
+    phones: PhoneFactory,
+    empty_dsn: str,
+    tmp_path: Path,
+) -> None:
+    config = tier_config(tmp_path / "config")
+    edit_yaml(
+        config / "lines.yaml",
+        '{number: "110", name: 报警电话, department: 公安局}',
+        '{number: "110", name: 报警电话, department: 公安局, dial: "PJSIP/110@hotline-12319"}',
+    )
+    runner = await engine(config)
+    await phones("8012", "answer", ring_ms=300, talk_ms=60_000)
+    agent = AgentSession(runner, "1013", "s12")
+    await agent.login()
+    police = await centre_reachable(asterisk, tmp_path, talk_ms=POLICE_TALK_S * 1000)
+    notice = prompt_seconds("recording-notice")
+    caller = await call(
+        tmp_path,
+        sip_port=asterisk.ports.sip,
+        source_port=asterisk.ports.carrier,
+        dialled="12345",
+        wait_ms=int((notice + POLICE_TALK_S + 60) * 1000),
+    )
+    try:
+        view = await agent.wait_for_call(timeout=notice + 10)
+        call_id = str(view["call_id"])
+        await bridged_call(asterisk, timeout=10)
+        await agent.post(f"/api/calls/{call_id}/emergency", {"number": "110"})
+        await police.wait_for_received("ACK", count=1, timeout=15)
+        await _handed_off(asterisk, timeout=10)
+        await runner.kill()
+        await runner.start()
+        found = [e for e in runner.log_events() if e.get("event") == "calls_found"]
+        assert found and found[-1]["calls"] == 1, found
+        # 110 talked on and hung up by itself; the caller was offered the survey,
+        # then the engine hung up.
+        await caller.expect_success(timeout=POLICE_TALK_S + 45)
+        assert police.received("BYE") == 0, "110 was never hung up on"
+    finally:
+        await caller.stop()
+        await police.stop()
+    record = await call_record(empty_dsn, dialled="12345")
+    assert record["call_id"] == call_id and record["outcome"] == "answered"
+    assert record["tags"]["emergency"] == "110"
