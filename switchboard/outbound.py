@@ -42,12 +42,12 @@ is the visit's attempt (``RecordVisitResult``, as for a visit the survey
 handed to a person).  After the conversation only a callback goes to the survey;
 any other call out hangs up the citizen when the agent leaves.
 
-A call out keeps its picture on the citizen's leg like an inbound call
-(:mod:`switchboard.adoption`): the dial carries the picture of the dialling
-call, and once the citizen answers the picture follows the call.  After a
-restart a conversation is taken back as it stands (:mod:`switchboard.adoption`);
-a dial still ringing is ended, its legs hung up, as ``failed`` with the
-reason ``engine_restart``: the agent dials again.  The agent's leg carries
+A call out keeps its picture on the citizen's leg like an inbound call: the
+dial carries the picture of the dialling call, and once the citizen answers
+the picture follows the call.  After a restart a conversation is taken back
+as it stands (:mod:`switchboard.adoption`); a dial still ringing is ended,
+its legs hung up, as ``failed`` with the reason ``engine_restart``: the
+agent dials again.  The agent's leg carries
 ``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` (set on the seat's own channel for a
 call from the seat), so the restarted switchboard finds it.
 """

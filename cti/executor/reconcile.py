@@ -5,11 +5,12 @@ Asterisk keeps the application's channels when the engine goes away
 switchboard knows with what Asterisk lists (:class:`cti.ari.Reconciled`);
 this module reads what the switchboard needs of the channels it does not
 know: each caller's picture (``HOTLINE_STATE``), the agent legs carrying
-``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT`` and the transfers' legs carrying
-``HOTLINE_LEG`` (ringing legs too, which are not in the application yet), and the legs nobody takes back, which are hung up:
-the citizens' legs of automatic return visits (``HOTLINE_TICKET_ID``) and the
-supervisors' monitoring legs (``HOTLINE_MONITOR``).  The switchboard decides what becomes of them
-(:mod:`switchboard.adoption`).
+``HOTLINE_CALL_ID`` and ``HOTLINE_AGENT``, and the transfers' legs carrying
+``HOTLINE_LEG`` (ringing legs too, which are not in the application yet).
+The switchboard decides what becomes of them (:mod:`switchboard.adoption`).
+The legs nobody can take back are reported as strays, to be hung up: the
+citizens' legs of automatic return visits (``HOTLINE_TICKET_ID``) and the
+supervisors' monitoring legs (``HOTLINE_MONITOR``).
 """
 
 from __future__ import annotations
