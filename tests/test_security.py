@@ -260,12 +260,15 @@ async def test_nul_in_a_supervisor_reason_is_refused_and_the_agent_does_not_chan
             json.dumps({"reason": "noisy\u0000line", "pause_reason": "training"}),
             '{"reason": "lone \\ud800 half", "pause_reason": "training"}',
             '{"reason": "ok", "pause_reason": "training", "x\\u0000": 1}',
+            '{"reason": "ok", "pause_reason": "training", "k\\udfff": {"a": 1}}',
         ):
             status, _, answer = await raw(stack, "POST", path, token=SUPERVISOR, data=body)
             assert status == 400, answer
+        # The bad key is named in the one-line answer, escaped (not a 500 on encoding it).
+        assert answer["field"] == "body.k\\udfff", answer
         assert stack.engine.agent_states["1003"].status.value == "ready"
         rows = await audit_rows(stack, "action = 'supervisor_force_pause'")
-        assert len(rows) == 3 and not any(r["allowed"] for r in rows)
+        assert len(rows) == 4 and not any(r["allowed"] for r in rows)
         assert all(r["detail"]["status"] == 400 for r in rows)
 
         status, _, answer = await raw(

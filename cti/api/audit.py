@@ -45,8 +45,12 @@ def unstorable(value: Any, where: str = "body") -> str | None:
                 return place
         elif isinstance(item, dict):
             for key, inner in item.items():
-                name = f"{place}.{key}" if isinstance(key, str) else place
-                if isinstance(key, str) and _bad_text(key):
+                if not isinstance(key, str):
+                    stack.append((place, inner))
+                    continue
+                # The place is echoed in a 400's message: a bad key is shown escaped.
+                name = f"{place}.{key.encode('utf-8', 'backslashreplace').decode('utf-8')}"
+                if _bad_text(key):
                     return name
                 stack.append((name, inner))
         elif isinstance(item, list | tuple):
