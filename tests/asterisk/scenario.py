@@ -7,6 +7,7 @@ appearing), never with bare sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import wave
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from cti.ari import Bridge
+from switchboard.picture import STATE_VAR
 from tests.asterisk.engine import config_copy, edit_yaml
 from tests.asterisk.pbx import SHIPPED_CONF, Asterisk
 
@@ -40,6 +42,23 @@ def tier_config(dest: Path) -> Path:
         f"    strategy: longest_idle\n    ring_timeout: {RING_TIMEOUT}\n    wrapup: {WRAPUP}\n",
     )
     return dest
+
+
+async def picture_says(asterisk: Asterisk, text: str, timeout: float) -> str:
+    """The channel whose call picture (``HOTLINE_STATE``) contains ``text``, once one
+    does: read as an outside application, so it works while no engine runs."""
+    watcher = asterisk.ari(app="watcher")
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                for channel in await watcher.channels.list():
+                    with contextlib.suppress(Exception):  # a channel gone meanwhile
+                        state = await watcher.channels.get_variable(channel.id, STATE_VAR)
+                        if text in (state or ""):
+                            return channel.id
+                await asyncio.sleep(0.2)  # polling Asterisk under a deadline
+    finally:
+        await watcher.close()
 
 
 async def call_record(dsn: str, timeout: float = 15.0, **where: Any) -> asyncpg.Record:

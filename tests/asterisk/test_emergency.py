@@ -11,18 +11,21 @@ through an engine killed and restarted while the citizen talks to 110.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 from pathlib import Path
 
 import pytest
 
-from switchboard.picture import STATE_VAR
 from tests.asterisk.conftest import EngineFactory, PhoneFactory
 from tests.asterisk.engine import AgentSession, edit_yaml
 from tests.asterisk.pbx import Asterisk
-from tests.asterisk.scenario import bridged_call, call_record, prompt_seconds, tier_config
+from tests.asterisk.scenario import (
+    bridged_call,
+    call_record,
+    picture_says,
+    prompt_seconds,
+    tier_config,
+)
 from tests.asterisk.sip import CALLER_NUMBER, call
 from tests.asterisk.test_threeway import centre_reachable
 
@@ -89,22 +92,6 @@ async def test_a_hand_off_to_110_presents_the_citizens_number(
     assert record["tags"]["emergency_presented"] == CALLER_NUMBER
 
 
-async def _handed_off(asterisk: Asterisk, timeout: float) -> str:
-    """The caller's channel once its picture says ``handed_off`` (read as an outside app)."""
-    watcher = asterisk.ari(app="watcher")
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                for channel in await watcher.channels.list():
-                    with contextlib.suppress(Exception):
-                        state = await watcher.channels.get_variable(channel.id, STATE_VAR)
-                        if '"p":"handed_off"' in (state or ""):
-                            return channel.id
-                await asyncio.sleep(0.2)  # polling Asterisk under a deadline
-    finally:
-        await watcher.close()
-
-
 async def test_a_citizen_handed_off_to_110_keeps_talking_through_an_engine_kill(
     asterisk: Asterisk,
     engine: EngineFactory,
@@ -137,7 +124,7 @@ async def test_a_citizen_handed_off_to_110_keeps_talking_through_an_engine_kill(
         await bridged_call(asterisk, timeout=10)
         await agent.post(f"/api/calls/{call_id}/emergency", {"number": "110"})
         await police.wait_for_received("ACK", count=1, timeout=15)
-        await _handed_off(asterisk, timeout=10)
+        await picture_says(asterisk, '"p":"handed_off"', timeout=10)
         await runner.kill()
         await runner.start()
         found = [e for e in runner.log_events() if e.get("event") == "calls_found"]

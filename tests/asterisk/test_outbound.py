@@ -15,6 +15,8 @@ number (outbound.yaml ``presented_number``) in ``From`` and
    dialler calls the citizen, who hears the notice and answers the survey
    with a key sent as RFC 4733 telephone events; the answer reaches the
    work-order backend.
+3. A click-to-dial conversation goes on through an engine killed and
+   started again, and ends with its one record.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from tests.asterisk.pbx import Asterisk
 from tests.asterisk.scenario import (
     call_events,
     call_record,
+    picture_says,
     prompt_seconds,
     stored_recordings,
     tier_config,
@@ -55,6 +58,7 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.outbound, pytest.mark.usefixture
 CITIZEN = "13812345678"
 PRESENTED = "12345"  # config/outbound.yaml presented_number
 TICKET_TOKEN = "tier-token"  # what tests.asterisk.engine gives the engine
+RESTART_TALK_S = 15
 
 
 def assert_presented(citizen: Sipp, asterisk: Asterisk) -> None:
@@ -201,3 +205,38 @@ async def test_an_automatic_return_visit_answered_with_dtmf(
         assert sent["status"] == "done" and sent["attempt"] == 1 and sent["agent"] is None
         assert sent["answers"] == [{"question": "satisfaction", "answer": "2"}]
         assert sent["caller"] == {"number": CITIZEN}
+
+
+async def test_a_call_out_goes_on_through_an_engine_kill(
+    asterisk: Asterisk,
+    engine: EngineFactory,
+    phones: PhoneFactory,
+    empty_dsn: str,
+    tmp_path: Path,
+) -> None:
+    runner = await engine()
+    # The agent talks long enough for the engine to be killed and started again.
+    seat = await phones("8013", "answer", ring_ms=500, talk_ms=RESTART_TALK_S * 1000)
+    agent = AgentSession(runner, "1014", "s13")
+    await agent.login()
+    citizen = await citizen_phone(tmp_path, port=asterisk.ports.carrier, ring_ms=1000)
+    try:
+        await trunk_reachable(asterisk, "carrier")
+        placed = await agent.post("/api/agents/me/dial", {"number": CITIZEN})
+        call_id = str(placed["call_id"])
+        await citizen.wait_for_received("ACK", count=1, timeout=30)
+        await picture_says(asterisk, '"p":"connected"', timeout=10)
+        await runner.kill()
+        await runner.start()
+        found = [e for e in runner.log_events() if e.get("event") == "calls_found"]
+        assert found and found[-1]["calls"] == 1, found
+        # The agent hangs up at the end of the talk: the citizen's leg ends with it.
+        await hung_up_on(citizen, timeout=RESTART_TALK_S + 20)
+    finally:
+        await citizen.stop()
+    assert seat.uas is not None and seat.uas.received("BYE") == 0  # the agent hung up
+    record = await call_record(empty_dsn, call_id=call_id)
+    assert record["outcome"] == "answered" and record["hangup_by"] == "agent"
+    assert record["tags"]["direction"] == "outbound"
+    events = await call_events(empty_dsn, call_id)
+    assert events.count("answered") == 1 and "adopted" in events, events
