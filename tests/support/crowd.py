@@ -64,10 +64,13 @@ class Crowd:
 
 
 def fifty_patches() -> dict[str, Any]:
-    """Config for 50 calls held at once: no wrap-up, long rings and waits, a menu line."""
+    """Config for 50 calls held at once: every agent skilled enough, no wrap-up, long
+    rings and waits, a menu line."""
 
     def queues(data: Any) -> None:
         general = data["queues"]["general"]
+        # Every agent of the crowd is offered at once: no agent waits out a relaxation.
+        general["skills"] = [{"skill": "general", "min_level": 1}]
         general["wrapup"] = 0
         general["ring_timeout"] = 60
         general["max_wait"] = 600
@@ -171,12 +174,17 @@ async def gather_crowd(
 
 def end_the_crowd(sim: PbxSim | Sequence[PbxSim], crowd: Crowd) -> None:
     """Every agent answers at once from now on, so everyone finishes: the talking agents
-    hang up, and the silent ones turn down the rings they were letting run (a caller
-    waits for a free agent, not for a ring timeout of the crowd's config)."""
+    hang up, the silent ones turn down the rings they were letting run (a caller waits
+    for a free agent, not for a ring timeout of the crowd's config), and the callers
+    in the menu key their way to a person (1 for 普通话 at the language prompt, then 0
+    at the main menu; in a queue a key is ignored) rather than wait out its timeouts."""
     for node in nodes_of(sim):
         for n in range(1, crowd.bridged + crowd.ringing + 1):
             node.set_phone(PhoneScript(f"80{n:02d}", answer_after=0.2, hangup_after=1.0))
             node.hangup_phone(f"80{n:02d}")
+        for handle in list(node.world.calls.values()):
+            if handle.script.dialled == MENU_NUMBER:
+                node.send_dtmf(handle, "10")
 
 
 async def assert_every_call_answered_and_complete(dsn: str, crowd: Crowd) -> None:
