@@ -79,7 +79,7 @@ class CancelOneAwait:
 async def _one_call(rig: Rig, index: int) -> CallId:
     """An answered call; the caller hangs up after talking, or gives up in the end."""
     rig.sim.place_call(
-        CallerScript(number=f"1380013{index:04d}", hangup_after_bridged=1.0, hangup_after=60.0)
+        CallerScript(number=f"1380013{index:04d}", hangup_after_bridged=0.4, hangup_after=60.0)
     )
     (final,) = (await rig.wait_ended(index + 1, timeout=30.0))[index:]
     return final.record.call_id
