@@ -6,7 +6,8 @@ picture (``handed_off``) and 110's leg (``HOTLINE_LEG``), and leaves the two
 talking in their bridge; when the caller hangs up, the call ends with one
 record that still marks the emergency hand-off, and 110's leg is hung up.
 A supervisor listening in when the engine restarts is hung up (nobody could
-stop the monitoring any more); the conversation goes on.
+stop the monitoring any more), and the snoop and the monitoring bridge go
+too; the conversation goes on.
 """
 
 from __future__ import annotations
@@ -93,8 +94,10 @@ async def test_a_supervisor_listening_at_a_restart_is_hung_up_and_the_call_goes_
 
         # The conversation is taken back; the supervisor's leg, which nobody could
         # manage any more, is hung up rather than left listening unmanaged.
+        snoop = stack.sim.channel_log(plan.snoop)
         await stack.sim.wait_for(lambda: supervisor.destroyed, 15, "the supervisor hung up")
         assert supervisor.hangup_by == "api"
+        await stack.sim.wait_for(lambda: snoop.destroyed, 15, "the snoop hung up")
 
         async def taken_back() -> Any:
             found = stack.engine.board.call(call_id)
@@ -103,6 +106,12 @@ async def test_a_supervisor_listening_at_a_restart_is_hung_up_and_the_call_goes_
         adopted = await eventually(taken_back, 15)
         await stack.engine.drain()
         assert await members(stack, adopted.facts.bridge) == {caller, agent_leg}
+
+        async def only_the_calls_bridge() -> bool:
+            bridges = await stack.engine.pbx.ari.bridges.list()
+            return [b.id for b in bridges] == [adopted.facts.bridge]
+
+        await eventually(only_the_calls_bridge, 10)  # the monitoring bridge is gone
         stack.sim.hangup_call(handle)
         (ended,) = await stack.wait_ended(1)
         row = await stack.call_row(ended.call_id)

@@ -12,7 +12,8 @@
   that vanished meanwhile (``ChannelsVanished``, as a restart of Asterisk
   when its start time changed), the calls a previous process left
   (``CallsFound``, ``StrayLegs``, read by :mod:`cti.executor.reconcile`),
-  and the recordings that ended unseen;
+  the application's bridges no call took back (destroyed), and the
+  recordings that ended unseen;
 - AMI: a seat's phone registered, went away or changed state (``SeatChanged``).
 """
 
@@ -26,7 +27,7 @@ from cti.ari import events as ari
 from cti.ari.client import AriStreamItem, Reconciled
 from cti.ari.reconcile import Known
 from cti.engine.arrivals import Arrivals
-from cti.engine.pbx import Pbx
+from cti.engine.pbx import Pbx, PbxError
 from cti.executor.carry import Executor
 from cti.executor.reconcile import found_calls, pbx_startup
 from cti.executor.translate import role, seat_change, seat_dialled, translate
@@ -122,7 +123,7 @@ class Intake:
         report = item.report
         if report.channels.vanished:
             ex.spawn(self._vanished(pbx, report.channels.vanished, item.reconnect))
-        if report.channels.unknown:
+        if report.channels.unknown or report.bridges.unknown:
             ex.spawn(self._found(pbx, item))
         if item.reconnect and ex.recordings is not None:
             ex.spawn(ex.recordings.resume_in_progress())
@@ -144,4 +145,18 @@ class Intake:
         ex.feed(calls)
         for stray in strays:
             ex.feed(stray)
-        log.info("calls_found", calls=len(calls.calls), stray_legs=len(strays))
+        # Bridges of the application that no call took back (a supervisor's
+        # monitoring bridge, a call ended on adoption) would stay in Asterisk.
+        claimed = {ex.bridge_id(bridge) for bridge in ex.board.bridges()}
+        left = sorted(item.report.bridges.unknown - claimed)
+        for bridge in left:
+            try:
+                await pbx.destroy_bridge(bridge)
+            except PbxError as exc:
+                log.warning("bridge_left_not_destroyed", bridge=bridge, error=str(exc))
+        log.info(
+            "calls_found",
+            calls=len(calls.calls),
+            stray_legs=len(strays),
+            bridges_destroyed=len(left),
+        )

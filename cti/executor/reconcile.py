@@ -9,8 +9,10 @@ know: each caller's picture (``HOTLINE_STATE``), the agent legs carrying
 ``HOTLINE_LEG`` (ringing legs too, which are not in the application yet).
 The switchboard decides what becomes of them (:mod:`switchboard.adoption`).
 The legs nobody can take back are reported as strays, to be hung up: the
-citizens' legs of automatic return visits (``HOTLINE_TICKET_ID``) and the
-supervisors' monitoring legs (``HOTLINE_MONITOR``).
+citizens' legs of automatic return visits (``HOTLINE_TICKET_ID``), the
+supervisors' monitoring legs (``HOTLINE_MONITOR``) and the snoops they
+listened through.  The application's bridges no call took back are
+destroyed (:meth:`cti.executor.intake.Intake`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from switchboard.ids import CallId, ChannelId
 from switchboard.picture import STATE_VAR, CallPicture, PictureError
 
 _RINGING = frozenset({"Down", "Ring", "Ringing"})
+SNOOP = "Snoop/"
+"""How Asterisk names a snoop channel (``supervisor_snoop.jsonl``)."""
 
 
 async def pbx_startup(pbx: Pbx) -> str | None:
@@ -84,6 +88,10 @@ async def found_calls(
         picture = await pbx.get_var(channel_id, STATE_VAR)
         if picture:
             pictures.append((channel_id, picture))
+        elif channel.name.startswith(SNOOP):
+            # A supervisor's snoop: the engine snoops only to monitor, and no
+            # monitoring outlives it (the supervisor's leg is hung up too).
+            loose.setdefault("", []).append(channel_id)
         else:
             await _leg(pbx, channel, legs, loose)
     for channel in listed.values():
