@@ -388,6 +388,21 @@ async def press(browser: Chromium, key: str) -> None:
     await browser.key(key, dom_code, code)
 
 
+async def keyboard_login(
+    page: Chromium, agent: str, seat: str, *, pin: str | None = None, timeout: float = 5.0
+) -> None:
+    """On the toolbar's login form (its first field focused once the page is up): the
+    agent number, Tab, the PIN (the agent's number in the shipped config), Tab, the
+    seat, Enter, by keyboard only."""
+    await page.wait_for("document.activeElement.id === 'login-agent'", timeout)
+    await page.type(agent)
+    await press(page, "Tab")
+    await page.type(pin if pin is not None else agent)
+    await press(page, "Tab")
+    await page.type(seat)
+    await press(page, "Enter")
+
+
 @asynccontextmanager
 async def chromium() -> AsyncIterator[Chromium]:
     assert _installed(), "Debian's chromium is missing: tools/bootstrap.sh --test"

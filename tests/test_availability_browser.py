@@ -15,7 +15,7 @@ import asyncpg
 import pytest
 
 from pbxsim import CallerScript, PbxSim, PhoneScript, SimConfig
-from tests.faces_support import Chromium, chromium, press, role_env
+from tests.faces_support import Chromium, chromium, keyboard_login, press, role_env
 from tests.support import front as haproxy
 from tests.support.pair import engine_pair, until_role
 
@@ -83,13 +83,7 @@ async def test_pages_reconnect_to_the_new_active_engine_without_a_new_login(
                     console = await agent.new_tab()
 
                     await agent.goto(front.url + "/agent")
-                    await agent.wait_for("document.activeElement.id === 'login-agent'", 10)
-                    await agent.type("1003")
-                    await press(agent, "Tab")
-                    await agent.type("1003")
-                    await press(agent, "Tab")
-                    await agent.type("s01")
-                    await press(agent, "Enter")
+                    await keyboard_login(agent, "1003", "s01", timeout=10)
                     toolbar_online = f"{_el('conn')}.classList.contains('online')"
                     await agent.wait_for(toolbar_online, 10)
                     await press(agent, "F2")

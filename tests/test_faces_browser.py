@@ -14,7 +14,7 @@ import pytest
 from cti.app import EngineProcess
 from pbxsim import CallerScript, PhoneScript
 from switchboard import CallPhase
-from tests.faces_support import chromium, press, role_env
+from tests.faces_support import chromium, keyboard_login, press, role_env
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.faces, pytest.mark.browser]
@@ -36,12 +36,7 @@ async def test_agent_logs_in_gets_ready_takes_a_call_and_pauses_by_keyboard(
         await page.goto(stack.url + "/agent")
         await page.wait_for("document.activeElement.id === 'login-agent'")
         assert await page.evaluate("document.title") == "热线坐席工具条"
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("s01")
-        await press(page, "Enter")
+        await keyboard_login(page, "1003", "s01")
         await page.wait_for("!document.getElementById('desk').classList.contains('hidden')", 10)
         await page.wait_for(f"{_text('#conn')} === '已连接'")
         await press(page, "F2")

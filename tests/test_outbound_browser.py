@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from pbxsim import CallerScript, PhoneScript, RemoteScript
-from tests.faces_support import Chromium, chromium, eventually, press, role_env
+from tests.faces_support import Chromium, chromium, eventually, keyboard_login, press, role_env
 from tests.support.stack import running_stack
 
 pytestmark = [pytest.mark.outbound, pytest.mark.browser]
@@ -35,6 +35,22 @@ def active(attribute: str) -> str:
     return f"(document.activeElement.dataset || {{}}).{attribute}"
 
 
+async def ask_person_visit(stack: Any, token: str, ticket: str, number: str, summary: str) -> None:
+    """A return visit due now, that a person must make (the F7 panel lists it)."""
+    now = dt.datetime.now(dt.UTC)
+    visit = {
+        "ticket_id": ticket,
+        "number": number,
+        "due_from": (now - dt.timedelta(hours=1)).isoformat(),
+        "due_until": (now + dt.timedelta(days=1)).isoformat(),
+        "survey": "satisfaction",
+        "person_required": True,
+        "summary": summary,
+    }
+    status, _ = await stack.api("POST", "/api/return-visits", token=token, json=visit)
+    assert status == 201
+
+
 def entry_js(number: str) -> str:
     return f"[...document.querySelectorAll('#cb-list li')].find(li => li.dataset.key && li.dataset.key.startsWith('{number}@'))"
 
@@ -56,27 +72,10 @@ async def test_callback_panel_by_keyboard_and_the_work_order_form_on_answer(
         await stack.wait_ended(2)
         await stack.flushed()
 
-        now = dt.datetime.now(dt.UTC)
-        visit = {
-            "ticket_id": "WO-77",
-            "number": "13700137000",
-            "due_from": (now - dt.timedelta(hours=1)).isoformat(),
-            "due_until": (now + dt.timedelta(days=1)).isoformat(),
-            "survey": "satisfaction",
-            "person_required": True,
-            "summary": "路灯不亮，已修复",
-        }
-        status, _ = await stack.api("POST", "/api/return-visits", token=tokens["admin"], json=visit)
-        assert status == 201
+        await ask_person_visit(stack, tokens["admin"], "WO-77", "13700137000", "路灯不亮，已修复")
 
         await page.goto(stack.url + "/agent")
-        await page.wait_for("document.activeElement.id === 'login-agent'")
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("s01")
-        await press(page, "Enter")
+        await keyboard_login(page, "1003", "s01")
         await page.wait_for("!document.getElementById('desk').classList.contains('hidden')", 10)
         await page.wait_for("document.activeElement.id === 'btn-ready'", 10)  # the desk is set up
 
@@ -207,27 +206,10 @@ async def test_a_call_from_the_panel_and_click_to_dial_by_keyboard(
         stack.sim.place_call(CallerScript(number=FIRST, name="甲"))
         await stack.wait_ended(1)
         await stack.flushed()
-        now = dt.datetime.now(dt.UTC)
-        visit = {
-            "ticket_id": "WO-78",
-            "number": VISITED,
-            "due_from": (now - dt.timedelta(hours=1)).isoformat(),
-            "due_until": (now + dt.timedelta(days=1)).isoformat(),
-            "survey": "satisfaction",
-            "person_required": True,
-            "summary": "噪声扰民，已处理",
-        }
-        status, _ = await stack.api("POST", "/api/return-visits", token=tokens["admin"], json=visit)
-        assert status == 201
+        await ask_person_visit(stack, tokens["admin"], "WO-78", VISITED, "噪声扰民，已处理")
 
         await page.goto(stack.url + "/agent")
-        await page.wait_for("document.activeElement.id === 'login-agent'")
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("1003")
-        await press(page, "Tab")
-        await page.type("s01")
-        await press(page, "Enter")
+        await keyboard_login(page, "1003", "s01")
         await page.wait_for("document.activeElement.id === 'btn-ready'", 10)
 
         # Preview: claim the entry (number and misses shown), then Call: my phone, then
