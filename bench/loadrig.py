@@ -177,17 +177,7 @@ class Rig:
         await self.backend.start()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         ari_port, ami_port, http_port = free_port(), free_port(), free_port()
-        self.sim = await start_pbxsim(
-            o.workdir,
-            ari_port=ari_port,
-            ami_port=ami_port,
-            user=SIM_USER,
-            secret=self.secret,
-            time_scale=o.time_scale,
-            phones=[self.phone(e) for e in o.staff.endpoints],
-            # Manager events filtered as the shipped manager.conf makes Asterisk do.
-            eventfilters=manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user),
-        )
+        self.sim = await self._start_sim(ari_port, ami_port)
         base_env = clean_environ()
         self.sim_url = f"http://127.0.0.1:{ari_port}"
         await self._until(lambda: self._up(self.sim_url + "/sim/state", self._sim_auth), self.sim)
@@ -261,6 +251,23 @@ class Rig:
             await asyncio.sleep(0.2)  # a process starting up: nothing to wait on but time
 
     # -- pbxsim ------------------------------------------------------------------
+
+    async def _start_sim(self, ari_port: int, ami_port: int, **named: str) -> Child:
+        """A pbxsim process with the rig's phones; its manager events filtered as the
+        shipped manager.conf makes Asterisk do.  ``named``: ``name`` and ``system_name``
+        of one node among several."""
+        o = self.options
+        return await start_pbxsim(
+            o.workdir,
+            ari_port=ari_port,
+            ami_port=ami_port,
+            user=SIM_USER,
+            secret=self.secret,
+            time_scale=o.time_scale,
+            phones=[self.phone(e) for e in o.staff.endpoints],
+            eventfilters=manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user),
+            **named,
+        )
 
     def phone(self, endpoint: str, *, hangs_up: bool = True) -> dict[str, Any]:
         """An agent phone's script: answers after ``answer_after``, then hangs up

@@ -44,7 +44,7 @@ import aiohttp
 from ruamel.yaml import YAML
 
 from bench.load import BENCH_PIN, SPARE_AGENTS, Phase, arrivals, phase_of
-from bench.loadrig import MANAGER_CONF, SIM_USER, Rig, RigOptions, WallboardWatch
+from bench.loadrig import Rig, RigOptions, WallboardWatch
 from bench.loadsupport import (
     BenchError,
     Child,
@@ -55,9 +55,7 @@ from bench.loadsupport import (
     host_cpu,
     hotline_command,
     machine,
-    manager_eventfilters,
     percentile,
-    start_pbxsim,
 )
 from cti import logs
 from cti.config import ConfigManager
@@ -86,21 +84,9 @@ class NodesRig(Rig):
         await asyncio.to_thread(self.pg.start)
         await self.backend.start()
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
-        filters = manager_eventfilters(MANAGER_CONF, o.config.engine.ami.user)
         for k in range(1, self.count + 1):
             name, ari_port, ami_port = f"ast-{k}", free_port(), free_port()
-            child = await start_pbxsim(
-                o.workdir,
-                ari_port=ari_port,
-                ami_port=ami_port,
-                user=SIM_USER,
-                secret=self.secret,
-                time_scale=o.time_scale,
-                phones=[self.phone(e) for e in o.staff.endpoints],
-                eventfilters=filters,
-                system_name=name,
-                name=name,
-            )
+            child = await self._start_sim(ari_port, ami_port, system_name=name, name=name)
             node = SimNode(name, child, f"http://127.0.0.1:{ari_port}", ami_port)
             self.nodes.append(node)
             await self._until(lambda n=node: self._up(n.url + "/sim/state", self._sim_auth), child)
