@@ -16,7 +16,7 @@ known.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,7 +145,7 @@ _ELIGIBLE = """
 _CLAIM = f"""
 WITH due AS (
     SELECT o.id FROM ticket_outbox o
-    WHERE o.next_attempt_at <= now() AND {_ELIGIBLE}
+    WHERE o.next_attempt_at <= now() AND {_ELIGIBLE} AND o.id <> ALL($5::bigint[])
     ORDER BY o.next_attempt_at, o.id
     LIMIT $1
     FOR UPDATE OF o SKIP LOCKED
@@ -165,19 +165,28 @@ RETURNING t.id, t.call_id, t.kind, t.idempotency_key, t.payload, t.attempts,
 _NEXT_DUE = f"""
 SELECT extract(epoch FROM o.next_attempt_at - clock_timestamp())::float8 AS due_in
   FROM ticket_outbox o
- WHERE {_ELIGIBLE}
+ WHERE {_ELIGIBLE} AND o.id <> ALL($1::bigint[])
  ORDER BY o.next_attempt_at
  LIMIT 1
 """
 
 
 async def claim(
-    conn: asyncpg.Connection, limit: int, lease_s: float, engine_id: str
+    conn: asyncpg.Connection,
+    limit: int,
+    lease_s: float,
+    engine_id: str,
+    held: Collection[int] = (),
 ) -> list[Claim]:
-    """Lease up to ``limit`` due rows to ``engine_id``; the oldest due first."""
+    """Lease up to ``limit`` due rows to ``engine_id``; the oldest due first.
+
+    ``held``: rows the caller still works on.  A lease of its own that ran out
+    (a stalled loop, a database that was away while the result waited to be
+    written) is not taken again, so the caller never posts a row it is still
+    settling."""
     token = uuid.uuid4()
     async with conn.transaction():
-        records = await conn.fetch(_CLAIM, limit, lease_s, engine_id, token)
+        records = await conn.fetch(_CLAIM, limit, lease_s, engine_id, token, list(held))
     claims = [
         Claim(
             outbox_id=r["id"],
@@ -195,9 +204,10 @@ async def claim(
     return claims
 
 
-async def next_due_in(conn: asyncpg.Connection) -> float | None:
-    """Seconds until the next eligible row is due (<= 0: due now); None if none is pending."""
-    value = await conn.fetchval(_NEXT_DUE)
+async def next_due_in(conn: asyncpg.Connection, held: Collection[int] = ()) -> float | None:
+    """Seconds until the next eligible row not in ``held`` is due (<= 0: due now);
+    None if none is pending."""
+    value = await conn.fetchval(_NEXT_DUE, list(held))
     return None if value is None else float(value)
 
 

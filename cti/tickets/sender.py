@@ -19,8 +19,10 @@ Exactly once rests on the Idempotency-Key.  All state is in PostgreSQL, so a
 restarted engine sends every undelivered row.  A row whose POST may have
 reached the backend before a crash (posted, but not yet marked delivered) is
 posted again with the same key, and the backend answers with the ticket it
-already made.  The sender never sends a row twice at the same time, but it
-cannot know whether a lost request arrived.  That is why the key exists.
+already made.  The sender never sends a row twice at the same time: a row
+it still works on is not claimed again, even when its lease ran out (a
+stalled loop, a result waiting for the database).  But it cannot know
+whether a lost request arrived.  That is why the key exists.
 
 Faults: 5xx, timeouts and refused connections are retried with exponential
 backoff and full jitter, for as long as it takes; a 4xx parks the row as
@@ -223,8 +225,9 @@ class TicketSender:
 
     async def _claim_now(self, limit: int) -> tuple[list[rows.Claim], float | None]:
         async with rows.connection(self._db) as conn:
-            claims = await rows.claim(conn, limit, self._settings.lease_s, self.engine_id)
-            due_in = None if len(claims) == limit else await rows.next_due_in(conn)
+            held = list(self._held)
+            claims = await rows.claim(conn, limit, self._settings.lease_s, self.engine_id, held)
+            due_in = None if len(claims) == limit else await rows.next_due_in(conn, held)
         return claims, due_in
 
     async def _idle(self, timeout: float) -> None:
