@@ -257,9 +257,20 @@ async def test_the_sender_survives_the_database_going_away(
         assert "13800138000" not in json.dumps(logs, default=str, ensure_ascii=False)
 
 
+@pytest.mark.parametrize(
+    ("request_timeout_s", "lease_s", "outlast_lease"),
+    [(10.0, 30.0, False), (0.5, 1.0, True)],
+    ids=["lease-held", "lease-ran-out"],
+)
 async def test_a_result_is_kept_while_the_database_is_away_so_nothing_is_resent(
-    empty_dsn: str, pg_server: PrivatePostgres
+    empty_dsn: str,
+    pg_server: PrivatePostgres,
+    request_timeout_s: float,
+    lease_s: float,
+    outlast_lease: bool,
 ) -> None:
+    """Also when the database stays away past the sender's own lease: the row it
+    still settles is not claimed and posted again when the database is back."""
     async with open_db(empty_dsn) as db, TicketBackend() as backend:
         outbox = TicketOutbox(db)
         outbox_id = await outbox.enqueue(sample_ticket("settle-1"))
@@ -271,12 +282,18 @@ async def test_a_result_is_kept_while_the_database_is_away_so_nothing_is_resent(
                     await database.stop()  # the backend accepts while the database is away
 
                 backend.before_create = stop_database_first
-                async with engine(empty_dsn, backend, request_timeout_s=10.0, lease_s=30.0):
+                async with engine(
+                    empty_dsn, backend, request_timeout_s=request_timeout_s, lease_s=lease_s
+                ):
 
                     async def settle_failed() -> bool:
                         return logged(logs, "ticket_store_unavailable", during="settle")
 
                     await eventually(settle_failed, timeout=15)
+                    if outlast_lease:
+                        loop = asyncio.get_running_loop()
+                        lapsed = loop.time() + lease_s
+                        await eventually(lambda: _holds(loop.time() > lapsed), timeout=lease_s + 5)
                     await database.start()
                     await eventually(lambda: all_delivered(db), timeout=20)
         assert backend.keys_received() == {"settle-1": 1}
