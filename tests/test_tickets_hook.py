@@ -22,13 +22,15 @@ from tests.support.backend import TicketBackend, eventually, open_db, sample_tic
 
 pytestmark = pytest.mark.tickets
 
+# Short backoffs and polls, so the tests run fast; a request timeout and a lease
+# that a loaded machine's stalls do not reach, so nothing is re-sent by accident.
 FAST: dict[str, Any] = {
-    "request_timeout_s": 0.5,
+    "request_timeout_s": 5.0,
     "connect_timeout_s": 0.3,
     "backoff_base_s": 0.01,
     "backoff_cap_s": 0.1,
     "poll_interval_s": 0.2,
-    "lease_s": 2.0,
+    "lease_s": 10.0,
 }
 
 

@@ -25,13 +25,15 @@ from tests.support.backend import TicketBackend, eventually, open_db, sample_rat
 
 pytestmark = pytest.mark.tickets
 
+# Short backoffs and polls, so the tests run fast; a request timeout and a lease
+# that a loaded machine's stalls do not reach, so nothing is re-sent by accident.
 FAST: dict[str, Any] = {
-    "request_timeout_s": 0.5,
+    "request_timeout_s": 5.0,
     "connect_timeout_s": 0.3,
     "backoff_base_s": 0.01,
     "backoff_cap_s": 0.1,
     "poll_interval_s": 0.2,
-    "lease_s": 2.0,
+    "lease_s": 10.0,
 }
 
 
@@ -242,7 +244,8 @@ async def test_refused_connections_and_timeouts_are_retried_until_delivered(
         outbox = TicketOutbox(db)
         await backend.refuse()
         with capture_logs() as logs:
-            async with running(db, backend):
+            # A short request timeout: timing out is what this test is about.
+            async with running(db, backend, request_timeout_s=0.5, lease_s=2.0):
                 refused = [await outbox.enqueue(sample_ticket(f"c-ref-{n}")) for n in range(3)]
 
                 async def retried_twice(ids: list[int]) -> bool:
