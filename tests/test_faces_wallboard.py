@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import cti.api.live
 from pbxsim import CallerScript
-from switchboard import CallPhase
 from tests.faces_support import live, role_env
 from tests.support.stack import running_stack
 
@@ -35,20 +34,15 @@ def _open(wb: dict[str, Any], figure: str, scope: str = "total") -> list[dict[st
     ]
 
 
-async def test_figures_follow_calls_within_a_second_and_raise_alarms(
+async def test_figures_follow_call_events_and_raise_alarms(
     tmp_path: Path, empty_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The board is pushed by the calls' events: with the once-a-second recompute
+    held back for a minute, every change below still reaches the socket."""
     tokens = role_env(monkeypatch)
+    monkeypatch.setattr(cti.api.live, "TICK_S", 60.0)
     patches = {"engine.yaml": _thresholds, "calendar.yaml": _covered_far_ahead}
     async with running_stack(tmp_path, empty_dsn, patches=patches) as stack:
-        loop = asyncio.get_running_loop()
-        queued_at: dict[str, float] = {}
-
-        def on_call(call: Any) -> None:
-            if call.phase is CallPhase.QUEUED:
-                queued_at.setdefault(call.call_id, loop.time())
-
-        stack.engine.call_listeners.append(on_call)
         url = stack.url.replace("http", "ws") + "/ws/wallboard"
         async with live(stack.http, url, tokens["wallboard"]) as ws:
             first = (await ws.next())["wallboard"]
@@ -58,9 +52,6 @@ async def test_figures_follow_calls_within_a_second_and_raise_alarms(
 
             stack.sim.place_call(CallerScript(number="13800138000", hangup_after=30))
             msg = await ws.until(lambda m: m["wallboard"]["total"]["waiting"] == 1)
-            seen = loop.time()
-            (call_id,) = queued_at
-            assert seen - queued_at[call_id] < 1.0, "the wallboard lagged the call event"
             wb = msg["wallboard"]
             assert wb["total"]["levels"]["waiting"] == "amber"
             general = next(q for q in wb["queues"] if q["id"] == "general")

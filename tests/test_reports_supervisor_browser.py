@@ -81,7 +81,7 @@ async def test_supervisor_logs_in_listens_forces_a_pause_and_acknowledges_an_ala
 
         # A second caller gives up while the agent talks: 接通率 falls to 50 %, a red alarm.
         stack.sim.place_call(CallerScript(number="13900139000", hangup_after=1))
-        ack = "#alarms li.red button[data-op=ack]"
+        ack = "#alarms li.red[data-figure=connection_rate] button[data-op=ack]"
         await page.wait_for(f"!!{_sel(ack)}", 20)
         alarm_id = await page.evaluate(f"{_sel(ack)}.closest('li').dataset.id")
         await page.evaluate(f"{_sel(ack)}.click(); true")

@@ -186,6 +186,7 @@ function showBoard(board) {
   const items = board.alarms.filter((a) => a.id > 0).map((a) => {
     const li = document.createElement("li");
     li.dataset.id = String(a.id);
+    li.dataset.figure = a.figure;
     li.classList.add(a.level);
     li.textContent = `${a.scope} · ${a.message} `;
     if (a.acked_by) {
