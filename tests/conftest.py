@@ -1,5 +1,6 @@
 """Shared fixtures: a real private PostgreSQL server for the whole session,
-and a fresh, empty database per test that asks for one."""
+and a fresh, empty database per test that asks for one; Hypothesis without
+per-example deadlines."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+from hypothesis import settings
 
 from cti.pgserver import PrivatePostgres
+
+# Property tests judge what the code does, not how fast: an example stalled by a
+# loaded machine is no failure (speed lives in the benchmarks).
+settings.register_profile("suite", deadline=None)
+settings.load_profile("suite")
 
 _db_counter = itertools.count(1)
 

@@ -50,7 +50,8 @@ def _lease(dsn: str, holder: str, seconds: float = 1.0, clock: Clock | None = No
 
 
 async def test_one_holder_at_a_time_and_the_token_grows_with_each_new_holder(dsn: str) -> None:
-    first, second = _lease(dsn, "a"), _lease(dsn, "b")
+    # Long enough that the steps before the expiry hold on a loaded machine.
+    first, second = _lease(dsn, "a", seconds=3.0), _lease(dsn, "b", seconds=3.0)
     try:
         assert await first.try_acquire()
         assert first.token == 1 and first.held()

@@ -39,7 +39,7 @@ async def bridged_call(sim: PbxSim, ari: AriProbe) -> tuple[str, str]:
 async def test_websocket_drop_keeps_calls_and_events_resume() -> None:
     async with running_sim() as sim, AriProbe(sim) as ari:
         caller, agent = await bridged_call(sim, ari)
-        await sim.drop_ari_websockets(refuse_for=0.6)
+        await sim.drop_ari_websockets(refuse_for=3.0)
         await ari.wait_until(lambda: ari.ws is not None and ari.ws.closed, 2.0, "socket closed")
         await ari.disconnect()
         assert sim.connected_apps == set()
@@ -54,7 +54,7 @@ async def test_websocket_drop_keeps_calls_and_events_resume() -> None:
         assert sorted(bridge.body["channels"]) == sorted([caller, agent])
         var = await ari.request("GET", f"/channels/{caller}/variable", variable="HOTLINE_CALL_ID")
         assert var.body == {"value": "c-1"}
-        await sim.wait_for(lambda: asyncio.get_running_loop().time() > sim._refuse_ws_until, 2.0)
+        await sim.wait_for(lambda: asyncio.get_running_loop().time() > sim._refuse_ws_until, 5.0)
         await ari.connect()
         mark = len(ari.events)
         await ari.request("DELETE", f"/channels/{agent}")
@@ -130,7 +130,7 @@ async def test_restart_like_asterisk() -> None:
         ami = await AmiProbe.open(sim)
         await ami.login()
         ari_port, ami_port = sim.ari_port, sim.ami_port
-        restart = asyncio.get_running_loop().create_task(sim.restart(down_for=1.0))
+        restart = asyncio.get_running_loop().create_task(sim.restart(down_for=3.0))
         await ari.wait_until(lambda: ari.ws is not None and ari.ws.closed, 2.0, "socket closed")
         assert await ami.closed()
         await ami.close()
@@ -141,7 +141,7 @@ async def test_restart_like_asterisk() -> None:
         async with aiohttp.ClientSession(headers=basic_auth()) as http:
             with pytest.raises(aiohttp.ClientConnectionError):
                 await http.get(f"http://{sim.config.host}:{ari_port}/ari/channels")
-        await asyncio.wait_for(restart, 5.0)
+        await asyncio.wait_for(restart, 8.0)
         # Back, on the same ports, with nothing left of the call.
         assert (sim.ari_port, sim.ami_port) == (ari_port, ami_port)
         await ari.disconnect()

@@ -156,7 +156,11 @@ async def gather_crowd(
             tokens[agent] = (await r.json())["token"]
 
     seats = [f"s{n:02d}" for n in range(1, len(crowd.agents) + 1)]
-    await asyncio.gather(*(login(a, s) for a, s in zip(crowd.agents, seats, strict=True)))
+    pairs = list(zip(crowd.agents, seats, strict=True))
+    # The answering agents first: idle the longest, they are offered the first calls,
+    # and none of those rings a silent phone.
+    await asyncio.gather(*(login(a, s) for a, s in pairs[: crowd.bridged]))
+    await asyncio.gather(*(login(a, s) for a, s in pairs[crowd.bridged :]))
     for n in range(crowd.bridged):
         sims[n % len(sims)].place_call(CallerScript(number=f"1380000{n:04d}"))
     await until_states(http, url, token, {"talking": crowd.bridged}, 60)
