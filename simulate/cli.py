@@ -182,12 +182,22 @@ def _one(case: Case, args: argparse.Namespace) -> dict[str, Any]:
     return {**head, **summarise(outcome).as_dict()}
 
 
-def _variant(base: Case, spec: str) -> Case:
+_WHAT_IF_KEYS = ("config", "traffic", "seats", "roster", "date")
+
+
+def _what_if(spec: str) -> tuple[str, str]:
+    """``KEY=VALUE`` of a ``--what-if``, its key one of :data:`_WHAT_IF_KEYS`."""
     key, sep, value = spec.partition("=")
+    keys = ", ".join(_WHAT_IF_KEYS)
     if not sep or not value:
-        raise SimulateError(
-            f"--what-if {spec!r}: write KEY=VALUE (config, traffic, seats, roster, date)"
-        )
+        raise SimulateError(f"--what-if {spec!r}: write KEY=VALUE ({keys})")
+    if key not in _WHAT_IF_KEYS:
+        raise SimulateError(f"--what-if {key!r}: one of {keys}")
+    return key, value
+
+
+def _variant(base: Case, spec: str) -> Case:
+    key, value = _what_if(spec)
     name = f"{key}={value}"
     if key == "config":
         return replace(base, name=name, config=_config(value))
@@ -198,9 +208,7 @@ def _variant(base: Case, spec: str) -> Case:
         return replace(base, name=name, seats=value, roster=None)
     if key == "roster":
         return replace(base, name=name, roster=Path(value), seats=None)
-    if key == "date":
-        return replace(base, name=name, date=_date(value, "--what-if date"))
-    raise SimulateError(f"--what-if {key!r}: one of config, traffic, seats, roster, date")
+    return replace(base, name=name, date=_date(value, "--what-if date"))
 
 
 def _timetable(base: Case, args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -271,12 +279,29 @@ def _staffing_text(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse a malformed option before any file is read, so a typo costs no wait."""
     if args.days < 1:
         raise SimulateError("--days must be at least 1")
     if args.timetable and not args.target:
         raise SimulateError("--timetable needs --target")
+    if args.seats is not None:
+        parse_seats(args.seats)
+    if args.target:
+        parse_targets(args.target)
+    if args.date:
+        _date(args.date, "--date")
+    for spec in args.what_if:
+        key, value = _what_if(spec)
+        if key == "seats":
+            parse_seats(value)
+        elif key == "date":
+            _date(value, "--what-if date")
+
+
+def main(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    _check_options(args)
     config = _config(args.config)
     profile = _profile(args, config)
     if args.date:

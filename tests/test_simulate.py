@@ -283,6 +283,7 @@ BAD_OPTIONS = [
     (["--seats", "forty"], "--seats 'forty'"),
     (["--target", "接通率>0.95"], "--target"),
     (["--what-if", "colour=blue"], "--what-if 'colour'"),
+    (["--what-if", "seats"], "--what-if 'seats': write KEY=VALUE"),
     (["--date", "2026-13-01"], "--date '2026-13-01'"),
     (["--days", "0"], "--days"),
 ]
