@@ -77,9 +77,11 @@ class CancelOneAwait:
 
 
 async def _one_call(rig: Rig, index: int) -> CallId:
-    """An answered call; the caller hangs up after talking, or gives up in the end."""
+    """An answered call; the caller hangs up after talking, or gives up in the end
+    (3 s at the rig's time scale: a call whose answer or bridging was cancelled waits
+    for that, and an answered call on a loaded machine ends cleanly either way)."""
     rig.sim.place_call(
-        CallerScript(number=f"1380013{index:04d}", hangup_after_bridged=0.4, hangup_after=60.0)
+        CallerScript(number=f"1380013{index:04d}", hangup_after_bridged=0.4, hangup_after=30.0)
     )
     (final,) = (await rig.wait_ended(index + 1, timeout=30.0))[index:]
     return final.record.call_id
