@@ -203,8 +203,7 @@ def _variant(base: Case, spec: str) -> Case:
         return replace(base, name=name, config=_config(value))
     if key == "traffic":
         return replace(base, name=name, profile=load_model(value, Profile))
-    if key == "seats":
-        parse_seats(value)
+    if key == "seats":  # its spec was checked with the options
         return replace(base, name=name, seats=value, roster=None)
     if key == "roster":
         return replace(base, name=name, roster=Path(value), seats=None)
